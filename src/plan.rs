@@ -1,0 +1,303 @@
+//! Given the migration files and a database's records: each migration's state, and what `up`
+//! does next. Pure: no files, no database.
+
+use crate::source::{Dialect, Migration, Variant};
+
+/// One row of the tracking table, as read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Record {
+    pub name: String,
+    pub applied_at: Option<String>,
+    pub description: Option<String>,
+    pub checksum: Option<String>,
+    pub success: bool,
+    pub error_message: Option<String>,
+    pub execution_time_ms: Option<i64>,
+}
+
+/// A migration's state in one database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Recorded as successful, file unchanged.
+    Applied,
+    /// Not recorded yet.
+    Pending,
+    /// Its last attempt failed: it is tried again.
+    Failed,
+    /// Recorded as successful, but the file's checksum differs: not re-run.
+    Changed,
+    /// Recorded as successful, but no file has it any more.
+    Missing,
+    /// Files of that name in two directories differ: not applied.
+    Conflict,
+}
+
+impl State {
+    /// The word used in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Failed => "failed",
+            State::Changed => "changed",
+            State::Missing => "missing",
+            State::Conflict => "conflict",
+        }
+    }
+}
+
+/// One line of `status`: a migration's state and what its record says.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct StatusRow {
+    pub name: String,
+    pub version: Option<String>,
+    pub state: State,
+    pub applied_at: Option<String>,
+    pub checksum: Option<String>,
+    pub execution_time_ms: Option<i64>,
+    /// The recorded error of a failed attempt, or why the file cannot be used.
+    pub error: Option<String>,
+    pub file: Option<String>,
+}
+
+/// A migration known from its files, its record, or both.
+#[derive(Debug, Clone)]
+pub struct Entry<'a> {
+    pub name: &'a str,
+    pub migration: Option<&'a Migration>,
+    /// The file that applies to this database's dialect.
+    pub variant: Option<&'a Variant>,
+    pub record: Option<&'a Record>,
+    pub state: State,
+}
+
+impl Entry<'_> {
+    /// The owned `status` line of this entry.
+    pub fn row(&self) -> StatusRow {
+        let r = self.record;
+        let error = match self.state {
+            State::Conflict => self.variant.and_then(|v| v.unusable()),
+            _ => r
+                .filter(|r| !r.success)
+                .and_then(|r| r.error_message.clone()),
+        };
+        StatusRow {
+            name: self.name.to_string(),
+            version: self.migration.map(|m| m.version.to_string()),
+            state: self.state,
+            applied_at: r.and_then(|r| r.applied_at.clone()),
+            checksum: r
+                .and_then(|r| r.checksum.clone())
+                .or_else(|| self.variant.and_then(|v| v.checksum().map(str::to_string))),
+            execution_time_ms: r.and_then(|r| r.execution_time_ms),
+            error,
+            file: self.variant.map(|v| v.path.display().to_string()),
+        }
+    }
+
+    /// Whether `up` attempts this migration (a conflict is attempted only to be reported as failed).
+    pub fn is_due(&self) -> bool {
+        match self.state {
+            State::Pending | State::Failed => true,
+            State::Conflict => !self.record.is_some_and(|r| r.success),
+            State::Applied | State::Changed | State::Missing => false,
+        }
+    }
+
+    /// The name to write in the tracking table: the existing row's, or the migration's.
+    pub fn record_name(&self) -> &str {
+        self.record.map(|r| r.name.as_str()).unwrap_or(self.name)
+    }
+}
+
+/// Whether a recorded name stands for a migration: the same name, or (for tables written by
+/// the in-house runners this replaces) the name without its file extension.
+fn same_migration(record: &str, name: &str) -> bool {
+    record == name
+        || name
+            .rsplit_once('.')
+            .is_some_and(|(stem, _)| !stem.is_empty() && stem == record)
+}
+
+/// Whether a recorded checksum is one of ours (SHA-256 hex) and so can be compared.
+fn comparable(checksum: &str) -> bool {
+    checksum.len() == 64 && checksum.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// Every migration of one database, in order: first the files (by version, then name), then the
+/// records that no file has.
+pub fn entries<'a>(
+    migrations: &'a [Migration],
+    dialect: Dialect,
+    records: &'a [Record],
+) -> Vec<Entry<'a>> {
+    let mut used = vec![false; records.len()];
+    let mut out = Vec::with_capacity(migrations.len());
+    // Records by exact name first, so an exact match wins over a match without extension.
+    let index: std::collections::HashMap<&str, usize> = records
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.as_str(), i))
+        .collect();
+    for m in migrations {
+        let Some(variant) = m.for_dialect(dialect) else {
+            continue; // written only for another backend
+        };
+        let ri = index.get(m.name.as_str()).copied().or_else(|| {
+            m.name
+                .rsplit_once('.')
+                .and_then(|(stem, _)| index.get(stem).copied())
+                .filter(|&i| same_migration(&records[i].name, &m.name))
+        });
+        let record = ri.map(|i| {
+            used[i] = true;
+            &records[i]
+        });
+        let state = if !variant.conflicts.is_empty() {
+            State::Conflict
+        } else {
+            match record {
+                None => State::Pending,
+                Some(r) if !r.success => State::Failed,
+                Some(r) => match (r.checksum.as_deref(), variant.checksum()) {
+                    (Some(old), Some(new)) if comparable(old) && !old.eq_ignore_ascii_case(new) => {
+                        State::Changed
+                    }
+                    _ => State::Applied,
+                },
+            }
+        };
+        out.push(Entry {
+            name: &m.name,
+            migration: Some(m),
+            variant: Some(variant),
+            record,
+            state,
+        });
+    }
+    for (r, used) in records.iter().zip(used) {
+        if !used {
+            out.push(Entry {
+                name: &r.name,
+                migration: None,
+                variant: None,
+                record: Some(r),
+                // Also a failed attempt whose file is gone: there is nothing to retry.
+                state: State::Missing,
+            });
+        }
+    }
+    out
+}
+
+/// The migrations `up` attempts, in order.
+pub fn due<'e, 'a>(entries: &'e [Entry<'a>]) -> Vec<&'e Entry<'a>> {
+    entries.iter().filter(|e| e.is_due()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::source::{Content, Version, directive};
+
+    fn mig(name: &str, version: &str, body: &str) -> Migration {
+        Migration {
+            name: name.into(),
+            version: Version::parse(version).unwrap(),
+            description: String::new(),
+            variants: vec![Variant {
+                dialect: None,
+                path: name.into(),
+                content: Ok(Content {
+                    checksum: crate::source::checksum(body.as_bytes()),
+                    body: directive::parse(body),
+                    script: false,
+                }),
+                conflicts: vec![],
+            }],
+        }
+    }
+
+    fn rec(name: &str, success: bool, body: Option<&str>) -> Record {
+        Record {
+            name: name.into(),
+            success,
+            checksum: body.map(|b| crate::source::checksum(b.as_bytes())),
+            ..Default::default()
+        }
+    }
+
+    fn states(ms: &[Migration], rs: &[Record]) -> Vec<(String, State)> {
+        entries(ms, Dialect::Sqlite, rs)
+            .iter()
+            .map(|e| (e.name.to_string(), e.state))
+            .collect()
+    }
+
+    #[test]
+    fn states_from_files_and_records() {
+        let ms = [
+            mig("1_a.sql", "1", "A"),
+            mig("2_b.sql", "2", "B"),
+            mig("3_c.sql", "3", "C"),
+            mig("4_d.sql", "4", "D"),
+            mig("5_e.sql", "5", "E"),
+        ];
+        let rs = [
+            rec("1_a.sql", true, Some("A")),
+            rec("2_b.sql", true, Some("B changed")),
+            rec("3_c.sql", false, Some("C")),
+            rec("4_d.sql", true, None), // an older table without checksums
+            rec("0_gone.sql", true, Some("X")),
+        ];
+        use State::*;
+        let got = states(&ms, &rs);
+        let want: Vec<(String, State)> = [
+            ("1_a.sql", Applied),
+            ("2_b.sql", Changed),
+            ("3_c.sql", Failed),
+            ("4_d.sql", Applied),
+            ("5_e.sql", Pending),
+            ("0_gone.sql", Missing),
+        ]
+        .iter()
+        .map(|(n, s)| (n.to_string(), *s))
+        .collect();
+        assert_eq!(got, want);
+        let e = entries(&ms, Dialect::Sqlite, &rs);
+        let due: Vec<&str> = due(&e).iter().map(|e| e.name).collect();
+        assert_eq!(due, ["3_c.sql", "5_e.sql"]);
+    }
+
+    #[test]
+    fn legacy_record_without_extension_counts() {
+        let ms = [mig("001_add_x.sql", "1", "A")];
+        let rs = [rec("001_add_x", true, None)];
+        let e = entries(&ms, Dialect::Sqlite, &rs);
+        assert_eq!(e.len(), 1);
+        assert_eq!(e[0].state, State::Applied);
+        assert_eq!(e[0].record_name(), "001_add_x");
+    }
+
+    #[test]
+    fn foreign_checksum_is_not_a_change() {
+        let ms = [mig("1_a.sql", "1", "A")];
+        let mut r = rec("1_a.sql", true, None);
+        r.checksum = Some("d41d8cd98f00b204e9800998ecf8427e".into()); // an MD5
+        assert_eq!(states(&ms, &[r])[0].1, State::Applied);
+    }
+
+    #[test]
+    fn conflict_is_due_unless_applied() {
+        let mut m = mig("1_a.sql", "1", "A");
+        m.variants[0].conflicts.push("other/1_a.sql".into());
+        let ms = [m];
+        let e = entries(&ms, Dialect::Sqlite, &[]);
+        assert_eq!(e[0].state, State::Conflict);
+        assert!(e[0].is_due());
+        let rs = [rec("1_a.sql", true, Some("A"))];
+        let e = entries(&ms, Dialect::Sqlite, &rs);
+        assert!(!e[0].is_due());
+    }
+}

@@ -1,0 +1,232 @@
+//! What a run prints: the summary line of each database, and the `plan` listing.
+
+use std::io::Write;
+
+use tracing::Level;
+
+use crate::backend::BackendError;
+use crate::plan::{State, StatusRow};
+use crate::runner::{DbStatus, Outcome};
+
+/// Logs one summary line per database (and a total when there are several).
+pub fn log_summaries(outcomes: &[Outcome]) {
+    for o in outcomes {
+        let ms = o.elapsed.as_millis() as u64;
+        let line = format!(
+            "applied {}, failed {}, pending {} in {ms} ms",
+            o.applied, o.failed, o.pending
+        );
+        let (level, note) = if o.cancelled.is_some() {
+            (Level::WARN, " (stopped by a signal)")
+        } else if let Some(e) = &o.error {
+            let why = match e {
+                BackendError::Unreachable(_) => " (not reachable)",
+                BackendError::LockTimeout(_) => " (lock not had)",
+                _ => " (database failed)",
+            };
+            (Level::ERROR, why)
+        } else if o.dry_run && o.pending > 0 {
+            (Level::INFO, " (dry run: nothing applied)")
+        } else if o.applied == 0 && o.failed == 0 && o.pending == 0 {
+            (Level::INFO, " (up to date)")
+        } else if o.failed > 0 {
+            (Level::WARN, "")
+        } else {
+            (Level::INFO, "")
+        };
+        let error = o.error.as_ref().map(|e| e.to_string());
+        // The level of a tracing event is part of its static metadata: one call per level.
+        macro_rules! summary {
+            ($level:ident) => {
+                tracing::$level!(
+                    database = o.database.as_str(),
+                    applied = o.applied,
+                    failed = o.failed,
+                    pending = o.pending,
+                    duration_ms = ms,
+                    error = error.as_deref(),
+                    "{line}{note}"
+                )
+            };
+        }
+        match level {
+            Level::ERROR => summary!(error),
+            Level::WARN => summary!(warn),
+            _ => summary!(info),
+        }
+    }
+    if outcomes.len() > 1 {
+        let sum = |f: fn(&Outcome) -> usize| outcomes.iter().map(f).sum::<usize>();
+        let (a, f, p) = (sum(|o| o.applied), sum(|o| o.failed), sum(|o| o.pending));
+        let bad = outcomes.iter().filter(|o| o.error.is_some()).count();
+        tracing::info!(
+            applied = a,
+            failed = f,
+            pending = p,
+            databases = outcomes.len(),
+            "total: {} databases ({bad} failed as a whole), applied {a}, failed {f}, pending {p}",
+            outcomes.len()
+        );
+    }
+}
+
+/// Prints what `up` would do, per database, to `w` (stdout for `plan`).
+pub fn write_plan(w: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()> {
+    for o in outcomes {
+        if let Some(e) = &o.error {
+            writeln!(w, "{}: cannot plan: {e}", o.database)?;
+            continue;
+        }
+        if o.steps.is_empty() {
+            writeln!(w, "{}: up to date", o.database)?;
+            continue;
+        }
+        writeln!(w, "{}: {} to apply", o.database, o.steps.len())?;
+        for s in &o.steps {
+            let mut notes = Vec::new();
+            if s.state == crate::plan::State::Failed {
+                notes.push("retry of a failed attempt".to_string());
+            }
+            if s.script {
+                notes.push("script".to_string());
+            } else if s.no_transaction {
+                notes.push("no transaction".to_string());
+            }
+            if let Some(why) = &s.unusable {
+                notes.push(format!("will fail: {why}"));
+            }
+            if let Some(first) = &s.blocked_by {
+                notes.push(format!("not tried: --on-error stops after {first} fails"));
+            }
+            if notes.is_empty() {
+                writeln!(w, "  apply {}", s.name)?;
+            } else {
+                writeln!(w, "  apply {}  ({})", s.name, notes.join("; "))?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The words of each state, in the order summaries list them.
+const SUMMARY_ORDER: [State; 6] = [
+    State::Applied,
+    State::Pending,
+    State::Failed,
+    State::Changed,
+    State::Missing,
+    State::Conflict,
+];
+
+/// `5 applied, 1 pending, 1 failed` (applied and pending always, the others when present).
+pub fn status_summary(rows: &[StatusRow]) -> String {
+    SUMMARY_ORDER
+        .iter()
+        .filter_map(|s| {
+            let n = rows.iter().filter(|r| r.state == *s).count();
+            (n > 0 || matches!(s, State::Applied | State::Pending))
+                .then(|| format!("{n} {}", s.as_str()))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn colour_of(state: State) -> &'static str {
+    match state {
+        State::Applied => "32",
+        State::Pending => "33",
+        State::Failed | State::Conflict => "31",
+        State::Changed => "35",
+        State::Missing => "90",
+    }
+}
+
+/// The longest migration name shown whole in the text table (the table then fits 80 columns).
+const NAME_WIDTH: usize = 37;
+
+fn fit(name: &str, width: usize) -> String {
+    if name.chars().count() <= width {
+        return name.to_string();
+    }
+    let mut s: String = name.chars().take(width - 1).collect();
+    s.push('…');
+    s
+}
+
+/// `2026-11-21 04:07:32` from either backend's timestamp text.
+fn short_time(t: &str) -> String {
+    t.replace('T', " ").chars().take(19).collect()
+}
+
+/// Writes `status` as one aligned table per database.
+pub fn write_status_text(w: &mut dyn Write, dbs: &[DbStatus], colour: bool) -> std::io::Result<()> {
+    for (i, db) in dbs.iter().enumerate() {
+        if i > 0 {
+            writeln!(w)?;
+        }
+        if let Some(e) = &db.error {
+            writeln!(w, "{}: cannot read: {e}", db.database)?;
+            continue;
+        }
+        writeln!(w, "{}", db.database)?;
+        let width = db
+            .rows
+            .iter()
+            .map(|r| r.name.chars().count())
+            .max()
+            .unwrap_or(9)
+            .clamp(9, NAME_WIDTH);
+        writeln!(
+            w,
+            "  {:<8}  {:<width$}  {:<19}  TIME",
+            "STATE", "MIGRATION", "APPLIED AT"
+        )?;
+        for r in &db.rows {
+            let state = format!("{:<8}", r.state.as_str());
+            let state = if colour {
+                format!("\x1b[{}m{state}\x1b[0m", colour_of(r.state))
+            } else {
+                state
+            };
+            let at = r.applied_at.as_deref().map(short_time).unwrap_or_default();
+            let time = r
+                .execution_time_ms
+                .map(|ms| format!("{ms} ms"))
+                .unwrap_or_default();
+            let line = format!(
+                "  {state}  {:<width$}  {at:<19}  {time}",
+                fit(&r.name, width)
+            );
+            writeln!(w, "{}", line.trim_end())?;
+            if let Some(e) = &r.error {
+                writeln!(w, "            error: {e}")?;
+            }
+        }
+        writeln!(w, "  {}", status_summary(&db.rows))?;
+    }
+    Ok(())
+}
+
+/// `status --format json`: one document, a list of databases with their migrations.
+pub fn status_json(dbs: &[DbStatus]) -> serde_json::Value {
+    let databases: Vec<serde_json::Value> = dbs
+        .iter()
+        .map(|db| {
+            let count = |s: State| db.rows.iter().filter(|r| r.state == s).count();
+            serde_json::json!({
+                "database": db.database,
+                "error": db.error.as_ref().map(|e| e.to_string()),
+                "summary": {
+                    "applied": count(State::Applied),
+                    "pending": count(State::Pending),
+                    "failed": count(State::Failed),
+                    "changed": count(State::Changed),
+                    "missing": count(State::Missing),
+                    "conflict": count(State::Conflict),
+                },
+                "migrations": db.rows,
+            })
+        })
+        .collect();
+    serde_json::json!({ "databases": databases })
+}

@@ -1,0 +1,181 @@
+//! `validate`: what is wrong with the migration folders and, given databases, with their
+//! records. Pure: takes the catalog and the plan entries, returns problems.
+
+use std::collections::BTreeMap;
+
+use crate::plan::{Entry, State};
+use crate::source::{Catalog, Ignored};
+
+/// One problem: where, and what.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    pub place: String,
+    pub what: String,
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.place, self.what)
+    }
+}
+
+fn problem(place: impl Into<String>, what: impl Into<String>) -> Problem {
+    Problem {
+        place: place.into(),
+        what: what.into(),
+    }
+}
+
+/// Problems of the files: versions used twice, conflicting copies, files passed over for want
+/// of a version, unreadable or non-UTF-8 files, directives this tool does not know.
+pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
+    let mut out = Vec::new();
+    let mut by_version: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for m in &catalog.migrations {
+        by_version
+            .entry(m.version.to_string())
+            .or_default()
+            .push(&m.name);
+    }
+    for m in &catalog.migrations {
+        let names = &by_version[&m.version.to_string()];
+        if names.len() > 1 && names[0] == m.name {
+            out.push(problem(
+                names.join(", "),
+                format!(
+                    "version {} is used by {} migrations",
+                    m.version,
+                    names.len()
+                ),
+            ));
+        }
+        for v in &m.variants {
+            let place = v.path.display().to_string();
+            for other in &v.conflicts {
+                out.push(problem(
+                    &place,
+                    format!(
+                        "differs from {} (same name, other content)",
+                        other.display()
+                    ),
+                ));
+            }
+            match &v.content {
+                Err(why) => out.push(problem(&place, why.clone())),
+                Ok(c) => {
+                    for d in &c.body.unknown {
+                        out.push(problem(
+                            &place,
+                            format!("unknown directive `-- migrate:{d}`"),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (path, why) in &catalog.ignored {
+        if matches!(
+            why,
+            Ignored::NoVersion | Ignored::Repeatable | Ignored::NotExecutable
+        ) {
+            out.push(problem(
+                path.display().to_string(),
+                format!("ignored: {why}"),
+            ));
+        }
+    }
+    out
+}
+
+/// Problems of one database's records: changed files, missing files, failed migrations.
+pub fn check_records(database: &str, entries: &[Entry<'_>]) -> Vec<Problem> {
+    entries
+        .iter()
+        .filter_map(|e| {
+            let what = match e.state {
+                State::Changed => "changed since it was applied (checksum differs)".to_string(),
+                State::Missing => "recorded as applied, but no file has it".to_string(),
+                State::Failed => format!(
+                    "failed: {}",
+                    e.record
+                        .and_then(|r| r.error_message.as_deref())
+                        .unwrap_or("(no message recorded)")
+                ),
+                _ => return None,
+            };
+            Some(problem(format!("{database}: {}", e.name), what))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{self, Record};
+    use crate::source::{self, Dialect};
+
+    #[test]
+    fn finds_what_is_wrong_with_a_folder() {
+        let d = tempfile::tempdir().unwrap();
+        let w = |n: &str, t: &[u8]| std::fs::write(d.path().join(n), t).unwrap();
+        w("1_a.sql", b"SELECT 1;");
+        w("1_b.sql", b"SELECT 1;");
+        w("2_c.sql", b"-- migrate:no-transactions\nSELECT 1;");
+        w("3_d.sql", b"SELECT '\xff';");
+        w("init.sql", b"SELECT 1;");
+        w("R__views.sql", b"SELECT 1;");
+        w("_template.sql", b"x");
+        w("README.md", b"x");
+        let catalog = source::scan(&[d.path().into()]).unwrap();
+        let problems: Vec<String> = check_files(&catalog)
+            .iter()
+            .map(|p| p.what.clone())
+            .collect();
+        assert_eq!(problems.len(), 5, "{problems:#?}");
+        assert!(problems.contains(&"version 1 is used by 2 migrations".to_string()));
+        assert!(problems.contains(&"unknown directive `-- migrate:no-transactions`".to_string()));
+        assert!(problems.iter().any(|p| p.contains("not UTF-8")));
+        assert!(problems.contains(&"ignored: no leading version number".to_string()));
+        assert!(problems.iter().any(|p| p.contains("repeatable")));
+    }
+
+    #[test]
+    fn finds_what_is_wrong_with_records() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("1_a.sql"), "SELECT 1;").unwrap();
+        std::fs::write(d.path().join("2_b.sql"), "SELECT 2;").unwrap();
+        let catalog = source::scan(&[d.path().into()]).unwrap();
+        let records = vec![
+            Record {
+                name: "1_a.sql".into(),
+                success: true,
+                checksum: Some("0".repeat(64)),
+                ..Default::default()
+            },
+            Record {
+                name: "2_b.sql".into(),
+                success: false,
+                error_message: Some("boom".into()),
+                ..Default::default()
+            },
+            Record {
+                name: "0_gone.sql".into(),
+                success: true,
+                ..Default::default()
+            },
+        ];
+        let entries = plan::entries(&catalog.migrations, Dialect::Sqlite, &records);
+        let problems: Vec<String> = check_records("db", &entries)
+            .iter()
+            .map(|p| p.to_string())
+            .collect();
+        assert_eq!(
+            problems,
+            [
+                "db: 1_a.sql: changed since it was applied (checksum differs)",
+                "db: 2_b.sql: failed: boom",
+                "db: 0_gone.sql: recorded as applied, but no file has it",
+            ]
+        );
+    }
+}

@@ -1,0 +1,328 @@
+//! Behaviour that is the same on every backend, run against a real SQLite file and a real
+//! PostgreSQL server: policies, retries, drift, records, older and foreign tracking tables.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Case, Kind, bare, run};
+
+/// Instantiates a behaviour test for both backends.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Kind::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Kind::Postgres)
+            }
+        }
+    )*};
+}
+
+both!(
+    continue_records_the_failure_and_goes_on,
+    a_failed_migration_leaves_nothing_half_applied,
+    stop_skips_the_rest_and_still_runs_cmd,
+    abort_exits_1_without_running_cmd,
+    changed_file_is_warned_about_not_rerun,
+    older_tracking_table_gets_the_missing_columns,
+    foreign_tracking_table_is_left_alone,
+    empty_file_is_a_recorded_no_op,
+    dry_run_changes_nothing,
+    names_are_bound_not_interpolated,
+    nothing_pending_takes_no_lock,
+);
+
+fn continue_records_the_failure_and_goes_on(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    c.write("2_broken.sql", "CREATE TABLE broken (;");
+    c.write("3_c.sql", "CREATE TABLE c (id INTEGER);");
+    let mut cmd = c.cmd();
+    cmd.args(["--", "echo", "cmd ran"]);
+    let (code, out, err) = run(cmd);
+    assert_eq!((code, out.as_str()), (0, "cmd ran\n"), "{err}");
+    assert!(err.contains("failed 2_broken.sql: "), "{err}");
+    assert!(err.contains("applied 2, failed 1, pending 0"), "{err}");
+    assert_eq!(
+        c.records(),
+        [
+            ("1_a.sql".into(), true),
+            ("2_broken.sql".into(), false),
+            ("3_c.sql".into(), true)
+        ]
+    );
+    let msg = c
+        .value("SELECT error_message FROM schema_migrations WHERE migration_name = '2_broken.sql'");
+    let want = match kind {
+        Kind::Sqlite => "near \";\": syntax error (line 1, column 22)",
+        Kind::Postgres => "syntax error at or near \";\" (42601) at line 1",
+    };
+    assert_eq!(msg, want);
+    assert!(c.has_table("c"));
+
+    // `up` says the same with exit 1.
+    assert_eq!(run(c.up()).0, 1);
+
+    // Fixed: tried again, its row updated (not a second row), its error cleared.
+    c.write("2_broken.sql", "CREATE TABLE broken (id INTEGER);");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("applied 2_broken.sql"), "{err}");
+    assert_eq!(
+        c.records(),
+        [
+            ("1_a.sql".into(), true),
+            ("2_broken.sql".into(), true),
+            ("3_c.sql".into(), true)
+        ]
+    );
+    assert_eq!(
+        c.value(
+            "SELECT error_message FROM schema_migrations WHERE migration_name = '2_broken.sql'"
+        ),
+        "NULL"
+    );
+}
+
+fn a_failed_migration_leaves_nothing_half_applied(kind: Kind) {
+    let c = Case::new(kind);
+    c.write(
+        "1_half.sql",
+        "CREATE TABLE half (id INTEGER);\nINSERT INTO half VALUES (1);\nINSERT INTO nowhere VALUES (1);",
+    );
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        !c.has_table("half"),
+        "the first statements were rolled back"
+    );
+    assert_eq!(c.records(), [("1_half.sql".into(), false)]);
+}
+
+fn stop_skips_the_rest_and_still_runs_cmd(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_broken.sql", "CREATE TABLE broken (;");
+    c.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    let mut cmd = c.cmd();
+    cmd.args(["--on-error", "stop", "--", "echo", "cmd ran"]);
+    let (code, out, err) = run(cmd);
+    assert_eq!((code, out.as_str()), (0, "cmd ran\n"), "{err}");
+    assert!(err.contains("applied 0, failed 1, pending 1"), "{err}");
+    assert!(!c.has_table("b"));
+    assert_eq!(c.records(), [("1_broken.sql".into(), false)]);
+}
+
+fn abort_exits_1_without_running_cmd(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_broken.sql", "CREATE TABLE broken (;");
+    c.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    let mut cmd = c.cmd();
+    cmd.env("MIGRATE_ON_ERROR", "abort")
+        .args(["--", "echo", "should not run"]);
+    let (code, out, err) = run(cmd);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(!c.has_table("b"));
+}
+
+fn changed_file_is_warned_about_not_rerun(kind: Kind) {
+    let c = Case::new(kind);
+    c.write(
+        "1_count.sql",
+        "CREATE TABLE runs (n INTEGER); INSERT INTO runs VALUES (1);",
+    );
+    assert_eq!(run(c.up()).0, 0);
+    c.write(
+        "1_count.sql",
+        "CREATE TABLE runs (n INTEGER); INSERT INTO runs VALUES (2);",
+    );
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("WARN") && err.contains("1_count.sql has changed since it was applied"),
+        "{err}"
+    );
+    assert_eq!(c.value("SELECT count(*) FROM runs"), "1");
+}
+
+fn older_tracking_table_gets_the_missing_columns(kind: Kind) {
+    let c = Case::new(kind);
+    c.execute(
+        "CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, \
+         migration_name VARCHAR(255) UNIQUE NOT NULL, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP, \
+         description TEXT);
+         CREATE TABLE users (id INTEGER);
+         INSERT INTO schema_migrations (id, migration_name, description) VALUES (1, '001_users.sql', 'by the old runner');
+         INSERT INTO schema_migrations (id, migration_name) VALUES (2, '002_add_desktop_type');",
+    );
+    c.write("001_users.sql", "CREATE TABLE users (id INTEGER);");
+    c.write(
+        "002_add_desktop_type.sql",
+        "ALTER TABLE users ADD COLUMN desktop_type TEXT;",
+    );
+    c.write("003_posts.sql", "CREATE TABLE posts (id INTEGER);");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    let cols = c.columns("schema_migrations");
+    for col in [
+        "id",
+        "migration_name",
+        "applied_at",
+        "description",
+        "checksum",
+        "success",
+        "error_message",
+        "execution_time_ms",
+    ] {
+        assert!(cols.contains(&col.to_string()), "missing {col}: {cols:?}");
+    }
+    assert_eq!(
+        c.column(
+            "SELECT migration_name FROM schema_migrations WHERE success ORDER BY migration_name"
+        ),
+        ["001_users.sql", "002_add_desktop_type", "003_posts.sql"],
+        "only 003 ran (002 was recorded without its extension by the old runner)"
+    );
+    assert!(c.has_table("posts"));
+    assert!(!c.columns("users").contains(&"desktop_type".to_string()));
+}
+
+fn foreign_tracking_table_is_left_alone(kind: Kind) {
+    let c = Case::new(kind);
+    c.execute("CREATE TABLE schema_migrations (version VARCHAR(255) PRIMARY KEY); INSERT INTO schema_migrations VALUES ('20240101');");
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("table schema_migrations has no migration_name column")
+            && err.contains("--table"),
+        "{err}"
+    );
+    assert_eq!(
+        err.lines().filter(|l| l.contains("ERROR")).count(),
+        2,
+        "the error and the summary:\n{err}"
+    );
+    assert!(!c.has_table("a"));
+    assert_eq!(c.columns("schema_migrations"), ["version"]);
+
+    // Also when that table is empty.
+    c.execute("DELETE FROM schema_migrations");
+    assert_eq!(run(c.up()).0, 1);
+
+    // With another table name it goes ahead.
+    let mut cmd = c.up();
+    cmd.args(["--table", "app_migrations"]);
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.value("SELECT migration_name FROM app_migrations"),
+        "1_a.sql"
+    );
+}
+
+fn empty_file_is_a_recorded_no_op(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_empty.sql", "");
+    c.write("2_comment_only.sql", "-- nothing yet\n");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.records(),
+        [
+            ("1_empty.sql".into(), true),
+            ("2_comment_only.sql".into(), true)
+        ]
+    );
+}
+
+fn dry_run_changes_nothing(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let mut cmd = c.up();
+    cmd.arg("--dry-run");
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("would apply 1_a.sql") && err.contains("pending 1"),
+        "{err}"
+    );
+    match kind {
+        Kind::Sqlite => assert!(!c.project.db.exists()),
+        Kind::Postgres => assert!(!c.has_table("schema_migrations") && !c.has_table("a")),
+    }
+}
+
+fn names_are_bound_not_interpolated(kind: Kind) {
+    let c = Case::new(kind);
+    let name = "1_it's; DROP TABLE schema_migrations; --.sql";
+    c.write(name, "CREATE TABLE quoted (id INTEGER);");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(c.records(), [(name.to_string(), true)]);
+}
+
+/// An older image's container (whose migrations are all applied) starts while a newer one's
+/// long migration holds the lock: it is not held up, because with nothing pending it takes no
+/// lock at all.
+fn nothing_pending_takes_no_lock(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    assert_eq!(run(c.up()).0, 0);
+    let older = c.project.dir.path().join("older");
+    std::fs::create_dir(&older).unwrap();
+    std::fs::copy(c.project.migrations.join("1_a.sql"), older.join("1_a.sql")).unwrap();
+    let slow = match kind {
+        Kind::Sqlite => {
+            "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n;"
+        }
+        Kind::Postgres => "SELECT pg_sleep(30);",
+    };
+    c.write("2_slow.sql", slow);
+    let newer = c
+        .up()
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until the newer runner holds the lock (flock on the SQLite file; an advisory lock).
+    common::wait_for(20, "the newer runner to take the lock", || lock_is_held(&c));
+    let mut old = bare();
+    old.args(["-d", &c.url, "-m"]).arg(&older).args([
+        "--lock-timeout",
+        "2s",
+        "--",
+        "echo",
+        "old app",
+    ]);
+    let started = Instant::now();
+    let (code, out, err) = run(old);
+    let took = started.elapsed();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(newer.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    let _ = newer.wait_with_output();
+    assert_eq!((code, out.as_str()), (0, "old app\n"), "{err}");
+    assert!(
+        took < Duration::from_secs(1),
+        "the older runner waited {took:?}"
+    );
+    assert!(err.contains("up to date"), "{err}");
+}
+
+/// Whether some runner holds the database's migration lock right now.
+fn lock_is_held(c: &Case) -> bool {
+    match c.kind {
+        Kind::Sqlite => common::sqlite_lock_held(&c.project.db),
+        Kind::Postgres => {
+            c.value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") != "0"
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Helpers for the end-to-end tests: a temp folder with a migrations directory and a SQLite
+//! file, the built binary with a clean environment, and queries on the real database.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_migrate-entrypoint");
+
+/// A throwaway project: `dir/migrations/` and `dir/app.db`.
+pub struct Project {
+    pub dir: tempfile::TempDir,
+    pub migrations: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        let db = dir.path().join("app.db");
+        Project {
+            dir,
+            migrations,
+            db,
+        }
+    }
+
+    /// Writes a migration file.
+    pub fn write(&self, name: &str, sql: &str) -> PathBuf {
+        let p = self.migrations.join(name);
+        std::fs::write(&p, sql).unwrap();
+        p
+    }
+
+    pub fn url(&self) -> String {
+        format!("sqlite:{}", self.db.display())
+    }
+
+    /// The binary with `-d` and `-m` pointing here, and an environment free of our variables.
+    pub fn cmd(&self) -> Command {
+        let mut c = bare();
+        c.arg("-d").arg(self.url()).arg("-m").arg(&self.migrations);
+        c
+    }
+
+    /// The binary running `up` here.
+    pub fn up(&self) -> Command {
+        let mut c = bare();
+        c.arg("up")
+            .arg("-d")
+            .arg(self.url())
+            .arg("-m")
+            .arg(&self.migrations);
+        c
+    }
+
+    /// Rows of a query on the database, each value as text ("NULL" for null).
+    pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
+        query(&self.db, sql)
+    }
+
+    /// The single value of a query.
+    pub fn value(&self, sql: &str) -> String {
+        let rows = self.query(sql);
+        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
+        rows[0][0].clone()
+    }
+
+    /// `(migration_name, success)` of every tracking row, in id order.
+    pub fn records(&self) -> Vec<(String, bool)> {
+        self.query("SELECT migration_name, success FROM schema_migrations ORDER BY id")
+            .into_iter()
+            .map(|r| (r[0].clone(), r[1] == "1"))
+            .collect()
+    }
+
+    pub fn has_table(&self, name: &str) -> bool {
+        self.value(&format!(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{name}'"
+        )) == "1"
+    }
+}
+
+/// The binary with no inherited configuration.
+pub fn bare() -> Command {
+    let mut c = Command::new(BIN);
+    for (k, _) in std::env::vars_os() {
+        let k = k.to_string_lossy().into_owned();
+        if k.starts_with("MIGRATE")
+            || k.starts_with("DATABASE_URL")
+            || k.starts_with("MIGRATIONS_DIRS")
+            || k == "NO_COLOR"
+        {
+            c.env_remove(&k);
+        }
+    }
+    c
+}
+
+pub fn query(db: &Path, sql: &str) -> Vec<Vec<String>> {
+    // Read-write (never create): a file left by a killed run has a hot journal, which a reader
+    // must be able to roll back.
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_WRITE)
+            .unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    stmt.query_map([], |r| {
+        (0..n)
+            .map(|i| {
+                Ok(match r.get::<_, rusqlite::types::Value>(i)? {
+                    rusqlite::types::Value::Null => "NULL".to_string(),
+                    rusqlite::types::Value::Integer(v) => v.to_string(),
+                    rusqlite::types::Value::Real(v) => v.to_string(),
+                    rusqlite::types::Value::Text(v) => v,
+                    rusqlite::types::Value::Blob(v) => format!("{v:?}"),
+                })
+            })
+            .collect()
+    })
+    .unwrap()
+    .collect::<Result<_, _>>()
+    .unwrap()
+}
+
+/// Every password the tests give the binary. No output of any run may contain one.
+pub const SECRETS: [&str; 5] = [
+    pg::PASSWORD,
+    "hunter2",
+    "not-the-password",
+    "p@ss/w:rd",
+    "p%40ss%2Fw%3Ard",
+];
+
+/// Panics when a password shows in output.
+pub fn assert_no_secret(what: &str, text: &str) {
+    for s in SECRETS {
+        assert!(
+            !text.contains(s),
+            "a password ({s}) leaked into {what}:\n{text}"
+        );
+    }
+}
+
+/// How long one run of the binary may take in a test before it counts as hung.
+const HANG: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// Runs a command, returning (exit code, stdout, stderr). A run that hangs is killed and
+/// fails the test, rather than holding up the whole suite.
+pub fn run(mut c: Command) -> (i32, String, String) {
+    use std::process::Stdio;
+    let child = c
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let (done_tx, done_rx) = std::sync::mpsc::channel::<()>();
+    let watchdog = std::thread::spawn(move || {
+        if done_rx.recv_timeout(HANG).is_err() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(pid as i32),
+                nix::sys::signal::Signal::SIGKILL,
+            );
+            return true;
+        }
+        false
+    });
+    let out = child.wait_with_output().unwrap();
+    let _ = done_tx.send(());
+    assert!(
+        !watchdog.join().unwrap(),
+        "hung for {HANG:?} and was killed: {c:?}"
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    );
+    assert_no_secret("stdout", &stdout);
+    assert_no_secret("stderr", &stderr);
+    (out.status.code().unwrap_or(-1), stdout, stderr)
+}
+
+/// Polls `f` until it holds; fails the test when `secs` seconds pass first.
+pub fn wait_for(secs: u64, what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while !f() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Whether some migrate-entrypoint holds the runner lock of a SQLite file (a flock on it).
+pub fn sqlite_lock_held(db: &Path) -> bool {
+    use nix::fcntl::{Flock, FlockArg};
+    std::fs::File::open(db).is_ok_and(|f| Flock::lock(f, FlockArg::LockExclusiveNonblock).is_err())
+}
+
+/// Whether this process runs as root (file modes do not stop root).
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Prefixes a command so it runs as `nobody` when the tests run as root (so file modes bite).
+pub fn unprivileged(mut c: Command) -> Command {
+    if !is_root() {
+        return c;
+    }
+    let mut s = Command::new("setpriv");
+    s.args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"]);
+    s.arg(c.get_program());
+    s.args(c.get_args());
+    for (k, v) in c.get_envs() {
+        match v {
+            Some(v) => s.env(k, v),
+            None => s.env_remove(k),
+        };
+    }
+    if let Some(d) = c.get_current_dir() {
+        s.current_dir(d);
+    }
+    c = s;
+    c
+}
+
+pub mod pg;
+
+/// Which backend a shared behaviour test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
+}
+
+/// A migrations folder and one real database of either kind.
+pub struct Case {
+    pub kind: Kind,
+    pub project: Project,
+    pub url: String,
+    pub pg: Option<pg::Db>,
+}
+
+impl Case {
+    pub fn new(kind: Kind) -> Case {
+        let project = Project::new();
+        let (url, pg) = match kind {
+            Kind::Sqlite => (project.url(), None),
+            Kind::Postgres => {
+                let db = pg::server().new_db();
+                (db.url.clone(), Some(db))
+            }
+        };
+        Case {
+            kind,
+            project,
+            url,
+            pg,
+        }
+    }
+
+    pub fn write(&self, name: &str, sql: &str) -> PathBuf {
+        self.project.write(name, sql)
+    }
+
+    /// `up` against this database.
+    pub fn up(&self) -> Command {
+        let mut c = bare();
+        c.arg("up")
+            .arg("-d")
+            .arg(&self.url)
+            .arg("-m")
+            .arg(&self.project.migrations);
+        c
+    }
+
+    /// Entrypoint mode against this database (append `--` and CMD).
+    pub fn cmd(&self) -> Command {
+        let mut c = bare();
+        c.arg("-d")
+            .arg(&self.url)
+            .arg("-m")
+            .arg(&self.project.migrations);
+        c
+    }
+
+    /// The first column of each row, as text; booleans as "1"/"0" on both backends.
+    pub fn column(&self, sql: &str) -> Vec<String> {
+        match &self.pg {
+            None => self
+                .project
+                .query(sql)
+                .into_iter()
+                .map(|mut r| r.swap_remove(0))
+                .collect(),
+            Some(db) => db
+                .column(sql)
+                .into_iter()
+                .map(|v| match v.as_str() {
+                    "t" => "1".into(),
+                    "f" => "0".into(),
+                    _ => v,
+                })
+                .collect(),
+        }
+    }
+
+    pub fn value(&self, sql: &str) -> String {
+        let v = self.column(sql);
+        assert_eq!(v.len(), 1, "{sql}: {v:?}");
+        v[0].clone()
+    }
+
+    /// Runs SQL on the database directly.
+    pub fn execute(&self, sql: &str) {
+        match &self.pg {
+            None => rusqlite::Connection::open(&self.project.db)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Some(db) => db.client().batch_execute(sql).unwrap(),
+        }
+    }
+
+    /// `(migration_name, success)` of every tracking row, in id order.
+    pub fn records(&self) -> Vec<(String, bool)> {
+        let names = self.column("SELECT migration_name FROM schema_migrations ORDER BY id");
+        let ok = self.column("SELECT success FROM schema_migrations ORDER BY id");
+        names
+            .into_iter()
+            .zip(ok)
+            .map(|(n, s)| (n, s == "1"))
+            .collect()
+    }
+
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        match self.kind {
+            Kind::Sqlite => self.column(&format!("SELECT name FROM pragma_table_info('{table}')")),
+            Kind::Postgres => self.column(&format!(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
+                 AND table_schema = current_schema() ORDER BY ordinal_position"
+            )),
+        }
+    }
+
+    pub fn has_table(&self, name: &str) -> bool {
+        !self.columns(name).is_empty()
+    }
+}

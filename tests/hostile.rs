@@ -1,0 +1,179 @@
+//! Hostile and odd input: odd names recorded verbatim, a 50 MB file, 10,000 files, symlinks and
+//! a symlink loop, a file deleted while a run is under way, CRLF and a byte-order mark.
+
+mod common;
+
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::{Project, bare, run};
+
+/// A project on tmpfs when there is one (many commits; the disk's syncs are not under test).
+fn fast_project() -> Project {
+    let p = Project::new();
+    if std::path::Path::new("/dev/shm").is_dir() {
+        let dir = tempfile::tempdir_in("/dev/shm").unwrap();
+        let migrations = dir.path().join("migrations");
+        std::fs::create_dir(&migrations).unwrap();
+        let db = dir.path().join("app.db");
+        return Project {
+            dir,
+            migrations,
+            db,
+        };
+    }
+    p
+}
+
+#[test]
+fn odd_names_are_recorded_verbatim() {
+    let p = Project::new();
+    let names = [
+        "1_quote's.sql",
+        "2_double\"quote.sql",
+        "3_with space.sql",
+        "4_ünïcødé_日本.sql",
+        "5_x'); DROP TABLE schema_migrations; --.sql",
+        "6_back\\slash.sql",
+    ];
+    for (i, n) in names.iter().enumerate() {
+        p.write(n, &format!("CREATE TABLE t{i} (id INTEGER);"));
+    }
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<String> = p.records().into_iter().map(|r| r.0).collect();
+    assert_eq!(got, names);
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0);
+    assert!(err.contains("up to date"), "{err}");
+}
+
+#[test]
+fn a_50_mb_migration_file() {
+    let p = fast_project();
+    let mut sql = String::from("CREATE TABLE big (id INTEGER, v TEXT);\n");
+    let row = format!("INSERT INTO big VALUES (1, '{}');\n", "x".repeat(1000));
+    while sql.len() < 50 * 1024 * 1024 {
+        sql.push_str(&row);
+    }
+    let rows = (sql.len() - 40) / row.len();
+    p.write("1_big.sql", &sql);
+    p.write("2_after.sql", "CREATE TABLE after_big (id INTEGER);");
+    let started = Instant::now();
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0, "{err}");
+    eprintln!("50 MB file applied in {:?}", started.elapsed());
+    assert!(
+        p.value("SELECT count(*) FROM big")
+            .parse::<usize>()
+            .unwrap()
+            >= rows
+    );
+    assert_eq!(p.records().len(), 2);
+}
+
+#[test]
+fn ten_thousand_files_in_a_folder() {
+    let p = fast_project();
+    for i in 1..=10_000 {
+        p.write(
+            &format!("{i:05}_m.sql"),
+            &format!("INSERT INTO seen VALUES ({i});"),
+        );
+    }
+    p.write("00000_seen.sql", "CREATE TABLE seen (n INTEGER);");
+    let started = Instant::now();
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0, "{}", err.lines().last().unwrap_or(""));
+    eprintln!("10,001 migrations applied in {:?}", started.elapsed());
+    assert_eq!(p.value("SELECT count(*) FROM seen"), "10000");
+    assert_eq!(p.value("SELECT max(n) FROM seen"), "10000");
+    let started = Instant::now();
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0);
+    assert!(err.contains("up to date"), "{err}");
+    eprintln!("10,001 applied: no-op run in {:?}", started.elapsed());
+}
+
+#[test]
+fn symlinked_files_folders_and_a_loop() {
+    let p = Project::new();
+    let real = p.dir.path().join("real");
+    std::fs::create_dir(&real).unwrap();
+    std::fs::write(real.join("1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
+    std::fs::write(
+        p.dir.path().join("elsewhere.sql"),
+        "CREATE TABLE b (id INTEGER);",
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(p.dir.path().join("elsewhere.sql"), real.join("2_b.sql")).unwrap();
+    // A folder that loops back to itself, once named like a migration directory.
+    std::os::unix::fs::symlink(&real, real.join("loop")).unwrap();
+    std::os::unix::fs::symlink(&real, real.join("3_loop")).unwrap();
+    let linked = p.dir.path().join("linked-migrations");
+    std::os::unix::fs::symlink(&real, &linked).unwrap();
+    let mut c = bare();
+    c.args(["up", "-d", &p.url(), "-m"]).arg(&linked);
+    let started = Instant::now();
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let got: Vec<String> = p.records().into_iter().map(|r| r.0).collect();
+    assert_eq!(got, ["1_a.sql", "2_b.sql"]);
+}
+
+#[test]
+fn a_file_deleted_during_the_run_is_applied_as_it_was_read() {
+    let p = Project::new();
+    p.write(
+        "1_slow.sql",
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 8000000) SELECT count(*) FROM c;",
+    );
+    let second = p.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    let child = p
+        .up()
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Files are read once, when the run starts: deleting one later changes nothing.
+    common::wait_for(10, "the run to start migrating", || {
+        common::sqlite_lock_held(&p.db)
+    });
+    std::fs::remove_file(&second).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(p.has_table("b"));
+    // The next run knows the file is gone.
+    let mut c = bare();
+    c.args(["status", "-d", &p.url(), "-m"]).arg(&p.migrations);
+    let (_, status, _) = run(c);
+    assert!(status.contains("missing   2_b.sql"), "{status}");
+}
+
+#[test]
+fn crlf_and_byte_order_mark() {
+    let p = Project::new();
+    std::fs::write(
+        p.migrations.join("1_bom.sql"),
+        b"\xEF\xBB\xBFCREATE TABLE bom (id INTEGER);\r\nINSERT INTO bom VALUES (1);\r\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(p.value("SELECT count(*) FROM bom"), "1");
+    // The same file with LF line ends and no mark is the same migration.
+    std::fs::write(
+        p.migrations.join("1_bom.sql"),
+        b"CREATE TABLE bom (id INTEGER);\nINSERT INTO bom VALUES (1);\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0);
+    assert!(!err.contains("changed"), "{err}");
+}
