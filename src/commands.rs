@@ -92,13 +92,14 @@ fn open_options(s: &Settings, create: bool) -> backend::OpenOptions {
 /// Finds the migrations and migrates every database; the exit code and the signal mask to
 /// restore before exec.
 fn migrate(s: &Settings) -> Result<(i32, Option<signals::OriginalMask>), i32> {
-    let catalog = source::scan(&s.dirs).map_err(usage_error)?;
     if s.configured == 0 {
+        source::scan(&s.dirs).map_err(usage_error)?;
         tracing::warn!(
             "no database configured (set DATABASE_URL or pass -d URL): nothing migrated"
         );
         return Ok((exit::OK, None));
     }
+    // Before any other thread: they all inherit the blocked signals.
     let mask = match signals::install() {
         Ok(m) => Some(m),
         Err(e) => {
@@ -107,6 +108,24 @@ fn migrate(s: &Settings) -> Result<(i32, Option<signals::OriginalMask>), i32> {
         }
     };
     let dry_run = s.dry_run || s.mode == Mode::Plan;
+    let open = open_options(s, !dry_run);
+    // A single database is opened while the files are read. Not with several: a slow one,
+    // waited for here, would hold up the others. Nor a SQLite file that does not exist yet:
+    // opening would create it, and a folder error must leave nothing behind.
+    let first = s
+        .targets
+        .first()
+        .filter(|_| s.targets.len() == 1)
+        .filter(|t| match t {
+            crate::target::Target::Sqlite { path } => path.exists(),
+            crate::target::Target::Postgres { .. } => true,
+        });
+    let (catalog, early) = std::thread::scope(|scope| {
+        let early = first.map(|t| scope.spawn(|| runner::open_early(t, &open)));
+        let catalog = source::scan(&s.dirs);
+        (catalog, early.and_then(|h| h.join().ok()))
+    });
+    let catalog = catalog.map_err(usage_error)?;
     let opts = runner::RunOptions {
         policy: s.on_error,
         lock_timeout: s.lock_timeout,
@@ -114,10 +133,9 @@ fn migrate(s: &Settings) -> Result<(i32, Option<signals::OriginalMask>), i32> {
         log_steps: s.mode != Mode::Plan,
         script_timeout: s.script_timeout,
     };
-    let open = open_options(s, !dry_run);
     let progress = (!dry_run && !crate::logging::is_json() && std::io::stderr().is_terminal())
         .then(|| crate::progress::start(s.targets.len()));
-    let outcomes = runner::run_all(&s.targets, &catalog, opts, &open, s.jobs);
+    let outcomes = runner::run_all(&s.targets, &catalog, opts, &open, s.jobs, early);
     drop(progress);
     report::log_summaries(&outcomes);
     if s.mode == Mode::Plan {

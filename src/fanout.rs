@@ -4,12 +4,19 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// Applies `f` to every item, up to `jobs` at once; results come back in the items' order
-/// (`None` from `f` leaves that item out). With one job, or one item, no thread is started.
+/// (`None` from `f` leaves that item out). `jobs` 0 means the number of CPUs. With one job, or
+/// one item, no thread is started.
 pub fn map<T: Sync, R: Send>(
     items: &[T],
     jobs: usize,
     f: impl Fn(&T) -> Option<R> + Sync,
 ) -> Vec<R> {
+    let jobs = match jobs {
+        // Asked only here: finding the CPU quota reads cgroup files, a cost a start with one
+        // database need not pay.
+        0 if items.len() > 1 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n,
+    };
     let workers = jobs.clamp(1, items.len().max(1));
     if workers == 1 {
         return items.iter().filter_map(&f).collect();

@@ -125,16 +125,53 @@ pub fn status_all(
     })
 }
 
+/// A run's first step on one database, taken ahead: opened, and its records read without a
+/// lock. Started while the migration files are still being read, so that connecting (or SQLite
+/// parsing its schema) and reading files overlap; a start with nothing to do feels that.
+pub struct Early {
+    started: Instant,
+    backend: Result<Box<dyn Backend>, BackendError>,
+    records: Option<Result<Option<Vec<Record>>, BackendError>>,
+}
+
+/// Opens `target` and reads its records, as `run` would first do.
+pub fn open_early(target: &Target, open: &OpenOptions) -> Early {
+    let started = Instant::now();
+    match backend::open(target, open) {
+        Ok(mut b) => {
+            let records = Some(b.read_records());
+            Early {
+                started,
+                backend: Ok(b),
+                records,
+            }
+        }
+        Err(e) => Early {
+            started,
+            backend: Err(e),
+            records: None,
+        },
+    }
+}
+
 /// Opens and migrates every target, up to `jobs` at once. Stops early on `abort` or a signal.
+/// `early` is the first target's first step, when it was taken ahead (with a single target).
 pub fn run_all(
     targets: &[Target],
     catalog: &Catalog,
     opts: RunOptions,
     open: &OpenOptions,
     jobs: usize,
+    early: Option<Early>,
 ) -> Vec<Outcome> {
     let abort = AtomicBool::new(false);
+    let early = std::sync::Mutex::new(early);
     fanout::map(targets, jobs, |target| {
+        let early = if std::ptr::eq(target, &targets[0]) {
+            early.lock().unwrap_or_else(|p| p.into_inner()).take()
+        } else {
+            None
+        };
         if abort.load(Ordering::SeqCst) {
             tracing::warn!(database = %target, "not tried: --on-error abort after a failure");
             return None;
@@ -143,10 +180,13 @@ pub fn run_all(
             return None;
         }
         let database = target.shown();
-        let started = Instant::now();
         let env = script_env(target);
-        let mut outcome = match backend::open(target, open) {
-            Ok(mut b) => run(b.as_mut(), &database, catalog, opts, &abort, &env),
+        let (started, opened, records) = match early {
+            Some(e) => (e.started, e.backend, e.records),
+            None => (Instant::now(), backend::open(target, open), None),
+        };
+        let mut outcome = match opened {
+            Ok(mut b) => run(b.as_mut(), &database, catalog, opts, &abort, &env, records),
             Err(e) => {
                 let mut out = Outcome::new(&database);
                 tracing::error!(database, error = %e, "{e}");
@@ -192,10 +232,11 @@ pub fn run(
     opts: RunOptions,
     abort: &AtomicBool,
     env: &ScriptEnv,
+    records: Option<Result<Option<Vec<Record>>, BackendError>>,
 ) -> Outcome {
     let started = Instant::now();
     let mut out = Outcome::new(database);
-    let result = run_inner(backend, catalog, opts, abort, &mut out, env);
+    let result = run_inner(backend, catalog, opts, abort, &mut out, env, records);
     if let Err(e) = result {
         match e {
             BackendError::Cancelled => out.cancelled = signals::caught(),
@@ -263,10 +304,15 @@ fn run_inner(
     abort: &AtomicBool,
     out: &mut Outcome,
     env: &ScriptEnv,
+    records: Option<Result<Option<Vec<Record>>, BackendError>>,
 ) -> Result<(), BackendError> {
     let database = out.database.clone();
     let dialect = backend.dialect();
-    let records: Vec<Record> = backend.read_records()?.unwrap_or_default();
+    let records: Vec<Record> = match records {
+        Some(read) => read?,
+        None => backend.read_records()?,
+    }
+    .unwrap_or_default();
     let entries = plan::entries(&catalog.migrations, dialect, &records);
     let due = plan::due(&entries);
     warn_drift(&database, &entries);

@@ -150,7 +150,7 @@ pub struct Settings {
     pub lock_mode: LockMode,
     /// How long a script migration may run before it is killed.
     pub script_timeout: Duration,
-    /// Databases migrated at once (at least 1).
+    /// Databases migrated at once; 0 until given: the number of CPUs (see `fanout::map`).
     pub jobs: usize,
     /// `--user`, resolved.
     pub user: Option<crate::privileges::Identity>,
@@ -328,7 +328,8 @@ pub fn resolve(
         600,
     )?;
     let jobs = match pick(o.jobs.clone(), "MIGRATE_JOBS", env)? {
-        None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        // The number of CPUs, looked up only when there is more than one database (fanout).
+        None => 0,
         Some(v) => match v.trim().parse::<usize>() {
             Ok(n) if n >= 1 => n,
             _ => {

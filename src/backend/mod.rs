@@ -5,6 +5,7 @@ mod pg_lease;
 mod pg_tls;
 pub mod postgres;
 pub mod sqlite;
+mod sqlite_alloc;
 mod sqlite_exec;
 
 use std::time::Duration;
@@ -79,7 +80,7 @@ pub struct OpenOptions {
 }
 
 /// One open database.
-pub trait Backend {
+pub trait Backend: Send {
     /// Which dialect variant of a migration applies here.
     fn dialect(&self) -> Dialect;
 
