@@ -660,31 +660,27 @@ fn write_record(
         (&r.error_message, Type::TEXT),
         (&r.execution_time_ms, Type::INT8),
     ];
-    let changed = client.execute_typed(
+    let (id_col, id_val) = if explicit_id {
+        (
+            "id, ",
+            format!("(SELECT coalesce(max(id), 0) + 1 FROM {table}), "),
+        )
+    } else {
+        ("", String::new())
+    };
+    // Update the row of an earlier attempt, or insert one: a single statement, so a single
+    // round trip per migration (no unique constraint needed, as an adopted table may lack it).
+    client.execute_typed(
         &format!(
-            "UPDATE {table} SET applied_at = CURRENT_TIMESTAMP, description = $2, checksum = $3, \
-             success = $4, error_message = $5, execution_time_ms = $6 WHERE migration_name = $1"
+            "WITH updated AS (UPDATE {table} SET applied_at = CURRENT_TIMESTAMP, description = $2, \
+             checksum = $3, success = $4, error_message = $5, execution_time_ms = $6 \
+             WHERE migration_name = $1 RETURNING 1) \
+             INSERT INTO {table} ({id_col}migration_name, applied_at, description, checksum, \
+             success, error_message, execution_time_ms) SELECT {id_val}$1, CURRENT_TIMESTAMP, \
+             $2, $3, $4, $5, $6 WHERE NOT EXISTS (SELECT 1 FROM updated)"
         ),
         &params,
     )?;
-    if changed == 0 {
-        let (id_col, id_val) = if explicit_id {
-            (
-                "id, ",
-                format!("(SELECT coalesce(max(id), 0) + 1 FROM {table}), "),
-            )
-        } else {
-            ("", String::new())
-        };
-        client.execute_typed(
-            &format!(
-                "INSERT INTO {table} ({id_col}migration_name, applied_at, description, checksum, \
-                 success, error_message, execution_time_ms) VALUES ({id_val}$1, \
-                 CURRENT_TIMESTAMP, $2, $3, $4, $5, $6)"
-            ),
-            &params,
-        )?;
-    }
     Ok(())
 }
 
