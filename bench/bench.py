@@ -184,25 +184,25 @@ def pg_url(tool, pg, db):
 
 
 def command(tool, url, dirs, noop):
-    """argv of one tool migrating `url` from its folder; None when the tool is not installed."""
+    """argv of one (installed) tool migrating `url` from its folder."""
     if tool == "ours":
         argv = [OURS, "-d", url, "-m", dirs["ours"]]
         # The no-op start is a container start: migrate, then exec the CMD.
         return argv + (["--", "true"] if noop else ["up"])
-    if tool == "sqlx" and SQLX:
+    if tool == "sqlx":
         return [SQLX, "migrate", "run", "--source", dirs["sqlx"], "--database-url", url]
-    if tool == "refinery" and REFINERY:
+    if tool == "refinery":
         return ["env", f"DB_URI={url}", REFINERY, "migrate", "-e", "DB_URI", "-p", dirs["refinery"]]
-    if tool == "yoyo" and YOYO:
+    if tool == "yoyo":
         return [YOYO, "apply", "--batch", "--no-config-file", "--database", url, dirs["yoyo"]]
-    if tool == "sqitch" and SQITCH:
+    if tool == "sqitch":
         engine = "pg" if url.startswith("db:pg") else "sqlite"
         return [SQITCH, "--chdir", dirs[f"sqitch-{engine}"], "deploy", "--target", url]
-    return None
+    raise ValueError(tool)
 
 
 PEERS = ["sqlx", "refinery", "yoyo", "sqitch"]
-NOT_INSTALLED = {"sqlx": SQLX, "refinery": REFINERY, "yoyo": YOYO, "sqitch": SQITCH}
+INSTALLED = {"sqlx": SQLX, "refinery": REFINERY, "yoyo": YOYO, "sqitch": SQITCH}
 
 # ---------------------------------------------------------------- measuring
 
@@ -260,11 +260,10 @@ def compare(backend, pg):
     dirs = migrations(200)
     rows = {}
     for tool in ["ours"] + PEERS:
-        if tool == "ours" or NOT_INSTALLED[tool]:
-            print(f"{backend}: {tool}", file=sys.stderr)
-        else:
+        if tool != "ours" and not INSTALLED[tool]:
             rows[tool] = None
             continue
+        print(f"{backend}: {tool}", file=sys.stderr)
         if backend == "sqlite":
             path = os.path.join(WORK, f"{tool}.db")
             url = sqlite_url(tool, path)
@@ -467,7 +466,8 @@ def main():
     text, verdicts = report(results, by_count, by_dbs, true_s)
     if by_count:
         plot(by_count, by_dbs, os.path.join(outdir, "scaling.png"))
-    with open(os.path.join(outdir, "results.md"), "w") as f:
+    # A quick run does not replace the full results the README quotes.
+    with open(os.path.join(outdir, "results-quick.md" if QUICK else "results.md"), "w") as f:
         f.write(text)
     print(text)
     shutil.rmtree(WORK, ignore_errors=True)

@@ -2,7 +2,7 @@
 # Startup and apply benchmark against the tools users would pick instead (issue 7).
 #
 #   bash bench/run.sh            all scenarios, peers included (first run builds the peers: ~15 min)
-#   bash bench/run.sh --quick    fewer runs, no scaling
+#   bash bench/run.sh --quick    fewer runs, no scaling (to bench/results/results-quick.md)
 #
 # This script only installs what the benchmark needs, then hands over to bench/bench.py, which
 # starts a throwaway PostgreSQL, times whole processes with hyperfine and writes

@@ -30,7 +30,7 @@ mod validate;
 use std::ffi::OsString;
 
 // musl's allocator maps and unmaps a page for nearly every small allocation; a no-op start
-// spent more time in that than in SQLite (see bench/README in the README's Performance).
+// spent more time in that than in SQLite (README, "Performance").
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

@@ -130,28 +130,20 @@ pub fn status_all(
 /// parsing its schema) and reading files overlap; a start with nothing to do feels that.
 pub struct Early {
     started: Instant,
-    backend: Result<Box<dyn Backend>, BackendError>,
-    records: Option<Result<Option<Vec<Record>>, BackendError>>,
+    /// The open database and what reading its records gave.
+    opened: Result<(Box<dyn Backend>, RecordsRead), BackendError>,
 }
+
+type RecordsRead = Result<Option<Vec<Record>>, BackendError>;
 
 /// Opens `target` and reads its records, as `run` would first do.
 pub fn open_early(target: &Target, open: &OpenOptions) -> Early {
     let started = Instant::now();
-    match backend::open(target, open) {
-        Ok(mut b) => {
-            let records = Some(b.read_records());
-            Early {
-                started,
-                backend: Ok(b),
-                records,
-            }
-        }
-        Err(e) => Early {
-            started,
-            backend: Err(e),
-            records: None,
-        },
-    }
+    let opened = backend::open(target, open).map(|mut b| {
+        let records = b.read_records();
+        (b, records)
+    });
+    Early { started, opened }
 }
 
 /// Opens and migrates every target, up to `jobs` at once. Stops early on `abort` or a signal.
@@ -181,12 +173,15 @@ pub fn run_all(
         }
         let database = target.shown();
         let env = script_env(target);
-        let (started, opened, records) = match early {
-            Some(e) => (e.started, e.backend, e.records),
-            None => (Instant::now(), backend::open(target, open), None),
+        let (started, opened) = match early {
+            Some(e) => (e.started, e.opened.map(|(b, read)| (b, Some(read)))),
+            None => (
+                Instant::now(),
+                backend::open(target, open).map(|b| (b, None)),
+            ),
         };
         let mut outcome = match opened {
-            Ok(mut b) => run(b.as_mut(), &database, catalog, opts, &abort, &env, records),
+            Ok((mut b, read)) => run(b.as_mut(), &database, catalog, opts, &abort, &env, read),
             Err(e) => {
                 let mut out = Outcome::new(&database);
                 tracing::error!(database, error = %e, "{e}");
@@ -232,7 +227,7 @@ pub fn run(
     opts: RunOptions,
     abort: &AtomicBool,
     env: &ScriptEnv,
-    records: Option<Result<Option<Vec<Record>>, BackendError>>,
+    records: Option<RecordsRead>,
 ) -> Outcome {
     let started = Instant::now();
     let mut out = Outcome::new(database);
@@ -304,7 +299,7 @@ fn run_inner(
     abort: &AtomicBool,
     out: &mut Outcome,
     env: &ScriptEnv,
-    records: Option<Result<Option<Vec<Record>>, BackendError>>,
+    records: Option<RecordsRead>,
 ) -> Result<(), BackendError> {
     let database = out.database.clone();
     let dialect = backend.dialect();

@@ -265,7 +265,6 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
     Ok(catalog)
 }
 
-/// The entries of one directory, sorted by name: (file name, path, is a directory).
 /// The whole file. Unlike `std::fs::read`, no `fstat` for a size hint: migrations are small, and
 /// a no-op start reads every one of them.
 fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -292,6 +291,7 @@ fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
     Ok(buf)
 }
 
+/// The entries of one directory, sorted by name: (file name, path, is a directory).
 fn list_dir(dir: &Path) -> Result<Vec<(String, PathBuf, bool)>, SourceError> {
     let meta = match std::fs::metadata(dir) {
         Ok(m) => m,
