@@ -208,6 +208,68 @@ fn crlf_checkout_is_not_a_change() {
     assert!(!err.contains("changed"), "{err}");
 }
 
+/// The journal mode of a database as a new connection sees it.
+fn journal_mode(db: &std::path::Path) -> String {
+    common::query(db, "PRAGMA journal_mode")[0][0].clone()
+}
+
+#[test]
+fn a_run_leaves_no_journal_and_keeps_the_journal_mode() {
+    // A rollback-journal database: commits keep the journal file while the run holds the lock;
+    // it is gone afterwards, and the mode other connections see is still `delete`.
+    let p = Project::new();
+    p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    p.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    assert_eq!(run(p.up()).0, 0);
+    let journal = p.dir.path().join("app.db-journal");
+    assert!(!journal.exists(), "a journal file was left behind");
+    assert_eq!(journal_mode(&p.db), "delete");
+    // The migrations ran, each with its record, in the same transaction.
+    assert_eq!(
+        p.records(),
+        [("1_a.sql".into(), true), ("2_b.sql".into(), true)]
+    );
+
+    // A failing migration rolls back through that kept journal like any other.
+    p.write(
+        "3_bad.sql",
+        "CREATE TABLE c (id INTEGER);\nINSERT INTO nowhere VALUES (1);",
+    );
+    assert_eq!(run(p.up()).0, 1);
+    assert!(
+        !p.has_table("c"),
+        "the failed migration was not rolled back"
+    );
+    assert!(!journal.exists());
+
+    // A WAL database (the mode is kept in the file) is left in WAL.
+    let w = Project::new();
+    w.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    {
+        let conn = rusqlite::Connection::open(&w.db).unwrap();
+        let mode: String = conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+    assert_eq!(run(w.up()).0, 0);
+    assert_eq!(journal_mode(&w.db), "wal");
+
+    // A migration that switches the database to WAL is not undone at the end of the run.
+    let m = Project::new();
+    m.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    m.write(
+        "2_wal.sql",
+        "-- migrate:no-transaction\nPRAGMA journal_mode = WAL;",
+    );
+    m.write("3_b.sql", "CREATE TABLE b (id INTEGER);");
+    let (code, _, err) = run(m.up());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(journal_mode(&m.db), "wal");
+    assert_eq!(m.records().len(), 3);
+    assert!(!m.dir.path().join("app.db-journal").exists());
+}
+
 #[test]
 fn no_transaction_directive_runs_outside_a_transaction() {
     let p = Project::new();
