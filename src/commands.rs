@@ -86,6 +86,10 @@ fn open_options(s: &Settings, create: bool) -> backend::OpenOptions {
         wait: s.wait,
         busy_timeout: s.lock_timeout,
         lock_mode: s.lock_mode,
+        // Measured here: keeping the journal made one database's apply of 200 migrations faster
+        // (hyperfine, 169 -> 158 ms), but 100 SQLite files migrated by 2 jobs slower
+        // (bench/fanout.sh, 2.83 -> 3.01 s), so only a lone database keeps it.
+        keep_journal: s.targets.len() == 1,
     }
 }
 

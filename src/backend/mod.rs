@@ -77,6 +77,9 @@ pub struct OpenOptions {
     pub busy_timeout: Duration,
     /// How PostgreSQL runners exclude each other.
     pub lock_mode: crate::settings::LockMode,
+    /// SQLite: while the runner lock is held, commit by zeroing the rollback journal instead of
+    /// deleting it (see `Sqlite::set_rollback_journal`). Set when a run migrates one database.
+    pub keep_journal: bool,
 }
 
 /// One open database.

@@ -36,6 +36,7 @@ pub struct Sqlite {
     path: PathBuf,
     shown: String,
     table: Table,
+    keep_journal: bool,
 }
 
 impl Sqlite {
@@ -82,6 +83,7 @@ impl Sqlite {
             path: path.to_path_buf(),
             shown,
             table: opts.table.clone(),
+            keep_journal: opts.keep_journal,
         })
     }
 
@@ -109,12 +111,12 @@ impl Sqlite {
     /// `from`: WAL is the database's own setting (kept in the file, and a migration may set it),
     /// never touched here.
     ///
-    /// While the lock is held, commits truncate the journal instead of deleting it: a run of
-    /// migrations then creates, syncs the folder for, and deletes no journal file per migration
-    /// (measured with bench/run.sh: the apply of 200 went from 1.09x to below the plain client).
-    /// Switching back to `delete` at unlock removes the empty journal. Either mode is as safe
-    /// as the other, and other connections (the app's) keep theirs: rollback modes are per
-    /// connection. A failure only leaves the mode as it was.
+    /// With `keep_journal`, while the lock is held, commits zero the journal's header instead
+    /// of deleting the file (`persist`): a run of migrations then creates and deletes no
+    /// journal file per migration. Switching back to `delete` at unlock removes it. Either mode
+    /// is as safe as the other (a zeroed header is not a hot journal), and other connections
+    /// (the app's) keep theirs: rollback modes are per connection. A failure only leaves the
+    /// mode as it was.
     fn set_rollback_journal(&self, from: &str, to: &str) {
         let Some(conn) = self.conn.as_ref() else {
             return;
@@ -300,7 +302,9 @@ impl Backend for Sqlite {
             match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
                 Ok(lock) => {
                     self.lock = Some(lock);
-                    self.set_rollback_journal("delete", "persist");
+                    if self.keep_journal {
+                        self.set_rollback_journal("delete", "persist");
+                    }
                     return Ok(());
                 }
                 Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
@@ -331,7 +335,7 @@ impl Backend for Sqlite {
     }
 
     fn unlock(&mut self) -> Result<(), BackendError> {
-        if self.lock.is_some() {
+        if self.lock.is_some() && self.keep_journal {
             self.set_rollback_journal("persist", "delete");
         }
         if let Some(lock) = self.lock.take() {
