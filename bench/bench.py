@@ -16,6 +16,7 @@ Exits 1 when a target of issue 7 is missed.
 """
 
 import glob
+import statistics
 import json
 import os
 import platform
@@ -255,15 +256,30 @@ def ensure(argv, prepare=None):
 # ---------------------------------------------------------------- scenarios
 
 
+def interleaved(jobs, rounds):
+    """Median apply seconds of each job {name: (argv, prepare)}, run one after another in each
+    round, the order turned by one every round. The server and the disk drift over minutes
+    (catalog growth, checkpoints, autovacuum): timing each tool in a block of its own put
+    that drift between tools (one run measured refinery 552 ms and ours 722 ms; alternated, the
+    same build and server measured ours 554 ms, refinery 657 ms)."""
+    times = {name: [] for name in jobs}
+    names = list(jobs)
+    for r in range(rounds):
+        for name in names[r % len(names):] + names[:r % len(names)]:
+            argv, prep = jobs[name]
+            times[name].append(hyperfine(argv, 1, prepare=prep, warmup=0))
+    return {name: None if None in t else statistics.median(t) for name, t in times.items()}
+
+
 def compare(backend, pg):
     """Rows (tool, noop s, noop KiB, apply s, apply KiB) on one backend, floors included."""
     dirs = migrations(200)
     rows = {}
+    setups = {}
     for tool in ["ours"] + PEERS:
         if tool != "ours" and not INSTALLED[tool]:
             rows[tool] = None
             continue
-        print(f"{backend}: {tool}", file=sys.stderr)
         if backend == "sqlite":
             path = os.path.join(WORK, f"{tool}.db")
             url = sqlite_url(tool, path)
@@ -273,40 +289,46 @@ def compare(backend, pg):
             pg.create(db)
             url = pg_url(tool, pg, db)
             prep = pg.reset(db)
-        apply = command(tool, url, dirs, noop=False)
-        noop = command(tool, url, dirs, noop=True)
-        a = hyperfine(apply, RUNS_APPLY, prepare=prep)
+        setups[tool] = (command(tool, url, dirs, noop=False), command(tool, url, dirs, noop=True), prep)
+    # The floors: the plain clients (select 1 on the database ours migrated; the same files).
+    if backend == "sqlite":
+        select = [SQLITE3, os.path.join(WORK, "ours.db"), "select 1"]
+        plain_db = os.path.join(WORK, "plain.db")
+        plain = ([SQLITE3, plain_db, f".read {dirs['plain']}/all.sql"], reset_sqlite(plain_db))
+        client = "sqlite3"
+    else:
+        select = [PSQL, pg.url("bench_ours"), "-X", "-q", "-c", "select 1"]
+        pg.create("bench_plain")
+        plain = ([PSQL, pg.url("bench_plain"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
+                  f"{dirs['plain']}/all.sql"], pg.reset("bench_plain"))
+        client = "psql"
+
+    print(f"{backend}: apply, {RUNS_APPLY} rounds of {', '.join(setups)}, {client}", file=sys.stderr)
+    jobs = {tool: (apply, prep) for tool, (apply, _, prep) in setups.items()}
+    jobs[client] = plain
+    applied = interleaved(jobs, RUNS_APPLY)
+
+    for tool, (apply, noop, prep) in setups.items():
+        print(f"{backend}: {tool} no-op", file=sys.stderr)
         a_rss = peak_rss(apply, prepare=prep, times=1)
         n = n_rss = None
         if ensure(apply, prepare=prep):
             n = hyperfine(noop, RUNS_NOOP, warmup=3)
             n_rss = peak_rss(noop)
-        rows[tool] = (n, n_rss, a, a_rss)
+        rows[tool] = (n, n_rss, applied[tool], a_rss)
         if tool == "ours" and n is not None:
             # The same no-op without the exec of the CMD, which the floors below do not pay.
             rows["ours, no CMD to exec (`up`)"] = (hyperfine(apply, RUNS_NOOP, warmup=3), NA, NA, NA)
-    # Floors: the plain clients, on the database ours migrated.
     if backend == "sqlite":
-        path = os.path.join(WORK, "ours.db")
-        select = [SQLITE3, path, "select 1"]
-        plain_db = os.path.join(WORK, "plain.db")
-        plain = [SQLITE3, plain_db, f".read {dirs['plain']}/all.sql"]
-        prep = reset_sqlite(plain_db)
-        client = "sqlite3"
         # What a no-op start cannot avoid and `select 1` does not do: parse the schema of 200
         # tables and 200 indexes to read the tracking table.
-        records = [SQLITE3, path, "select count(*) from schema_migrations"]
+        records = [SQLITE3, os.path.join(WORK, "ours.db"), "select count(*) from schema_migrations"]
         rows["sqlite3 reading the records"] = (hyperfine(records, RUNS_NOOP, warmup=3), peak_rss(records), NA, NA)
     else:
-        select = [PSQL, pg.url("bench_ours"), "-X", "-q", "-c", "select 1"]
-        pg.create("bench_plain")
-        plain = [PSQL, pg.url("bench_plain"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", f"{dirs['plain']}/all.sql"]
-        prep = pg.reset("bench_plain")
-        client = "psql"
         # What no client can go below: opening a connection (pgbench -C, libpq, no process start).
         rows["connection alone (pgbench -C)"] = (pg.connect_time("bench_ours"), NA, NA, NA)
     rows[f"{client} (floor)"] = (hyperfine(select, RUNS_NOOP, warmup=3), peak_rss(select),
-                                 hyperfine(plain, RUNS_APPLY, prepare=prep), peak_rss(plain, prepare=prep, times=1))
+                                 applied[client], peak_rss(plain[0], prepare=plain[1], times=1))
     return rows
 
 
