@@ -33,7 +33,7 @@ OURS = os.path.join(ROOT, "target/x86_64-unknown-linux-musl/release/migrate-entr
 CACHE = os.environ.get("BENCH_CACHE", os.path.expanduser("~/.cache/migrate-entrypoint-bench"))
 QUICK = "--quick" in sys.argv
 RUNS_NOOP = 10 if QUICK else 40
-RUNS_APPLY = 3 if QUICK else 7
+RUNS_APPLY = 3 if QUICK else 11
 PASSWORD = "bench-pw"
 PG_BIN = sorted(glob.glob("/usr/lib/postgresql/*/bin"))[-1]
 PSQL = os.path.join(PG_BIN, "psql")
@@ -333,24 +333,34 @@ def compare(backend, pg):
 
 
 def scaling(pg):
-    """Ours alone: seconds of no-op and apply by migration count, and by SQLite database count."""
+    """Seconds of no-op and apply by migration count (ours, and the plain client applying the
+    same files, to tell our growth from the database's), and by SQLite database count (ours).
+    A by-count row: n, SQLite apply, SQLite no-op, PostgreSQL apply, PostgreSQL no-op, sqlite3
+    apply, psql apply."""
     by_count = []
     for n in (10, 100, 1000, 5000):
         print(f"scaling: {n} migrations", file=sys.stderr)
         dirs = migrations(n)
         runs = 3 if n >= 1000 else 5
-        row = [n]
+        row, plains = [n], []
         for backend in ("sqlite", "postgres"):
             if backend == "sqlite":
                 path = os.path.join(WORK, f"scale{n}.db")
                 url, prep = sqlite_url("ours", path), reset_sqlite(path)
+                plain_db = os.path.join(WORK, f"scale{n}-plain.db")
+                plain = ([SQLITE3, plain_db, f".read {dirs['plain']}/all.sql"], reset_sqlite(plain_db))
             else:
                 pg.create(f"scale{n}")
+                pg.create(f"scale{n}_plain")
                 url, prep = pg.url(f"scale{n}"), pg.reset(f"scale{n}")
-            row.append(hyperfine(command("ours", url, dirs, noop=False), runs, prepare=prep, warmup=0))
+                plain = ([PSQL, pg.url(f"scale{n}_plain"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
+                          f"{dirs['plain']}/all.sql"], pg.reset(f"scale{n}_plain"))
+            applied = interleaved({"ours": (command("ours", url, dirs, noop=False), prep), "plain": plain}, runs)
+            row.append(applied["ours"])
+            plains.append(applied["plain"])
             ensure(command("ours", url, dirs, noop=False), prepare=prep)
             row.append(hyperfine(command("ours", url, dirs, noop=True), RUNS_NOOP, warmup=2))
-        by_count.append(row)
+        by_count.append(row + plains)
     by_dbs = []
     dirs = migrations(100)
     for k in (1, 10, 100):
@@ -434,10 +444,11 @@ def report(results, by_count, by_dbs, true_s):
               "; yoyo and sqitch are Python and Perl programs.", ""]
     lines += ["| target | |", "|---|---|"] + [f"| {t} | {'met' if ok else '**missed**'} |" for t, ok in verdicts]
     if by_count:
-        lines += ["", "Scaling (ours; SQLite and PostgreSQL, one database):", "",
-                  "| migrations | SQLite apply | SQLite no-op | PostgreSQL apply | PostgreSQL no-op |",
-                  "|---:|---:|---:|---:|---:|"]
-        lines += [f"| {r[0]} | " + " | ".join(ms(x) for x in r[1:]) + " |" for r in by_count]
+        lines += ["", "Scaling (one database; ours, and the plain client applying the same files):", "",
+                  "| migrations | SQLite apply | `sqlite3` apply | SQLite no-op | PostgreSQL apply | `psql` apply "
+                  "| PostgreSQL no-op |",
+                  "|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r[0]} | " + " | ".join(ms(r[i]) for i in (1, 5, 2, 3, 6, 4)) + " |" for r in by_count]
         lines += ["", "| SQLite databases × 100 migrations | apply | no-op |", "|---:|---:|---:|"]
         lines += [f"| {k} | {ms(a)} | {ms(n)} |" for k, n, a in by_dbs]
     return "\n".join(lines) + "\n", verdicts
@@ -464,6 +475,7 @@ set ylabel "seconds (median)"
 set title "one database"
 plot "{data}" u 1:2 w lp t "SQLite apply", "" u 1:3 w lp t "SQLite no-op", \\
      "" u 1:4 w lp t "PostgreSQL apply", "" u 1:5 w lp t "PostgreSQL no-op", \\
+     "" u 1:6 w l dt 3 lc 1 t "sqlite3 apply (same files)", "" u 1:7 w l dt 3 lc 3 t "psql apply (same files)", \\
      "" u 1:($1*0.001) w l dt 2 lc rgb "gray" t "linear (1 ms per migration)"
 set xlabel "SQLite databases (100 migrations each)"
 set title "many databases (--jobs = CPUs)"

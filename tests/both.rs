@@ -36,6 +36,7 @@ both!(
     dry_run_changes_nothing,
     names_are_bound_not_interpolated,
     nothing_pending_takes_no_lock,
+    an_error_names_the_files_own_line,
 );
 
 fn continue_records_the_failure_and_goes_on(kind: Kind) {
@@ -88,6 +89,25 @@ fn continue_records_the_failure_and_goes_on(kind: Kind) {
         ),
         "NULL"
     );
+}
+
+fn an_error_names_the_files_own_line(kind: Kind) {
+    // The error is the last character of line 2: a position counted in any text but the file's
+    // own (PostgreSQL gets `BEGIN;` in front of it) would cross the newline into line 3.
+    let c = Case::new(kind);
+    c.write(
+        "1_a.sql",
+        "CREATE TABLE a (id INTEGER);\nSELECT (;\nSELECT 3;\n",
+    );
+    assert_eq!(run(c.up()).0, 1);
+    let msg =
+        c.value("SELECT error_message FROM schema_migrations WHERE migration_name = '1_a.sql'");
+    let want = match kind {
+        Kind::Sqlite => "near \";\": syntax error (line 2, column 9)",
+        Kind::Postgres => "syntax error at or near \";\" (42601) at line 2",
+    };
+    assert_eq!(msg, want);
+    assert!(!c.has_table("a"), "rolled back");
 }
 
 fn a_failed_migration_leaves_nothing_half_applied(kind: Kind) {

@@ -561,6 +561,15 @@ impl Backend for Postgres {
             let _ = token.cancel_query(tls.clone());
         });
         let t = self.quoted_table();
+        // BEGIN goes with the file, in one round trip: the server runs the statements of one
+        // query string in order and stops at the first error (the transaction is then aborted,
+        // and rolled back below). No newline after it, so an error's position (counted in this
+        // text) still gives the file's line.
+        let batch: std::borrow::Cow<'_, str> = if transactional {
+            format!("BEGIN;{sql}").into()
+        } else {
+            sql.into()
+        };
         let started = Instant::now();
         let fail = |e: &postgres::Error, started: Instant| Failure {
             cancelled: signals::caught().is_some() || e.code() == Some(&SqlState::QUERY_CANCELED),
@@ -573,15 +582,12 @@ impl Backend for Postgres {
                 ]
                 .iter()
                 .any(|c| e.code() == Some(c)),
-            message: message(e, sql),
+            message: message(e, &batch),
             elapsed: started.elapsed(),
         };
         let client = &mut self.client;
         if transactional {
-            client
-                .batch_execute("BEGIN")
-                .map_err(|e| fail(&e, started))?;
-            let done = client.batch_execute(sql).map(|_| started.elapsed());
+            let done = client.batch_execute(&batch).map(|_| started.elapsed());
             let elapsed = match done {
                 Ok(el) => el,
                 Err(e) => {
@@ -600,7 +606,9 @@ impl Backend for Postgres {
             }
             Ok(elapsed)
         } else {
-            client.batch_execute(sql).map_err(|e| fail(&e, started))?;
+            client
+                .batch_execute(&batch)
+                .map_err(|e| fail(&e, started))?;
             let elapsed = started.elapsed();
             let row = row.timed(elapsed);
             write_record(client, &t, self.explicit_id, &row).map_err(|e| fail(&e, started))?;
