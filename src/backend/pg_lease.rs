@@ -44,10 +44,17 @@ pub fn create(client: &mut Client, lock: &str) -> Result<(), postgres::Error> {
 )"
     );
     match client.batch_execute(&ddl) {
-        // Two runners creating it at once: the other one won, which is as good.
+        // Two runners creating it at once: the other one won, which is as good. IF NOT EXISTS
+        // does not cover that race; which error the loser gets depends on which catalog entry
+        // it collides on (the row type's: "type ... already exists", seen in CI).
         Err(e)
-            if e.code() == Some(&postgres::error::SqlState::UNIQUE_VIOLATION)
-                || e.code() == Some(&postgres::error::SqlState::DUPLICATE_TABLE) =>
+            if [
+                postgres::error::SqlState::UNIQUE_VIOLATION,
+                postgres::error::SqlState::DUPLICATE_TABLE,
+                postgres::error::SqlState::DUPLICATE_OBJECT,
+            ]
+            .iter()
+            .any(|c| e.code() == Some(c)) =>
         {
             Ok(())
         }
