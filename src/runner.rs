@@ -367,6 +367,7 @@ fn apply_locked(
             success: true,
             error_message: None,
             execution_time_ms: None,
+            earlier: entry.record.is_some(),
         };
         let failure: Option<String> = match (&variant.content, variant.unusable()) {
             (_, Some(why)) if !variant.conflicts.is_empty() => {
@@ -587,7 +588,7 @@ fn baseline_locked(
             )),
             State::Conflict | State::Pending | State::Failed => match v.unusable() {
                 Some(why) => out.refused.push(format!("{}: {why}", e.name)),
-                None => rows.push((e.record_name(), v.checksum())),
+                None => rows.push((e.record_name(), v.checksum(), e.record.is_some())),
             },
             State::Missing => {}
         }
@@ -595,7 +596,7 @@ fn baseline_locked(
     if !out.refused.is_empty() {
         return Ok(());
     }
-    for (name, checksum) in rows {
+    for (name, checksum, earlier) in rows {
         b.record(&NewRecord {
             name,
             description: "baseline",
@@ -603,6 +604,7 @@ fn baseline_locked(
             success: true,
             error_message: None,
             execution_time_ms: None,
+            earlier,
         })?;
         out.recorded.push(name.to_string());
     }

@@ -53,6 +53,9 @@ pub struct NewRecord<'a> {
     pub success: bool,
     pub error_message: Option<&'a str>,
     pub execution_time_ms: Option<i64>,
+    /// A row for this migration was there when the run read the records under the lock (an
+    /// earlier failed attempt): it is updated. Otherwise a plain insert will do.
+    pub earlier: bool,
 }
 
 impl<'a> NewRecord<'a> {
