@@ -275,6 +275,17 @@ def interleaved(jobs, rounds):
     return {name: None if None in t else statistics.median(t) for name, t in times.items()}
 
 
+def plain_apply(backend, pg, dirs, name):
+    """(argv, prepare) of the plain client applying the files of `dirs`, one transaction each,
+    to a database of its own called `name`."""
+    if backend == "sqlite":
+        path = os.path.join(WORK, f"{name}.db")
+        return [SQLITE3, path, f".read {dirs['plain']}/all.sql"], reset_sqlite(path)
+    pg.create(name)
+    return ([PSQL, pg.url(name), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f", f"{dirs['plain']}/all.sql"],
+            pg.reset(name))
+
+
 def compare(backend, pg):
     """Rows (tool, noop s, noop KiB, apply s, apply KiB) on one backend, floors included."""
     dirs = migrations(200)
@@ -297,14 +308,11 @@ def compare(backend, pg):
     # The floors: the plain clients (select 1 on the database ours migrated; the same files).
     if backend == "sqlite":
         select = [SQLITE3, os.path.join(WORK, "ours.db"), "select 1"]
-        plain_db = os.path.join(WORK, "plain.db")
-        plain = ([SQLITE3, plain_db, f".read {dirs['plain']}/all.sql"], reset_sqlite(plain_db))
+        plain = plain_apply(backend, pg, dirs, "plain")
         client = "sqlite3"
     else:
         select = [PSQL, pg.url("bench_ours"), "-X", "-q", "-c", "select 1"]
-        pg.create("bench_plain")
-        plain = ([PSQL, pg.url("bench_plain"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
-                  f"{dirs['plain']}/all.sql"], pg.reset("bench_plain"))
+        plain = plain_apply(backend, pg, dirs, "bench_plain")
         client = "psql"
 
     print(f"{backend}: apply, {RUNS_APPLY} rounds of {', '.join(setups)}, {client}", file=sys.stderr)
@@ -351,14 +359,10 @@ def scaling(pg):
             if backend == "sqlite":
                 path = os.path.join(WORK, f"scale{n}.db")
                 url, prep = sqlite_url("ours", path), reset_sqlite(path)
-                plain_db = os.path.join(WORK, f"scale{n}-plain.db")
-                plain = ([SQLITE3, plain_db, f".read {dirs['plain']}/all.sql"], reset_sqlite(plain_db))
             else:
                 pg.create(f"scale{n}")
-                pg.create(f"scale{n}_plain")
                 url, prep = pg.url(f"scale{n}"), pg.reset(f"scale{n}")
-                plain = ([PSQL, pg.url(f"scale{n}_plain"), "-X", "-q", "-v", "ON_ERROR_STOP=1", "-f",
-                          f"{dirs['plain']}/all.sql"], pg.reset(f"scale{n}_plain"))
+            plain = plain_apply(backend, pg, dirs, f"scale{n}_plain")
             applied = interleaved({"ours": (command("ours", url, dirs, noop=False), prep), "plain": plain}, runs)
             row.append(applied["ours"])
             plains.append(applied["plain"])
