@@ -122,13 +122,11 @@ impl Sqlite {
             return;
         };
         let mode = |sql: &str| conn.query_row(sql, [], |r| r.get::<_, String>(0));
-        match mode("PRAGMA journal_mode") {
-            Ok(m) if m.eq_ignore_ascii_case(from) => {
-                if let Err(e) = mode(&format!("PRAGMA journal_mode = {to}")) {
-                    tracing::debug!(database = %self.shown, "journal mode left as {from}: {}", message(&e));
-                }
-            }
-            _ => {}
+        if let Ok(m) = mode("PRAGMA journal_mode")
+            && m.eq_ignore_ascii_case(from)
+            && let Err(e) = mode(&format!("PRAGMA journal_mode = {to}"))
+        {
+            tracing::debug!(database = %self.shown, "journal mode left as {from}: {}", message(&e));
         }
     }
 
