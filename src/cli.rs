@@ -1,10 +1,11 @@
-//! The command line: clap types and `--help` text. Values stay raw strings here; `settings`
-//! merges them with the environment and validates them.
+//! The command line: clap types, every closed set of values as a `ValueEnum`, and the `--help`
+//! text. Values that have an environment variable stay optional here; `settings` merges them
+//! with the environment and validates them.
 
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const ABOUT: &str = "Applies pending database migrations, then runs your container's command.";
 
@@ -15,6 +16,11 @@ Use it as a Docker image's ENTRYPOINT. On every start it finds the migration fil
 migrations directories, applies the pending ones to each database (one transaction each,
 recorded in a schema_migrations table), goes on past a failing migration unless told
 otherwise, and then replaces itself with CMD, which keeps its PID.
+
+CMD is looked up on PATH before any database is touched: when it is not found the run exits
+127 and migrates nothing. With ENTRYPOINT [\"migrate-entrypoint\", \"--\"], a CMD that is one
+of the commands below (`docker run IMAGE status`) runs that command, unless a program of that
+name is on PATH.
 
 Every option can also be set through the environment variable shown with it, or through
 NAME_FILE holding the path of a file with the value (Docker and Kubernetes secrets).
@@ -27,8 +33,55 @@ Examples:
   migrate-entrypoint plan -d sqlite:app.db
 
 Exit codes: CMD's own once it runs; 0 done; 1 a migration failed; 2 usage or configuration
-error; 3 a database unreachable or its lock not had; 126 CMD not executable; 127 CMD not
-found; 128+n stopped by signal n.";
+error; 3 a database could not be opened or read, or its lock not acquired; 126 CMD not
+executable; 127 CMD not found; 128+n stopped by signal n.";
+
+/// What a failed migration does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Policy {
+    /// Roll it back, record the failure, try the next one.
+    Continue,
+    /// Try no further migration of that database; other databases go on.
+    Stop,
+    /// Try nothing further anywhere, and do not run CMD.
+    Abort,
+}
+
+/// How PostgreSQL runners exclude each other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LockMode {
+    /// A session advisory lock (needs a session: direct or session-pooled connections).
+    Advisory,
+    /// A lease row in <table>_lock (works behind a transaction-pooling PgBouncer).
+    Table,
+}
+
+/// The stderr log format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// How `status` prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// An aligned table per database.
+    Text,
+    /// One JSON document.
+    Json,
+}
+
+/// A migration tool whose history `baseline --from` adopts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Tool {
+    Dbmate,
+    #[value(alias = "migrate")]
+    GolangMigrate,
+    Flyway,
+    Sqlx,
+    Prisma,
+}
 
 /// The parsed command line.
 #[derive(Debug, Parser)]
@@ -44,7 +97,13 @@ found; 128+n stopped by signal n.";
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub options: Options,
+    pub db: DbArgs,
+    #[command(flatten)]
+    pub run: RunArgs,
+    #[command(flatten)]
+    pub entry: EntryArgs,
+    #[command(flatten)]
+    pub log: LogArgs,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -58,137 +117,350 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Apply pending migrations, print a summary, exit.
-    Up,
+    Up {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        run: RunArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Show what `up` would do, changing nothing.
-    Plan,
+    Plan {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        policy: PolicyArg,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Show every migration of every database: applied, pending, failed, changed, missing.
-    Status(StatusArgs),
+    Status {
+        #[command(flatten)]
+        db: DbArgs,
+        /// Output format.
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+        format: Format,
+        /// Exit 1 when any migration is pending or failed (for health checks).
+        #[arg(long = "exit-code")]
+        exit_code: bool,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Record migrations as applied without running them, for a database that already has
     /// their schema (created by hand, or by an older tool, before tracking began).
-    Baseline(BaselineArgs),
+    Baseline {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        lock: LockArgs,
+        /// The last version to record (default: every migration found).
+        #[arg(long, value_name = "VERSION")]
+        through: Option<String>,
+        /// Also replace the records of migrations whose last attempt failed.
+        #[arg(long)]
+        force: bool,
+        /// Adopt the history another tool recorded in its own table (only read).
+        #[arg(long, value_enum, value_name = "TOOL")]
+        from: Option<Tool>,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Create the next-numbered empty migration file and print its path.
-    New(NewArgs),
+    New {
+        /// What the migration does, in words ("add user email").
+        #[arg(required = true, num_args = 1.., value_name = "DESCRIPTION")]
+        description: Vec<String>,
+        /// The folder to create it in [default: the first migrations directory].
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        #[command(flatten)]
+        dirs: DirsArg,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Check the migration files (and, with databases, their records); change nothing.
-    Validate,
+    Validate {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Any other word starts the CMD to run after migrating.
     #[command(external_subcommand)]
     Exec(Vec<OsString>),
 }
 
-/// Options of `status`.
-#[derive(Debug, Args)]
-pub struct StatusArgs {
-    /// Output format: an aligned table per database, or one JSON document.
-    #[arg(long, value_name = "FORMAT", value_parser = ["text", "json"], default_value = "text")]
-    pub format: String,
-    /// Exit 1 when any migration is pending or failed (for health checks).
-    #[arg(long = "exit-code")]
-    pub exit_code: bool,
+/// The words that name our subcommands (for the CMD rule and typo suggestions).
+pub const SUBCOMMANDS: [&str; 6] = ["up", "plan", "status", "baseline", "new", "validate"];
+
+/// Where the migrations are.
+#[derive(Debug, Default, Clone, Args)]
+pub struct DirsArg {
+    /// Directory holding migration files. Repeatable. [env: MIGRATIONS_DIRS, ':'-separated]
+    /// [default: ./migrations]
+    #[arg(short = 'm', long = "migrations-dir", value_name = "DIR")]
+    pub migrations_dir: Vec<PathBuf>,
 }
 
-/// Options of `baseline`.
-#[derive(Debug, Args)]
-pub struct BaselineArgs {
-    /// The last version to record (default: every migration found).
-    #[arg(long, value_name = "VERSION")]
-    pub through: Option<String>,
-    /// Also replace the records of migrations whose last attempt failed.
-    #[arg(long)]
-    pub force: bool,
-    /// Adopt the history another tool recorded in its own table: dbmate, golang-migrate,
-    /// flyway, sqlx or prisma (its table is only read).
-    #[arg(long, value_name = "TOOL")]
-    pub from: Option<String>,
-}
-
-/// Options of `new`.
-#[derive(Debug, Args)]
-pub struct NewArgs {
-    /// What the migration does, in words ("add user email").
-    #[arg(required = true, num_args = 1.., value_name = "DESCRIPTION")]
-    pub description: Vec<String>,
-    /// The folder to create it in [default: the first migrations directory].
-    #[arg(long, value_name = "DIR")]
-    pub dir: Option<std::path::PathBuf>,
-}
-
-/// Options shared by every command.
-#[derive(Debug, Args)]
-pub struct Options {
+/// Which databases, which migrations, and how to reach them: every command that reads a
+/// database takes these.
+#[derive(Debug, Default, Clone, Args)]
+pub struct DbArgs {
     /// Database to migrate: postgres://..., sqlite:PATH or a path ending in .db/.sqlite/.sqlite3;
     /// a SQLite glob (sqlite:///data/*.db) means every matching file. Repeatable.
     /// [env: DATABASE_URL, whitespace-separated]
-    #[arg(short = 'd', long = "database-url", value_name = "URL", global = true)]
+    #[arg(short = 'd', long = "database-url", value_name = "URL")]
     pub database_url: Vec<String>,
 
-    /// Directory holding migration files. Repeatable. [env: MIGRATIONS_DIRS, ':'-separated]
-    /// [default: ./migrations]
-    #[arg(
-        short = 'm',
-        long = "migrations-dir",
-        value_name = "DIR",
-        global = true
-    )]
-    pub migrations_dir: Vec<PathBuf>,
+    #[command(flatten)]
+    pub dirs: DirsArg,
 
     /// Tracking table name. [env: MIGRATE_TABLE] [default: schema_migrations]
-    #[arg(long, value_name = "NAME", global = true)]
+    #[arg(long, value_name = "NAME")]
     pub table: Option<String>,
 
-    /// What a failed migration does: `continue` with the next one, `stop` this database,
-    /// or `abort` everything (and do not run CMD). [env: MIGRATE_ON_ERROR] [default: continue]
-    #[arg(long = "on-error", value_name = "POLICY", global = true,
-          value_parser = ["continue", "stop", "abort"])]
-    pub on_error: Option<String>,
-
     /// How long to keep retrying a database that does not answer yet (500ms, 30s, 5m, or
-    /// seconds). [env: MIGRATE_WAIT] [default: 30s]
-    #[arg(long, value_name = "DURATION", global = true)]
+    /// seconds). `status`, `plan` and `validate` try once unless it is given on their command
+    /// line. [env: MIGRATE_WAIT] [default: 30s]
+    #[arg(long, value_name = "DURATION")]
     pub wait: Option<String>,
 
-    /// How long to wait for another runner's lock. [env: MIGRATE_LOCK_TIMEOUT] [default: 5m]
-    #[arg(long = "lock-timeout", value_name = "DURATION", global = true)]
-    pub lock_timeout: Option<String>,
-
-    /// PostgreSQL locking: `advisory` (a session advisory lock), or `table` (a lease row in
-    /// <table>_lock; use it behind a transaction-pooling PgBouncer). [env: MIGRATE_LOCK_MODE]
-    /// [default: advisory]
-    #[arg(long = "lock-mode", value_name = "MODE", global = true,
-          value_parser = ["advisory", "table"])]
-    pub lock_mode: Option<String>,
-
-    /// Only show what would be applied; in entrypoint mode CMD still runs.
-    /// [env: MIGRATE_DRY_RUN]
-    #[arg(long = "dry-run", global = true)]
-    pub dry_run: bool,
-
-    /// Touch no database; in entrypoint mode just run CMD. [env: MIGRATE_SKIP]
-    #[arg(long, global = true)]
-    pub skip: bool,
+    /// Databases worked on at once. [env: MIGRATE_JOBS] [default: number of CPUs]
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<String>,
 
     /// Become this user (name or uid, and group) before touching any database, and run CMD as
     /// it. Needs root. [env: MIGRATE_USER]
-    #[arg(long, value_name = "USER[:GROUP]", global = true)]
+    #[arg(long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
+}
+
+/// Taking the runner lock.
+#[derive(Debug, Default, Clone, Args)]
+pub struct LockArgs {
+    /// How long to wait for another runner's lock. [env: MIGRATE_LOCK_TIMEOUT] [default: 5m]
+    #[arg(long = "lock-timeout", value_name = "DURATION")]
+    pub lock_timeout: Option<String>,
+
+    /// PostgreSQL locking: a session advisory lock, or a lease row in <table>_lock (behind a
+    /// transaction-pooling PgBouncer). [env: MIGRATE_LOCK_MODE] [default: advisory]
+    #[arg(long = "lock-mode", value_enum, value_name = "MODE")]
+    pub lock_mode: Option<LockMode>,
+}
+
+/// What a failed migration does.
+#[derive(Debug, Default, Clone, Args)]
+pub struct PolicyArg {
+    /// What a failed migration does: `continue` with the next one, `stop` this database,
+    /// or `abort` everything (and do not run CMD). [env: MIGRATE_ON_ERROR] [default: continue]
+    #[arg(long = "on-error", value_enum, value_name = "POLICY")]
+    pub on_error: Option<Policy>,
+}
+
+/// Applying migrations.
+#[derive(Debug, Default, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub policy: PolicyArg,
+
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    /// Only show what would be applied; in entrypoint mode CMD still runs.
+    /// [env: MIGRATE_DRY_RUN]
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
 
     /// How long a script migration may run before it and what it started are killed.
     /// [env: MIGRATE_SCRIPT_TIMEOUT] [default: 10m]
-    #[arg(long = "script-timeout", value_name = "DURATION", global = true)]
+    #[arg(long = "script-timeout", value_name = "DURATION")]
     pub script_timeout: Option<String>,
+}
 
-    /// Databases migrated at once. [env: MIGRATE_JOBS] [default: number of CPUs]
-    #[arg(long, value_name = "N", global = true)]
-    pub jobs: Option<String>,
+/// Entrypoint mode only.
+#[derive(Debug, Default, Clone, Args)]
+pub struct EntryArgs {
+    /// Touch no database; just run CMD. [env: MIGRATE_SKIP]
+    #[arg(long)]
+    pub skip: bool,
+}
 
-    /// Log format on stderr: text or json. [env: MIGRATE_LOG_FORMAT] [default: text]
-    #[arg(long = "log-format", value_name = "FORMAT", global = true,
-          value_parser = ["text", "json"])]
-    pub log_format: Option<String>,
+/// The stderr log.
+#[derive(Debug, Default, Clone, Args)]
+pub struct LogArgs {
+    /// Log format on stderr. [env: MIGRATE_LOG_FORMAT] [default: text]
+    #[arg(long = "log-format", value_enum, value_name = "FORMAT")]
+    pub log_format: Option<LogFormat>,
 
     /// Log filter: error, warn, info, debug, trace, or per module
     /// (migrate_entrypoint=trace). [env: MIGRATE_LOG] [default: info]
-    #[arg(long = "log-level", value_name = "FILTER", global = true)]
+    #[arg(long = "log-level", value_name = "FILTER")]
     pub log_level: Option<String>,
+}
+
+/// Every option of a run, wherever it was given: before the subcommand (the entrypoint's
+/// options) or after it. A value given after the subcommand wins.
+#[derive(Debug, Default, Clone)]
+pub struct Given {
+    pub db: DbArgs,
+    pub run: RunArgs,
+    pub entry: EntryArgs,
+    pub log: LogArgs,
+    /// `--wait` was given on the subcommand's own command line (a probe then waits).
+    pub wait_on_command_line: bool,
+}
+
+fn or<T>(later: Option<T>, earlier: Option<T>) -> Option<T> {
+    later.or(earlier)
+}
+
+fn or_vec<T>(later: Vec<T>, earlier: Vec<T>) -> Vec<T> {
+    if later.is_empty() { earlier } else { later }
+}
+
+impl DbArgs {
+    fn over(self, earlier: DbArgs) -> DbArgs {
+        DbArgs {
+            database_url: or_vec(self.database_url, earlier.database_url),
+            dirs: DirsArg {
+                migrations_dir: or_vec(self.dirs.migrations_dir, earlier.dirs.migrations_dir),
+            },
+            table: or(self.table, earlier.table),
+            wait: or(self.wait, earlier.wait),
+            jobs: or(self.jobs, earlier.jobs),
+            user: or(self.user, earlier.user),
+        }
+    }
+}
+
+impl LockArgs {
+    fn over(self, earlier: LockArgs) -> LockArgs {
+        LockArgs {
+            lock_timeout: or(self.lock_timeout, earlier.lock_timeout),
+            lock_mode: or(self.lock_mode, earlier.lock_mode),
+        }
+    }
+}
+
+impl RunArgs {
+    fn over(self, earlier: RunArgs) -> RunArgs {
+        RunArgs {
+            policy: PolicyArg {
+                on_error: or(self.policy.on_error, earlier.policy.on_error),
+            },
+            lock: self.lock.over(earlier.lock),
+            dry_run: self.dry_run || earlier.dry_run,
+            script_timeout: or(self.script_timeout, earlier.script_timeout),
+        }
+    }
+}
+
+impl LogArgs {
+    fn over(self, earlier: LogArgs) -> LogArgs {
+        LogArgs {
+            log_format: or(self.log_format, earlier.log_format),
+            log_level: or(self.log_level, earlier.log_level),
+        }
+    }
+}
+
+impl Cli {
+    /// Splits the command line into the options as given and the subcommand (with its own
+    /// arguments, options removed).
+    pub fn into_parts(self) -> (Given, Option<Command>, Vec<OsString>) {
+        let top = Given {
+            db: self.db,
+            run: self.run,
+            entry: self.entry,
+            log: self.log,
+            wait_on_command_line: false,
+        };
+        let merge = |db: DbArgs, run: RunArgs, log: LogArgs, top: Given| Given {
+            wait_on_command_line: db.wait.is_some(),
+            db: db.over(top.db),
+            run: run.over(top.run),
+            entry: top.entry,
+            log: log.over(top.log),
+        };
+        let (given, command) = match self.command {
+            Some(Command::Up { db, run, log }) => {
+                (merge(db, run, log, top), Some(Command::Up {
+                    db: DbArgs::default(),
+                    run: RunArgs::default(),
+                    log: LogArgs::default(),
+                }))
+            }
+            Some(Command::Plan { db, policy, log }) => {
+                let run = RunArgs {
+                    policy,
+                    ..RunArgs::default()
+                };
+                (merge(db, run, log, top), Some(Command::Plan {
+                    db: DbArgs::default(),
+                    policy: PolicyArg::default(),
+                    log: LogArgs::default(),
+                }))
+            }
+            Some(Command::Status {
+                db,
+                format,
+                exit_code,
+                log,
+            }) => (merge(db, RunArgs::default(), log, top), Some(Command::Status {
+                db: DbArgs::default(),
+                format,
+                exit_code,
+                log: LogArgs::default(),
+            })),
+            Some(Command::Baseline {
+                db,
+                lock,
+                through,
+                force,
+                from,
+                log,
+            }) => {
+                let run = RunArgs {
+                    lock,
+                    ..RunArgs::default()
+                };
+                (merge(db, run, log, top), Some(Command::Baseline {
+                    db: DbArgs::default(),
+                    lock: LockArgs::default(),
+                    through,
+                    force,
+                    from,
+                    log: LogArgs::default(),
+                }))
+            }
+            Some(Command::New {
+                description,
+                dir,
+                dirs,
+                log,
+            }) => {
+                let db = DbArgs {
+                    dirs,
+                    ..DbArgs::default()
+                };
+                (merge(db, RunArgs::default(), log, top), Some(Command::New {
+                    description,
+                    dir,
+                    dirs: DirsArg::default(),
+                    log: LogArgs::default(),
+                }))
+            }
+            Some(Command::Validate { db, log }) => {
+                (merge(db, RunArgs::default(), log, top), Some(Command::Validate {
+                    db: DbArgs::default(),
+                    log: LogArgs::default(),
+                }))
+            }
+            other => (top, other),
+        };
+        (given, command, self.cmd)
+    }
 }
 
 /// Parses the command line (argv including the program name).
@@ -208,17 +480,79 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Erro
     Ok(cli)
 }
 
+/// The command line with `-- SUBCOMMAND ARGS...` read as `SUBCOMMAND ARGS...` (for a CMD that
+/// names one of our subcommands when no program of that name is on PATH).
+pub fn parse_as_subcommand(args: &[OsString]) -> Result<Cli, clap::Error> {
+    let joined: Vec<OsString> = match args.iter().skip(1).position(|a| a == "--") {
+        Some(i) => args[..=i]
+            .iter()
+            .chain(&args[i + 2..])
+            .cloned()
+            .collect(),
+        None => args.to_vec(),
+    };
+    Cli::try_parse_from(joined)
+}
+
+/// A word of another tool (or a near miss) that means one of our subcommands.
+pub fn suggest(word: &str) -> Option<&'static str> {
+    let w = word.to_ascii_lowercase();
+    let verb = match w.as_str() {
+        "migrate" | "deploy" | "apply" | "upgrade" | "run" => Some("up"),
+        "info" | "list" | "ls" | "show" | "version" | "check" => Some("status"),
+        "create" | "add" | "generate" | "make" => Some("new"),
+        "dry-run" | "pending" | "diff" => Some("plan"),
+        "lint" | "verify" => Some("validate"),
+        "mark" | "adopt" | "fake" => Some("baseline"),
+        _ => None,
+    };
+    verb.or_else(|| {
+        SUBCOMMANDS
+            .iter()
+            .copied()
+            .filter(|s| w != *s && distance(&w, s) <= if s.len() <= 4 { 1 } else { 2 })
+            .min_by_key(|s| distance(&w, s))
+    })
+}
+
+/// Edit distance with adjacent swaps (Damerau, optimal string alignment).
+fn distance(a: &str, b: &str) -> usize {
+    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            d[i][j] = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
+            }
+        }
+    }
+    d[a.len()][b.len()]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn p(args: &[&str]) -> Cli {
+    fn try_p(args: &[&str]) -> Result<Cli, clap::Error> {
         parse(
             std::iter::once("migrate-entrypoint")
                 .chain(args.iter().copied())
                 .map(OsString::from),
         )
-        .unwrap()
+    }
+
+    fn p(args: &[&str]) -> (Given, Option<Command>, Vec<OsString>) {
+        try_p(args).unwrap().into_parts()
     }
 
     fn os(v: &[&str]) -> Vec<OsString> {
@@ -227,7 +561,7 @@ mod tests {
 
     #[test]
     fn double_dash_form_keeps_args_verbatim() {
-        let c = p(&[
+        let (g, c, cmd) = p(&[
             "-d",
             "sqlite:a.db",
             "--",
@@ -239,47 +573,88 @@ mod tests {
             "a b",
             "up",
         ]);
-        assert!(c.command.is_none());
-        assert_eq!(c.cmd, os(&["sh", "-c", "x", "--", "", "a b", "up"]));
-        assert_eq!(c.options.database_url, ["sqlite:a.db"]);
+        assert!(c.is_none());
+        assert_eq!(cmd, os(&["sh", "-c", "x", "--", "", "a b", "up"]));
+        assert_eq!(g.db.database_url, ["sqlite:a.db"]);
     }
 
     #[test]
     fn bare_cmd_form() {
-        let c = p(&["-d", "sqlite:a.db", "gunicorn", "-w", "4", "--", "x"]);
-        match c.command {
+        let (_, c, _) = p(&["-d", "sqlite:a.db", "gunicorn", "-w", "4", "--", "x"]);
+        match c {
             Some(Command::Exec(v)) => assert_eq!(v, os(&["gunicorn", "-w", "4", "--", "x"])),
             other => panic!("{other:?}"),
         }
     }
 
     #[test]
-    fn subcommand_with_options_after() {
-        let c = p(&["up", "-d", "sqlite:a.db", "--on-error", "stop"]);
-        assert!(matches!(c.command, Some(Command::Up)));
-        assert_eq!(c.options.on_error.as_deref(), Some("stop"));
-        let c = p(&["-m", "m", "plan"]);
-        assert!(matches!(c.command, Some(Command::Plan)));
+    fn options_before_or_after_the_subcommand() {
+        let (g, c, _) = p(&["up", "-d", "sqlite:a.db", "--on-error", "stop"]);
+        assert!(matches!(c, Some(Command::Up { .. })));
+        assert_eq!(g.run.policy.on_error, Some(Policy::Stop));
+        let (g, c, _) = p(&["-m", "m", "--wait", "1s", "plan", "-m", "n"]);
+        assert!(matches!(c, Some(Command::Plan { .. })));
+        assert_eq!(g.db.dirs.migrations_dir, [PathBuf::from("n")]);
+        assert_eq!(g.db.wait.as_deref(), Some("1s"));
+        assert!(!g.wait_on_command_line);
+        let (g, _, _) = p(&["status", "--wait", "2s"]);
+        assert!(g.wait_on_command_line);
+    }
+
+    #[test]
+    fn each_subcommand_takes_only_its_options() {
+        assert!(try_p(&["status", "--on-error", "stop"]).is_err());
+        assert!(try_p(&["new", "x", "-d", "a.db"]).is_err());
+        assert!(try_p(&["validate", "--dry-run"]).is_err());
+        assert!(try_p(&["baseline", "--lock-timeout", "1s", "--from", "migrate"]).is_ok());
     }
 
     #[test]
     fn no_command_at_all() {
-        let c = p(&["-d", "sqlite:a.db"]);
-        assert!(c.command.is_none() && c.cmd.is_empty());
+        let (_, c, cmd) = p(&["-d", "sqlite:a.db"]);
+        assert!(c.is_none() && cmd.is_empty());
     }
 
     #[test]
     fn bad_values_are_errors() {
-        let bad = |args: &[&str]| {
-            parse(
-                std::iter::once("migrate-entrypoint")
-                    .chain(args.iter().copied())
-                    .map(OsString::from),
-            )
-            .is_err()
-        };
-        assert!(bad(&["--on-error", "sometimes"]));
-        assert!(bad(&["--no-such-flag"]));
-        assert!(bad(&["--log-format", "xml"]));
+        assert!(try_p(&["--on-error", "sometimes"]).is_err());
+        assert!(try_p(&["--no-such-flag"]).is_err());
+        assert!(try_p(&["--log-format", "xml"]).is_err());
+    }
+
+    #[test]
+    fn a_cmd_naming_a_subcommand_is_read_as_one() {
+        let cli = parse_as_subcommand(&os(&[
+            "migrate-entrypoint",
+            "-d",
+            "a.db",
+            "--",
+            "status",
+            "--format",
+            "json",
+        ]))
+        .unwrap();
+        let (g, c, _) = cli.into_parts();
+        assert!(matches!(
+            c,
+            Some(Command::Status {
+                format: Format::Json,
+                ..
+            })
+        ));
+        assert_eq!(g.db.database_url, ["a.db"]);
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(suggest("stauts"), Some("status"));
+        assert_eq!(suggest("statsu"), Some("status"));
+        assert_eq!(suggest("migrate"), Some("up"));
+        assert_eq!(suggest("info"), Some("status"));
+        assert_eq!(suggest("create"), Some("new"));
+        assert_eq!(suggest("validat"), Some("validate"));
+        assert_eq!(suggest("gunicorn"), None);
+        assert_eq!(suggest("python"), None);
+        assert_eq!(suggest("sh"), None);
     }
 }

@@ -1,6 +1,7 @@
 //! Given the migration files and a database's records: each migration's state, and what `up`
 //! does next. Pure: no files, no database.
 
+use crate::cli::Policy;
 use crate::source::{Dialect, Migration, Variant};
 
 /// One row of the tracking table, as read.
@@ -77,7 +78,7 @@ impl Entry<'_> {
     pub fn row(&self) -> StatusRow {
         let r = self.record;
         let error = match self.state {
-            State::Conflict => self.variant.and_then(|v| v.unusable()),
+            State::Conflict => self.variant.and_then(|v| v.why_unusable()),
             _ => r
                 .filter(|r| !r.success)
                 .and_then(|r| r.error_message.clone()),
@@ -196,6 +197,49 @@ pub fn due<'e, 'a>(entries: &'e [Entry<'a>]) -> Vec<&'e Entry<'a>> {
     entries.iter().filter(|e| e.is_due()).collect()
 }
 
+/// Applied migrations whose file has changed since (not re-run; `up` warns).
+pub fn changed<'e, 'a>(entries: &'e [Entry<'a>]) -> impl Iterator<Item = &'e Entry<'a>> {
+    entries.iter().filter(|e| e.state == State::Changed)
+}
+
+/// One migration `up` would attempt, for `plan` and `--dry-run`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    pub name: String,
+    pub state: State,
+    pub no_transaction: bool,
+    /// Run as a process, not SQL.
+    pub script: bool,
+    /// Why it would fail without running (conflict, unreadable file).
+    pub unusable: Option<String>,
+    /// The earlier migration after whose certain failure the policy tries no more.
+    pub blocked_by: Option<String>,
+}
+
+/// The steps `up` would take. Under `stop` or `abort`, those after a migration that is certain
+/// to fail (a conflict, an unreadable file) are marked blocked.
+pub fn steps(due: &[&Entry<'_>], policy: Policy) -> Vec<Step> {
+    let mut blocker: Option<String> = None;
+    due.iter()
+        .map(|e| {
+            let unusable = e.variant.and_then(|v| v.why_unusable());
+            let content = e.variant.and_then(|v| v.content.as_ref().ok());
+            let step = Step {
+                name: e.name.to_string(),
+                state: e.state,
+                no_transaction: content.is_some_and(|c| c.body.no_transaction),
+                script: content.is_some_and(|c| c.script),
+                unusable: unusable.clone(),
+                blocked_by: blocker.clone(),
+            };
+            if unusable.is_some() && policy != Policy::Continue && blocker.is_none() {
+                blocker = Some(e.name.to_string());
+            }
+            step
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -286,6 +330,23 @@ mod tests {
         let mut r = rec("1_a.sql", true, None);
         r.checksum = Some("d41d8cd98f00b204e9800998ecf8427e".into()); // an MD5
         assert_eq!(states(&ms, &[r])[0].1, State::Applied);
+    }
+
+    #[test]
+    fn steps_after_a_certain_failure_are_blocked_unless_continue() {
+        let mut bad = mig("2_b.sql", "2", "B");
+        bad.variants[0].content = Err("cannot read".into());
+        let ms = [mig("1_a.sql", "1", "A"), bad, mig("3_c.sql", "3", "C")];
+        let e = entries(&ms, Dialect::Sqlite, &[]);
+        let blocked = |p| -> Vec<Option<String>> {
+            steps(&due(&e), p).into_iter().map(|s| s.blocked_by).collect()
+        };
+        assert_eq!(blocked(Policy::Continue), [None, None, None]);
+        assert_eq!(
+            blocked(Policy::Stop),
+            [None, None, Some("2_b.sql".to_string())]
+        );
+        assert_eq!(steps(&due(&e), Policy::Stop)[1].unusable.as_deref(), Some("cannot read"));
     }
 
     #[test]

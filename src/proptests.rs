@@ -5,8 +5,9 @@
 
 use proptest::prelude::*;
 
+use crate::backend::postgres::url as pgurl;
+use crate::settings::{env as settings, target};
 use crate::source::{directive, name};
-use crate::{pgurl, settings, target};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]

@@ -1,19 +1,18 @@
 //! The database side: one trait, implemented per database. A backend connects, locks, reads and
 //! writes tracking records, and runs SQL in or out of a transaction. It decides no policy.
 
-mod pg_lease;
-mod pg_tls;
 pub mod postgres;
+mod retry;
 pub mod sqlite;
-mod sqlite_alloc;
-mod sqlite_exec;
+pub mod tracking;
 
 use std::time::Duration;
 
 use crate::plan::Record;
-use crate::settings::Table;
+use crate::settings::{LockMode, Table, Target};
 use crate::source::Dialect;
-use crate::target::Target;
+
+pub use retry::Backoff;
 
 /// Why a database as a whole could not be worked on.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -21,27 +20,59 @@ pub enum BackendError {
     /// Not reachable within `--wait` (exit 3).
     #[error("{0}")]
     Unreachable(String),
+    /// Reached, but it cannot be opened or read: authentication refused, no such database,
+    /// not a database file (exit 3).
+    #[error("{0}")]
+    CannotOpen(String),
     /// Another runner held the lock for longer than `--lock-timeout` (exit 3).
     #[error("{0}")]
     LockTimeout(String),
     /// Stopped by a signal.
     #[error("cancelled")]
     Cancelled,
-    /// Anything else: a foreign tracking table, a file that is not a database, a read-only file.
+    /// Anything else: a foreign tracking table, a read-only file, a statement of ours refused.
     #[error("{0}")]
     Failed(String),
 }
 
-/// A migration that did not apply: the database's message, and how long it ran.
+impl BackendError {
+    /// Whether the records could not be read at all (the database was never worked on).
+    pub fn unread(&self) -> bool {
+        matches!(
+            self,
+            BackendError::Unreachable(_) | BackendError::CannotOpen(_) | BackendError::LockTimeout(_)
+        )
+    }
+}
+
+/// How an attempt to apply a migration ended without success.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The database refused it: recorded as failed, the run goes on under the policy.
+    Refused,
+    /// Stopped by a signal: rolled back, nothing recorded.
+    Cancelled,
+    /// The connection is gone: nothing can be recorded, the database fails as a whole.
+    ConnectionLost,
+}
+
+/// A migration that did not apply: how, the database's message, and how long it ran.
 #[derive(Debug, Clone)]
 pub struct Failure {
+    pub kind: FailureKind,
     pub message: String,
     pub elapsed: Duration,
-    /// The statement was cancelled by a signal: nothing is recorded.
-    pub cancelled: bool,
-    /// The connection to the database is gone: the database fails as a whole, nothing can be
-    /// recorded, and the next run tries again.
-    pub lost: bool,
+}
+
+impl Failure {
+    /// A refusal before anything ran.
+    pub fn refused(message: impl Into<String>) -> Failure {
+        Failure {
+            kind: FailureKind::Refused,
+            message: message.into(),
+            elapsed: Duration::ZERO,
+        }
+    }
 }
 
 /// What a tracking row says about one migration attempt.
@@ -53,16 +84,29 @@ pub struct NewRecord<'a> {
     pub success: bool,
     pub error_message: Option<&'a str>,
     pub execution_time_ms: Option<i64>,
-    /// A row for this migration was there when the run read the records under the lock (an
-    /// earlier failed attempt): it is updated. Otherwise a plain insert will do.
-    pub earlier: bool,
+    /// A row of this name was there when the records were read under the lock (an earlier
+    /// failed attempt): it is updated. Otherwise a plain insert will do.
+    pub row_exists: bool,
 }
 
 impl<'a> NewRecord<'a> {
-    /// The same row, with the time the migration's SQL took.
+    /// The same row, with the time the migration took.
     pub fn timed(&self, elapsed: Duration) -> NewRecord<'a> {
         NewRecord {
             execution_time_ms: Some(elapsed.as_millis() as i64),
+            ..self.clone()
+        }
+    }
+
+    /// The same row, as a failed attempt with its error.
+    pub fn failed<'b>(&self, error: &'b str, elapsed: Option<Duration>) -> NewRecord<'b>
+    where
+        'a: 'b,
+    {
+        NewRecord {
+            success: false,
+            error_message: Some(error),
+            execution_time_ms: elapsed.map(|e| e.as_millis() as i64),
             ..self.clone()
         }
     }
@@ -74,12 +118,12 @@ pub struct OpenOptions {
     pub table: Table,
     /// Create a missing database (false for `plan`, `status`, `--dry-run`).
     pub create: bool,
-    /// How long to keep retrying a server that does not answer yet.
+    /// How long to keep retrying a server that does not answer yet (zero: one attempt).
     pub wait: Duration,
     /// How long SQLite waits for a write lock held by another connection.
     pub busy_timeout: Duration,
     /// How PostgreSQL runners exclude each other.
-    pub lock_mode: crate::settings::LockMode,
+    pub lock_mode: LockMode,
     /// SQLite: while the runner lock is held, commit by zeroing the rollback journal instead of
     /// deleting it (see `Sqlite::set_rollback_journal`). Set when a run migrates one database.
     pub keep_journal: bool,
@@ -128,15 +172,8 @@ pub trait Backend: Send {
 pub fn open(target: &Target, opts: &OpenOptions) -> Result<Box<dyn Backend>, BackendError> {
     match target {
         Target::Sqlite { path } => Ok(Box::new(sqlite::Sqlite::open(path, opts)?)),
-        Target::Postgres { url } => Ok(Box::new(postgres::Postgres::open(url, opts)?)),
+        Target::Postgres { url, parsed } => {
+            Ok(Box::new(postgres::Postgres::open(url, parsed, opts)?))
+        }
     }
-}
-
-/// The error for a table of this name whose shape is another tool's.
-pub fn foreign_table(table: &Table) -> BackendError {
-    BackendError::Failed(format!(
-        "table {} has no migration_name column: it belongs to another tool \
-         and is left alone; choose another table name with --table (MIGRATE_TABLE)",
-        table.display()
-    ))
 }

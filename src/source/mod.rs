@@ -76,7 +76,7 @@ impl Migration {
 
 impl Variant {
     /// Why this file cannot be applied, if it cannot.
-    pub fn unusable(&self) -> Option<String> {
+    pub fn why_unusable(&self) -> Option<String> {
         if !self.conflicts.is_empty() {
             return Some(format!(
                 "conflict: {} differs from {}",
@@ -379,7 +379,7 @@ mod tests {
         assert_eq!(c.migrations[2].variants[0].conflicts.len(), 1);
         assert!(
             c.migrations[2].variants[0]
-                .unusable()
+                .why_unusable()
                 .unwrap()
                 .starts_with("conflict")
         );

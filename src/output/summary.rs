@@ -5,35 +5,14 @@ use std::io::Write;
 use tracing::Level;
 
 use crate::backend::BackendError;
+use crate::commands::{DbStatus, NotStarted, Outcome};
 use crate::plan::{State, StatusRow};
-use crate::runner::{DbStatus, Outcome};
 
 /// Logs one summary line per database (and a total when there are several).
 pub fn log_summaries(outcomes: &[Outcome]) {
     for o in outcomes {
         let ms = o.elapsed.as_millis() as u64;
-        let line = format!(
-            "applied {}, failed {}, pending {} in {ms} ms",
-            o.applied, o.failed, o.pending
-        );
-        let (level, note) = if o.cancelled.is_some() {
-            (Level::WARN, " (stopped by a signal)")
-        } else if let Some(e) = &o.error {
-            let why = match e {
-                BackendError::Unreachable(_) => " (not reachable)",
-                BackendError::LockTimeout(_) => " (lock not had)",
-                _ => " (database failed)",
-            };
-            (Level::ERROR, why)
-        } else if o.dry_run && o.pending > 0 {
-            (Level::INFO, " (dry run: nothing applied)")
-        } else if o.applied == 0 && o.failed == 0 && o.pending == 0 {
-            (Level::INFO, " (up to date)")
-        } else if o.failed > 0 {
-            (Level::WARN, "")
-        } else {
-            (Level::INFO, "")
-        };
+        let (level, line) = summary_line(o, ms);
         let error = o.error.as_ref().map(|e| e.to_string());
         // The level of a tracing event is part of its static metadata: one call per level.
         macro_rules! summary {
@@ -45,7 +24,7 @@ pub fn log_summaries(outcomes: &[Outcome]) {
                     pending = o.pending,
                     duration_ms = ms,
                     error = error.as_deref(),
-                    "{line}{note}"
+                    "{line}"
                 )
             };
         }
@@ -70,6 +49,48 @@ pub fn log_summaries(outcomes: &[Outcome]) {
     }
 }
 
+/// A database's summary line and its level.
+fn summary_line(o: &Outcome, ms: u64) -> (Level, String) {
+    let counts = format!("applied {}, failed {}", o.applied, o.failed);
+    if let Some(why) = o.not_started {
+        let why = match why {
+            NotStarted::Aborted => "--on-error abort after a failure",
+            NotStarted::Signalled => "stopped by a signal",
+        };
+        return (Level::WARN, format!("not started ({why})"));
+    }
+    if let Some(e) = &o.error
+        && !o.read
+    {
+        let why = match e {
+            BackendError::Unreachable(_) => "not reachable",
+            _ => "could not be opened",
+        };
+        return (
+            Level::ERROR,
+            format!("{counts}, records not read in {ms} ms ({why})"),
+        );
+    }
+    let line = format!("{counts}, pending {} in {ms} ms", o.pending);
+    if crate::process::signals::caught().is_some() && o.pending > 0 {
+        (Level::WARN, format!("{line} (stopped by a signal)"))
+    } else if let Some(e) = &o.error {
+        let why = match e {
+            BackendError::LockTimeout(_) => "lock not acquired",
+            _ => "database failed",
+        };
+        (Level::ERROR, format!("{line} ({why})"))
+    } else if o.dry_run && o.pending > 0 {
+        (Level::INFO, format!("{line} (dry run: nothing applied)"))
+    } else if o.applied == 0 && o.failed == 0 && o.pending == 0 {
+        (Level::INFO, format!("{line} (up to date)"))
+    } else if o.failed > 0 {
+        (Level::WARN, line)
+    } else {
+        (Level::INFO, line)
+    }
+}
+
 /// Prints what `up` would do, per database, to `w` (stdout for `plan`).
 pub fn write_plan(w: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()> {
     for o in outcomes {
@@ -84,7 +105,7 @@ pub fn write_plan(w: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()
         writeln!(w, "{}: {} to apply", o.database, o.steps.len())?;
         for s in &o.steps {
             let mut notes = Vec::new();
-            if s.state == crate::plan::State::Failed {
+            if s.state == State::Failed {
                 notes.push("retry of a failed attempt".to_string());
             }
             if s.script {
@@ -188,7 +209,11 @@ pub fn write_status_text(w: &mut dyn Write, dbs: &[DbStatus], colour: bool) -> s
             } else {
                 state
             };
-            let at = r.applied_at.as_deref().map(short_time).unwrap_or_default();
+            // A failed attempt's time is when it was tried, shown with its error.
+            let at = match r.state {
+                State::Failed => String::new(),
+                _ => r.applied_at.as_deref().map(short_time).unwrap_or_default(),
+            };
             let time = r
                 .execution_time_ms
                 .map(|ms| format!("{ms} ms"))
@@ -198,8 +223,12 @@ pub fn write_status_text(w: &mut dyn Write, dbs: &[DbStatus], colour: bool) -> s
                 fit(&r.name, width)
             );
             writeln!(w, "{}", line.trim_end())?;
-            if let Some(e) = &r.error {
-                writeln!(w, "            error: {e}")?;
+            match (&r.error, r.state, r.applied_at.as_deref()) {
+                (Some(e), State::Failed, Some(t)) => {
+                    writeln!(w, "            tried {}: {e}", short_time(t))?
+                }
+                (Some(e), _, _) => writeln!(w, "            error: {e}")?,
+                _ => {}
             }
         }
         writeln!(w, "  {}", status_summary(&db.rows))?;

@@ -4,6 +4,8 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
+use crate::backend::postgres::url::{self as pgurl, PgUrl, PgUrlError};
+
 /// A database URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UrlError {
@@ -21,6 +23,8 @@ pub enum UrlError {
     NoFolder { shown: String, folder: PathBuf },
     #[error("{0}: bad glob pattern: {1}")]
     BadGlob(String, String),
+    #[error(transparent)]
+    Postgres(#[from] PgUrlError),
 }
 
 /// One configured database URL, before glob expansion.
@@ -33,32 +37,61 @@ pub enum DbUrl {
 }
 
 /// One database to migrate.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone)]
 pub enum Target {
-    Sqlite { path: PathBuf },
-    Postgres { url: String },
+    Sqlite {
+        path: PathBuf,
+    },
+    /// The URL as written (password included: never print it) and as read, once.
+    Postgres {
+        url: String,
+        parsed: Box<PgUrl>,
+    },
+}
+
+impl PartialEq for Target {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Target::Sqlite { path: a }, Target::Sqlite { path: b }) => a == b,
+            (Target::Postgres { url: a, .. }, Target::Postgres { url: b, .. }) => a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Target {
     /// The URL as it may be printed: no password.
-    pub fn shown(&self) -> String {
+    pub fn redacted(&self) -> String {
         match self {
             Target::Sqlite { path } => format!("sqlite:{}", path.display()),
-            Target::Postgres { url } => redact(url),
+            Target::Postgres { url, .. } => redact(url),
         }
     }
+}
+
+/// Reads every URL, then expands each (so a bad one fails before any glob is listed).
+pub fn resolve(urls: &[String]) -> Result<Vec<Target>, UrlError> {
+    let parsed = urls
+        .iter()
+        .map(|u| parse(u))
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut targets = Vec::new();
+    for p in &parsed {
+        targets.extend(expand(p)?);
+    }
+    Ok(targets)
 }
 
 impl fmt::Debug for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Debug output must not leak the password either.
-        f.write_str(&self.shown())
+        f.write_str(&self.redacted())
     }
 }
 
 impl fmt::Display for Target {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.shown())
+        f.write_str(&self.redacted())
     }
 }
 
@@ -120,7 +153,10 @@ fn is_glob(path: &Path) -> bool {
 /// SQLite path must have an existing folder.
 pub fn expand(url: &DbUrl) -> Result<Vec<Target>, UrlError> {
     match url {
-        DbUrl::Postgres(u) => Ok(vec![Target::Postgres { url: u.clone() }]),
+        DbUrl::Postgres(u) => Ok(vec![Target::Postgres {
+            url: u.clone(),
+            parsed: Box::new(pgurl::parse(u)?),
+        }]),
         DbUrl::Sqlite(path) if is_glob(path) => {
             let pattern = path.to_string_lossy();
             let shown = format!("sqlite:{pattern}");
@@ -131,7 +167,7 @@ pub fn expand(url: &DbUrl) -> Result<Vec<Target>, UrlError> {
                 .filter(|p| p.is_file())
                 .map(|path| Target::Sqlite { path })
                 .collect();
-            out.sort_by_key(Target::shown);
+            out.sort_by_key(Target::redacted);
             if out.is_empty() {
                 tracing::warn!(database = %shown, "glob matches no file: nothing to migrate there");
             }

@@ -120,10 +120,10 @@ pub fn become_user(who: &Identity) -> Result<(), UserError> {
     if !who.uid.is_root() && nix::unistd::setuid(Uid::from_raw(0)).is_ok() {
         return Err(UserError::Regained(who.spec.clone()));
     }
-    if let Some(home) = &who.home {
-        // SAFETY: called before any other thread is started (see the doc comment).
-        unsafe { std::env::set_var("HOME", home) };
-    }
+    // A uid the image's /etc/passwd does not know gets `/`, as Docker and gosu give it.
+    let home = who.home.as_deref().unwrap_or("/");
+    // SAFETY: called before any other thread is started (see the doc comment).
+    unsafe { std::env::set_var("HOME", home) };
     tracing::debug!(
         "running as uid {} gid {} (groups {:?})",
         who.uid,

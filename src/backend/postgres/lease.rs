@@ -14,6 +14,7 @@ use std::time::Duration;
 use postgres::{Client, SimpleQueryMessage};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use super::sql::{self, literal};
 use crate::settings::Table;
 
 /// How long a lease lasts without renewal.
@@ -23,14 +24,7 @@ const RENEW_EVERY: Duration = Duration::from_secs(10);
 
 /// The lock table beside the tracking table: `schema_migrations_lock`.
 pub fn lock_table(table: &Table) -> String {
-    match &table.schema {
-        Some(s) => format!("\"{s}\".\"{}_lock\"", table.name),
-        None => format!("\"{}_lock\"", table.name),
-    }
-}
-
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+    sql::table(table, "_lock")
 }
 
 /// Creates the lock table when it is missing.

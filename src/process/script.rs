@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
-use crate::signals;
+use super::signals;
 use crate::source::Dialect;
 
 /// What the script is told about the database, through its environment.

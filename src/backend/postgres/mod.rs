@@ -4,6 +4,13 @@
 //! advisory lock whose key comes from the database and the tracking table's name; a statement
 //! in flight is cancelled through the cancel token when a signal comes.
 
+mod connect;
+mod lease;
+mod sql;
+mod tls;
+pub mod url;
+
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use postgres::error::SqlState;
@@ -11,15 +18,15 @@ use postgres::{Client, SimpleQueryMessage};
 use sha2::{Digest, Sha256};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::{
-    Backend, BackendError, Failure, NewRecord, OpenOptions, foreign_table, pg_lease, pg_tls,
-};
-use crate::pgurl::{self, PgUrl};
+use super::tracking::{self, Cell, foreign_table};
+use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions};
 use crate::plan::Record;
+use crate::process::signals;
+use crate::settings::target::redact;
 use crate::settings::{LockMode, Table};
-use crate::signals;
 use crate::source::Dialect;
-use crate::target::redact;
+use sql::literal;
+use url::PgUrl;
 
 /// One PostgreSQL database.
 pub struct Postgres {
@@ -28,7 +35,7 @@ pub struct Postgres {
     config: postgres::Config,
     lock_mode: LockMode,
     /// This runner's lease, while it holds one.
-    lease: Option<(String, pg_lease::Renewer)>,
+    lease: Option<(String, lease::Renewer)>,
     tls: MakeRustlsConnect,
     shown: String,
     table: Table,
@@ -37,15 +44,15 @@ pub struct Postgres {
     session_ready: bool,
     /// An older table's `id` without a default: rows are numbered by us (under the lock).
     explicit_id: bool,
+    /// The migration whose statements run now: its notices are logged at info, with its name.
+    running: Arc<Mutex<Option<String>>>,
 }
 
 impl Postgres {
     /// Connects, retrying a server that is not up yet until `opts.wait` has passed.
-    pub fn open(url: &str, opts: &OpenOptions) -> Result<Postgres, BackendError> {
+    pub fn open(url: &str, pg: &PgUrl, opts: &OpenOptions) -> Result<Postgres, BackendError> {
         let shown = redact(url);
-        let pg: PgUrl = pgurl::parse(url).map_err(|e| BackendError::Failed(e.why))?;
-        let tls =
-            pg_tls::connector(pg.tls, pg.root_cert.as_deref()).map_err(BackendError::Failed)?;
+        let tls = tls::connector(pg.tls, pg.root_cert.as_deref()).map_err(BackendError::Failed)?;
         let mut config = pg.config.clone();
         // The server should notice a dead client, and we a dead server, in seconds, not hours.
         config
@@ -53,11 +60,18 @@ impl Postgres {
             .keepalives_idle(Duration::from_secs(10))
             .keepalives_interval(Duration::from_secs(5))
             .keepalives_retries(3);
-        let notice_db = shown.clone();
+        let running: Arc<Mutex<Option<String>>> = Arc::default();
+        let (notice_db, notice_of) = (shown.clone(), running.clone());
         config.notice_callback(move |n| {
-            tracing::debug!(database = %notice_db, "notice: {}", n.message());
+            match notice_of.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
+                Some(m) => {
+                    tracing::info!(database = %notice_db, migration = m, "{m}: {}: {}", n.severity(), n.message())
+                }
+                // Our own statements' (`... already exists, skipping`).
+                None => tracing::debug!(database = %notice_db, "notice: {}", n.message()),
+            }
         });
-        let client = connect(&config, &tls, &shown, opts.wait)?;
+        let client = connect::connect(&config, &tls, &shown, opts.wait)?;
         let lock_key = lock_key(&pg.dbname, &opts.table);
         Ok(Postgres {
             client,
@@ -71,11 +85,12 @@ impl Postgres {
             locked: false,
             session_ready: false,
             explicit_id: false,
+            running,
         })
     }
 
     fn quoted_table(&self) -> String {
-        quote(&self.table)
+        sql::table(&self.table, "")
     }
 
     fn fail(&self, what: &str, e: &postgres::Error) -> BackendError {
@@ -168,17 +183,39 @@ impl Postgres {
     }
 }
 
-/// `"schema"."table"` or `"table"` (the names are validated identifiers).
-fn quote(t: &Table) -> String {
-    match &t.schema {
-        Some(s) => format!("\"{s}\".\"{}\"", t.name),
-        None => format!("\"{}\"", t.name),
+/// How a statement of a migration failed: cancelled by a signal, the connection gone (closed,
+/// or the server ending sessions: terminated, shutting down, restarting), or refused.
+fn failure_kind(e: &postgres::Error) -> FailureKind {
+    let code = e.code();
+    if signals::caught().is_some() || code == Some(&SqlState::QUERY_CANCELED) {
+        FailureKind::Cancelled
+    } else if e.is_closed()
+        || [
+            SqlState::ADMIN_SHUTDOWN,
+            SqlState::CRASH_SHUTDOWN,
+            SqlState::CANNOT_CONNECT_NOW,
+        ]
+        .iter()
+        .any(|c| code == Some(c))
+    {
+        FailureKind::ConnectionLost
+    } else {
+        FailureKind::Refused
     }
 }
 
-/// A SQL string literal.
-fn literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
+/// A value of `to_jsonb` as a tracking cell.
+fn cell(v: &serde_json::Value) -> Cell {
+    match v {
+        serde_json::Value::Null => Cell::Null,
+        serde_json::Value::Bool(b) => Cell::Bool(*b),
+        serde_json::Value::Number(n) => n
+            .as_i64()
+            .map(Cell::Int)
+            .unwrap_or_else(|| Cell::Real(n.as_f64().unwrap_or(0.0))),
+        serde_json::Value::String(s) => Cell::Text(s.clone()),
+        other => Cell::Text(other.to_string()),
+    }
 }
 
 fn first_value(messages: &[SimpleQueryMessage]) -> Option<String> {
@@ -193,115 +230,6 @@ fn first_value(messages: &[SimpleQueryMessage]) -> Option<String> {
 fn lock_key(dbname: &str, table: &Table) -> i64 {
     let digest = Sha256::digest(format!("migrate-entrypoint\0{dbname}\0{}", table.display()));
     i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
-}
-
-/// Whether a connection error means "not up yet" (retried) rather than "wrong" (not retried).
-fn is_transient(e: &postgres::Error) -> bool {
-    if let Some(code) = e.code() {
-        return [
-            SqlState::CANNOT_CONNECT_NOW,   // the database system is starting up
-            SqlState::ADMIN_SHUTDOWN,       // a restart in progress
-            SqlState::TOO_MANY_CONNECTIONS, // full for now
-        ]
-        .contains(code);
-    }
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        if let Some(io) = s.downcast_ref::<std::io::Error>() {
-            use std::io::ErrorKind::*;
-            if matches!(
-                io.kind(),
-                ConnectionRefused
-                    | ConnectionReset
-                    | ConnectionAborted
-                    | NotConnected
-                    | TimedOut
-                    | AddrNotAvailable
-                    | HostUnreachable
-                    | NetworkUnreachable
-                    | UnexpectedEof
-                    | BrokenPipe
-                    | NotFound
-            ) {
-                return true;
-            }
-            // A name that does not resolve yet (a compose service still starting).
-            let text = io.to_string();
-            return text.contains("lookup address")
-                || text.contains("Name or service not known")
-                || text.contains("Temporary failure in name resolution")
-                || text.contains("No address associated");
-        }
-        source = s.source();
-    }
-    e.is_closed()
-}
-
-/// Connects, retrying transient failures with backoff until `wait` has passed.
-fn connect(
-    config: &postgres::Config,
-    tls: &MakeRustlsConnect,
-    shown: &str,
-    wait: Duration,
-) -> Result<Client, BackendError> {
-    let started = Instant::now();
-    let deadline = started + wait;
-    let mut pause = Duration::from_millis(100);
-    let mut attempts = 0u32;
-    loop {
-        attempts += 1;
-        let mut cfg = config.clone();
-        let left = deadline.saturating_duration_since(Instant::now());
-        cfg.connect_timeout(left.clamp(Duration::from_secs(1), Duration::from_secs(10)));
-        let err = match cfg.connect(tls.clone()) {
-            Ok(client) => {
-                if attempts > 1 {
-                    tracing::info!(
-                        database = shown,
-                        "connected after {attempts} attempts in {} ms",
-                        started.elapsed().as_millis()
-                    );
-                }
-                return Ok(client);
-            }
-            Err(e) => e,
-        };
-        let why = message(&err, "");
-        if !is_transient(&err) {
-            return Err(BackendError::Failed(why));
-        }
-        if signals::caught().is_some() {
-            return Err(BackendError::Cancelled);
-        }
-        let now = Instant::now();
-        if now >= deadline {
-            return Err(BackendError::Unreachable(format!(
-                "not reachable within --wait {} ({attempts} attempts): {why}",
-                humantime::format_duration(wait)
-            )));
-        }
-        // The last try comes at the deadline itself.
-        let pause_now = pause.min(deadline - now);
-        tracing::info!(
-            database = shown,
-            "database not ready ({why}); retrying in {} ms",
-            pause_now.as_millis()
-        );
-        sleep_unless_signalled(pause_now);
-        pause = (pause * 2).min(Duration::from_secs(2));
-    }
-}
-
-/// Sleeps in short steps, returning early when a signal asks to stop.
-fn sleep_unless_signalled(d: Duration) {
-    let until = Instant::now() + d;
-    while signals::caught().is_none() {
-        let now = Instant::now();
-        if now >= until {
-            return;
-        }
-        std::thread::sleep((until - now).min(Duration::from_millis(50)));
-    }
 }
 
 /// The server's message (with its SQLSTATE and, for a statement in `sql`, the line), or the
@@ -336,27 +264,6 @@ fn message(e: &postgres::Error, sql: &str) -> String {
     text
 }
 
-fn json_text(v: &serde_json::Value) -> Option<String> {
-    match v {
-        serde_json::Value::Null => None,
-        serde_json::Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
-    }
-}
-
-/// Older tables kept booleans in other types; NULL counts as the default (true).
-fn json_truth(v: &serde_json::Value) -> bool {
-    match v {
-        serde_json::Value::Bool(b) => *b,
-        serde_json::Value::Number(n) => n.as_f64() != Some(0.0),
-        serde_json::Value::String(s) => !matches!(
-            s.trim().to_ascii_lowercase().as_str(),
-            "0" | "f" | "false" | "no" | "off"
-        ),
-        _ => true,
-    }
-}
-
 impl Backend for Postgres {
     fn dialect(&self) -> Dialect {
         Dialect::Postgres
@@ -383,22 +290,11 @@ impl Backend for Postgres {
             let Some(text) = r.get(0) else { continue };
             let v: serde_json::Value = serde_json::from_str(text)
                 .map_err(|e| BackendError::Failed(format!("unreadable tracking row: {e}")))?;
-            let Some(name) = v.get("migration_name") else {
+            if v.get("migration_name").is_none() {
                 return Err(foreign_table(&self.table));
-            };
-            let get = |k: &str| v.get(k).unwrap_or(&serde_json::Value::Null);
-            rows.push((
-                get("id").as_i64().unwrap_or(i64::MAX),
-                Record {
-                    name: json_text(name).unwrap_or_default(),
-                    applied_at: json_text(get("applied_at")),
-                    description: json_text(get("description")),
-                    checksum: json_text(get("checksum")),
-                    success: json_truth(get("success")),
-                    error_message: json_text(get("error_message")),
-                    execution_time_ms: get("execution_time_ms").as_i64(),
-                },
-            ));
+            }
+            let order = v.get("id").and_then(|id| id.as_i64()).unwrap_or(i64::MAX);
+            rows.push((order, tracking::record(|k| v.get(k).map(cell))));
         }
         if rows.is_empty() && !self.columns()?.iter().any(|c| c == "migration_name") {
             return Err(foreign_table(&self.table));
@@ -409,14 +305,13 @@ impl Backend for Postgres {
 
     fn lock(&mut self, timeout: Duration) -> Result<(), BackendError> {
         self.prepare_session();
-        let lease_table = pg_lease::lock_table(&self.table);
-        let holder_name = pg_lease::holder_name();
+        let lease_table = lease::lock_table(&self.table);
+        let holder_name = lease::holder_name();
         if self.lock_mode == LockMode::Table {
-            pg_lease::create(&mut self.client, &lease_table)
+            lease::create(&mut self.client, &lease_table)
                 .map_err(|e| self.fail("cannot create the lock table", &e))?;
         }
-        let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_millis(20);
+        let mut wait = Backoff::new(timeout, Duration::from_millis(20), Duration::from_secs(1));
         let mut next_note = Instant::now() + Duration::from_secs(3);
         let advisory = format!("SELECT pg_try_advisory_lock({})", self.lock_key);
         loop {
@@ -425,12 +320,12 @@ impl Backend for Postgres {
                     .client
                     .simple_query(&advisory)
                     .map(|m| first_value(&m).as_deref() == Some("t")),
-                LockMode::Table => pg_lease::try_take(&mut self.client, &lease_table, &holder_name),
+                LockMode::Table => lease::try_take(&mut self.client, &lease_table, &holder_name),
             }
             .map_err(|e| self.fail("cannot take the migration lock", &e))?;
             if got {
                 if self.lock_mode == LockMode::Table {
-                    let renewer = pg_lease::Renewer::start(
+                    let renewer = lease::Renewer::start(
                         self.config.clone(),
                         self.tls.clone(),
                         lease_table,
@@ -442,30 +337,25 @@ impl Backend for Postgres {
                 self.locked = true;
                 return Ok(());
             }
-            if signals::caught().is_some() {
-                return Err(BackendError::Cancelled);
-            }
-            let now = Instant::now();
             let holder = |me: &mut Self| match me.lock_mode {
                 LockMode::Advisory => me.lock_holder(),
-                LockMode::Table => pg_lease::holder(&mut me.client, &lease_table),
+                LockMode::Table => lease::holder(&mut me.client, &lease_table),
             };
-            if now >= deadline {
+            if wait.remaining().is_zero() {
                 let holder = holder(self)
                     .map(|h| format!(", held by {h}"))
                     .unwrap_or_default();
                 return Err(BackendError::LockTimeout(format!(
-                    "the migration lock was not had within --lock-timeout ({}){holder}",
+                    "the migration lock was not acquired within --lock-timeout ({}){holder}",
                     humantime::format_duration(timeout)
                 )));
             }
-            if now >= next_note {
+            if Instant::now() >= next_note {
                 let holder = holder(self).unwrap_or_else(|| "another session".into());
                 tracing::info!(database = %self.shown, "waiting for the migration lock, held by {holder}");
-                next_note = now + Duration::from_secs(5);
+                next_note = Instant::now() + Duration::from_secs(5);
             }
-            sleep_unless_signalled(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_secs(1));
+            wait.sleep().map_err(|_| BackendError::Cancelled)?;
         }
     }
 
@@ -477,8 +367,8 @@ impl Backend for Postgres {
         match self.lease.take() {
             Some((holder, renewer)) => {
                 drop(renewer);
-                let lease_table = pg_lease::lock_table(&self.table);
-                pg_lease::release(&mut self.client, &lease_table, &holder)
+                let lease_table = lease::lock_table(&self.table);
+                lease::release(&mut self.client, &lease_table, &holder)
                     .map_err(|e| self.fail("cannot release the migration lease", &e))
             }
             None => {
@@ -497,18 +387,7 @@ impl Backend for Postgres {
         if let Some(schema) = &self.table.schema {
             ddl.push_str(&format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\";\n"));
         }
-        ddl.push_str(&format!(
-            "CREATE TABLE IF NOT EXISTS {t} (
-    id                BIGSERIAL PRIMARY KEY,
-    migration_name    VARCHAR(255) NOT NULL UNIQUE,
-    applied_at        TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    description       TEXT,
-    checksum          VARCHAR(64),
-    success           BOOLEAN NOT NULL DEFAULT TRUE,
-    error_message     TEXT,
-    execution_time_ms BIGINT
-);"
-        ));
+        ddl.push_str(&tracking::create_table(&t, Dialect::Postgres));
         self.client
             .batch_execute(&ddl)
             .map_err(|e| self.fail(&format!("cannot create table {}", self.table.display()), &e))?;
@@ -516,35 +395,21 @@ impl Backend for Postgres {
         if !cols.iter().any(|c| c == "migration_name") {
             return Err(foreign_table(&self.table));
         }
-        let wanted = [
-            ("id", "BIGSERIAL"),
-            (
-                "applied_at",
-                "TIMESTAMPTZ NOT NULL DEFAULT CURRENT_TIMESTAMP",
-            ),
-            ("description", "TEXT"),
-            ("checksum", "VARCHAR(64)"),
-            ("success", "BOOLEAN NOT NULL DEFAULT TRUE"),
-            ("error_message", "TEXT"),
-            ("execution_time_ms", "BIGINT"),
-        ];
         if cols.iter().any(|c| c == "id") {
             self.explicit_id = !self.id_has_default(&t);
         }
-        for (col, ty) in wanted {
-            if !cols.iter().any(|c| c == col) {
-                self.client
-                    .batch_execute(&format!(
-                        "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {col} {ty}"
-                    ))
-                    .map_err(|e| {
-                        self.fail(
-                            &format!("cannot add column {col} to {}", self.table.display()),
-                            &e,
-                        )
-                    })?;
-                tracing::info!(database = %self.shown, table = %self.table.display(), column = col, "added the missing column {col} to the tracking table {}", self.table.display());
-            }
+        for (col, ty) in tracking::missing_columns(&cols, Dialect::Postgres) {
+            self.client
+                .batch_execute(&format!(
+                    "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {col} {ty}"
+                ))
+                .map_err(|e| {
+                    self.fail(
+                        &format!("cannot add column {col} to {}", self.table.display()),
+                        &e,
+                    )
+                })?;
+            tracing::info!(database = %self.shown, table = %self.table.display(), column = col, "added the missing column {col} to the tracking table {}", self.table.display());
         }
         Ok(())
     }
@@ -571,49 +436,36 @@ impl Backend for Postgres {
             sql.into()
         };
         let started = Instant::now();
-        let fail = |e: &postgres::Error, started: Instant| Failure {
-            cancelled: signals::caught().is_some() || e.code() == Some(&SqlState::QUERY_CANCELED),
-            // Closed, or the server ending sessions (terminated, shutting down, restarting).
-            lost: e.is_closed()
-                || [
-                    SqlState::ADMIN_SHUTDOWN,
-                    SqlState::CRASH_SHUTDOWN,
-                    SqlState::CANNOT_CONNECT_NOW,
-                ]
-                .iter()
-                .any(|c| e.code() == Some(c)),
+        let fail = |e: &postgres::Error| Failure {
+            kind: failure_kind(e),
             message: message(e, &batch),
             elapsed: started.elapsed(),
         };
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(row.name.to_string());
+        let ran = self.client.batch_execute(&batch);
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let client = &mut self.client;
-        if transactional {
-            let done = client.batch_execute(&batch).map(|_| started.elapsed());
-            let elapsed = match done {
-                Ok(el) => el,
-                Err(e) => {
-                    let failure = fail(&e, started);
-                    let _ = client.batch_execute("ROLLBACK");
-                    return Err(failure);
-                }
-            };
-            let row = row.timed(elapsed);
-            let done = write_record(client, &t, self.explicit_id, &row)
-                .and_then(|_| client.batch_execute("COMMIT"));
-            if let Err(e) = done {
-                let failure = fail(&e, started);
+        if let Err(e) = ran {
+            let failure = fail(&e);
+            if transactional {
                 let _ = client.batch_execute("ROLLBACK");
-                return Err(failure);
             }
-            Ok(elapsed)
-        } else {
-            client
-                .batch_execute(&batch)
-                .map_err(|e| fail(&e, started))?;
-            let elapsed = started.elapsed();
-            let row = row.timed(elapsed);
-            write_record(client, &t, self.explicit_id, &row).map_err(|e| fail(&e, started))?;
-            Ok(elapsed)
+            return Err(failure);
         }
+        let elapsed = started.elapsed();
+        let recorded = write_record(client, &t, self.explicit_id, &row.timed(elapsed));
+        let done = match transactional {
+            true => recorded.and_then(|_| client.batch_execute("COMMIT")),
+            false => recorded,
+        };
+        if let Err(e) = done {
+            let failure = fail(&e);
+            if transactional {
+                let _ = client.batch_execute("ROLLBACK");
+            }
+            return Err(failure);
+        }
+        Ok(elapsed)
     }
 
     fn read_table(
@@ -681,7 +533,7 @@ fn write_record(
          success, error_message, execution_time_ms) SELECT {id_val}$1, CURRENT_TIMESTAMP, \
          $2, $3, $4, $5, $6"
     );
-    let sql = if r.earlier {
+    let sql = if r.row_exists {
         // Update the row of the earlier attempt, or insert one if it went meanwhile: a single
         // statement, so a single round trip (no unique constraint needed, as an adopted table
         // may lack it).

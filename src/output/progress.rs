@@ -1,6 +1,7 @@
 //! The progress line: on a terminal, when a run takes more than a second, one line on stderr
 //! (databases done / total, the migration in flight), redrawn in place and gone when done.
-//! Log lines clear it before they are written; it is redrawn on the next tick.
+//! Log lines clear it before they are written (through `Stderr`); it is redrawn on the next
+//! tick. It learns what happens from the run's events.
 
 use std::io::Write;
 use std::sync::Mutex;
@@ -8,6 +9,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
+
+use crate::commands::Event;
 
 struct State {
     total: usize,
@@ -20,7 +23,6 @@ static STATE: Mutex<State> = Mutex::new(State {
     done: 0,
     current: None,
 });
-static ENABLED: AtomicBool = AtomicBool::new(false);
 static SHOWN: AtomicBool = AtomicBool::new(false);
 
 /// After this long without finishing, the line appears.
@@ -41,7 +43,6 @@ pub fn start(total: usize) -> Progress {
         s.done = 0;
         s.current = None;
     }
-    ENABLED.store(true, Ordering::SeqCst);
     let (stop, stopped) = mpsc::channel::<()>();
     let started = Instant::now();
     let thread = std::thread::Builder::new()
@@ -82,31 +83,49 @@ impl Drop for Progress {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        ENABLED.store(false, Ordering::SeqCst);
         if SHOWN.swap(false, Ordering::SeqCst) {
             let _ = std::io::stderr().write_all(b"\r\x1b[K");
         }
     }
 }
 
-/// A migration of `database` starts.
-pub fn migration_started(database: &str, name: &str) {
-    if ENABLED.load(Ordering::Relaxed) {
+impl Progress {
+    /// Takes in what the run says it is doing.
+    pub fn event(&self, event: &Event) {
         let mut s = STATE.lock().unwrap_or_else(|p| p.into_inner());
-        s.current = Some((database.to_string(), name.to_string()));
+        match event {
+            Event::MigrationStarted { database, name } => {
+                s.current = Some((database.to_string(), name.to_string()));
+            }
+            Event::DatabaseDone => s.done += 1,
+        }
     }
 }
 
-/// One more database is done.
-pub fn database_done() {
-    if ENABLED.load(Ordering::Relaxed) {
-        let mut s = STATE.lock().unwrap_or_else(|p| p.into_inner());
-        s.done += 1;
+/// stderr for the log: a write first clears the progress line when one is on screen.
+pub struct Stderr;
+
+/// One writer per log line.
+pub struct StderrLine;
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
+    type Writer = StderrLine;
+
+    fn make_writer(&'a self) -> StderrLine {
+        StderrLine
     }
 }
 
-/// Whether a progress line is on screen (and so must be cleared before a log line); it is
-/// considered cleared from then on.
-pub fn take_shown() -> bool {
-    SHOWN.swap(false, Ordering::SeqCst)
+impl Write for StderrLine {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut err = std::io::stderr().lock();
+        if SHOWN.swap(false, Ordering::SeqCst) {
+            err.write_all(b"\r\x1b[K")?;
+        }
+        err.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
 }

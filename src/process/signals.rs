@@ -29,7 +29,7 @@ fn handled() -> SigSet {
 pub struct OriginalMask(SigSet);
 
 /// Starts watching. Call from the main thread before any other thread is started.
-pub fn install() -> Result<OriginalMask, nix::Error> {
+pub fn install() -> Result<(), nix::Error> {
     let set = handled();
     let mut old = SigSet::empty();
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), Some(&mut old))?;
@@ -38,7 +38,7 @@ pub fn install() -> Result<OriginalMask, nix::Error> {
         .name("signals".into())
         .spawn(move || watch(set))
         .map_err(|_| nix::Error::EAGAIN)?;
-    Ok(OriginalMask(old))
+    Ok(())
 }
 
 fn watch(set: SigSet) {
@@ -50,7 +50,7 @@ fn watch(set: SigSet) {
             .is_err()
         {
             // A second signal: the user insists. The database rolls back what is open.
-            eprintln!("migrate-entrypoint: {sig} again: exiting now");
+            tracing::error!(signal = %sig, "{sig} again: exiting now");
             // SAFETY: _exit ends the process at once; nothing is left to run.
             unsafe { nix::libc::_exit(128 + n) };
         }
@@ -62,7 +62,7 @@ fn watch(set: SigSet) {
     }
 }
 
-/// The mask the process started with, once `install` has run (for child processes).
+/// The mask the process started with, once `install` has run (for exec and child processes).
 pub fn original() -> Option<OriginalMask> {
     ORIGINAL.get().copied()
 }

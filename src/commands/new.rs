@@ -4,7 +4,23 @@
 
 use std::path::{Path, PathBuf};
 
+use super::Finished;
+use crate::settings::Settings;
 use crate::source::name::{self, Parsed};
+
+/// Creates the next migration file in `dir`, else the first migrations directory; prints its
+/// path.
+pub fn run(s: &Settings, description: &str, dir: Option<&Path>) -> Finished {
+    let dir = dir
+        .or(s.dirs.first().map(|d| d.as_path()))
+        .unwrap_or(Path::new(crate::settings::DEFAULT_DIR));
+    let created = create(dir, description);
+    match &created {
+        Ok(path) => println!("{}", path.display()),
+        Err(e) => tracing::error!("{e}"),
+    }
+    Finished::New(created)
+}
 
 /// Why no file was created.
 #[derive(Debug, thiserror::Error)]

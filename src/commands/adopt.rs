@@ -6,30 +6,11 @@ use std::collections::HashSet;
 
 use crate::source::Version;
 
-/// A tool whose history can be adopted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tool {
-    Dbmate,
-    GolangMigrate,
-    Flyway,
-    Sqlx,
-    Prisma,
-}
+pub use crate::cli::Tool;
 
 impl Tool {
-    /// Reads `dbmate`, `golang-migrate` (or `migrate`), `flyway`, `sqlx`, `prisma`.
-    pub fn parse(name: &str) -> Option<Tool> {
-        Some(match name.to_ascii_lowercase().as_str() {
-            "dbmate" => Tool::Dbmate,
-            "golang-migrate" | "migrate" => Tool::GolangMigrate,
-            "flyway" => Tool::Flyway,
-            "sqlx" => Tool::Sqlx,
-            "prisma" => Tool::Prisma,
-            _ => return None,
-        })
-    }
-
-    pub fn name(self) -> &'static str {
+    /// The tool's name, as `--from` takes it.
+        pub fn name(self) -> &'static str {
         match self {
             Tool::Dbmate => "dbmate",
             Tool::GolangMigrate => "golang-migrate",
@@ -76,10 +57,7 @@ pub struct Adoption {
 }
 
 fn truthy(v: Option<&str>) -> bool {
-    matches!(
-        v.map(|s| s.trim().to_ascii_lowercase()).as_deref(),
-        Some("t" | "true" | "1")
-    )
+    v.and_then(crate::backend::tracking::truth_of) == Some(true)
 }
 
 /// Reads the tool's rows (each value as text, `None` for NULL) in the order of `columns`.
@@ -238,7 +216,8 @@ mod tests {
         assert!(a.applied(&ver("0"), "20210101000000_init"));
         assert!(!a.applied(&ver("0"), "20210102000000_undone"));
         assert_eq!(a.reported.len(), 1);
-        assert_eq!(Tool::parse("Golang-Migrate"), Some(Tool::GolangMigrate));
-        assert_eq!(Tool::parse("liquibase"), None);
+        use clap::ValueEnum;
+        assert_eq!(Tool::from_str("migrate", true), Ok(Tool::GolangMigrate));
+        assert!(Tool::from_str("liquibase", true).is_err());
     }
 }

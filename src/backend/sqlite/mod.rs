@@ -13,11 +13,16 @@ use nix::fcntl::{Flock, FlockArg};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::sqlite_exec::{self, ExecError};
-use super::{Backend, BackendError, Failure, NewRecord, OpenOptions, foreign_table};
+mod alloc;
+mod exec;
+
+use exec::ExecError;
+
+use super::tracking::{self, Cell, foreign_table};
+use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions};
 use crate::plan::Record;
+use crate::process::signals;
 use crate::settings::Table;
-use crate::signals;
 use crate::source::Dialect;
 
 /// The busy timeout in milliseconds, read by the busy handler (a plain `fn`, so it cannot
@@ -45,7 +50,7 @@ impl Sqlite {
     pub fn open(path: &Path, opts: &OpenOptions) -> Result<Sqlite, BackendError> {
         static CONFIGURE: std::sync::Once = std::sync::Once::new();
         CONFIGURE.call_once(|| {
-            super::sqlite_alloc::install();
+            alloc::install();
             // Memory statistics take a process-wide mutex on every allocation, which serializes
             // databases migrated at once (--jobs); nothing here reads them. Measured with
             // bench/fanout.sh on tmpfs: the 2-job speed-up went from 1.23x to 1.65x.
@@ -62,7 +67,8 @@ impl Sqlite {
             opts.busy_timeout.as_millis().min(u64::MAX as u128) as u64,
             Ordering::Relaxed,
         );
-        let conn = if opts.create || path.exists() {
+        let exists = path.exists();
+        let conn = if opts.create || exists {
             let flags = if opts.create {
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
             } else {
@@ -72,6 +78,10 @@ impl Sqlite {
                 .map_err(|e| BackendError::Failed(format!("cannot open: {}", message(&e))))?;
             conn.busy_handler(Some(busy_wait))
                 .map_err(|e| BackendError::Failed(format!("cannot configure: {}", message(&e))))?;
+            if !exists {
+                // A mistyped path must show: the run goes on against a new, empty file.
+                tracing::info!(database = %shown, "created {}", path.display());
+            }
             Some(conn)
         } else {
             None
@@ -138,27 +148,19 @@ impl Sqlite {
 }
 
 /// Waits for a lock held by another connection: short sleeps, given up at the busy timeout or
-/// when a signal asks to stop.
+/// when a signal asks to stop. (SQLite calls it between its own attempts, counting them; it
+/// cannot keep a `Backoff` of ours.)
 fn busy_wait(attempt: i32) -> bool {
-    if signals::caught().is_some() {
-        return false;
-    }
-    let step = match attempt {
+    let step = |a: i32| match a {
         0..10 => 2,
         10..30 => 10,
         _ => 50,
     };
-    let waited: u64 = (0..attempt)
-        .map(|a| match a {
-            0..10 => 2,
-            10..30 => 10,
-            _ => 50,
-        })
-        .sum();
-    if waited >= BUSY_TIMEOUT_MS.load(Ordering::Relaxed) {
+    let waited: u64 = (0..attempt).map(step).sum();
+    if signals::caught().is_some() || waited >= BUSY_TIMEOUT_MS.load(Ordering::Relaxed) {
         return false;
     }
-    std::thread::sleep(Duration::from_millis(step));
+    std::thread::sleep(Duration::from_millis(step(attempt)));
     true
 }
 
@@ -189,6 +191,15 @@ fn position(text: &str, offset: usize) -> String {
     format!("line {line}, column {column}")
 }
 
+/// A failed statement was cancelled when a signal came (SQLite's interrupt), else refused.
+fn kind(interrupted: bool) -> FailureKind {
+    if interrupted || signals::caught().is_some() {
+        FailureKind::Cancelled
+    } else {
+        FailureKind::Refused
+    }
+}
+
 fn error_name(code: rusqlite::ErrorCode) -> &'static str {
     use rusqlite::ErrorCode::*;
     match code {
@@ -202,27 +213,23 @@ fn error_name(code: rusqlite::ErrorCode) -> &'static str {
     }
 }
 
-fn text(v: Value) -> Option<String> {
+fn cell(v: Value) -> Cell {
     match v {
-        Value::Null => None,
-        Value::Integer(i) => Some(i.to_string()),
-        Value::Real(r) => Some(r.to_string()),
-        Value::Text(t) => Some(t),
-        Value::Blob(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+        Value::Null => Cell::Null,
+        Value::Integer(i) => Cell::Int(i),
+        Value::Real(r) => Cell::Real(r),
+        Value::Text(t) => Cell::Text(t),
+        Value::Blob(b) => Cell::Text(String::from_utf8_lossy(&b).into_owned()),
     }
 }
 
-/// Older tables kept booleans as 0/1, 't'/'f' or 'true'/'false'; NULL counts as the default (true).
-fn truth(v: Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Integer(i) => i != 0,
-        Value::Real(r) => r != 0.0,
-        Value::Text(t) => !matches!(
-            t.trim().to_ascii_lowercase().as_str(),
-            "0" | "f" | "false" | "no" | "off"
-        ),
-        Value::Blob(_) => true,
+/// A read that failed: a file that is not a database cannot be opened (exit 3); anything else
+/// fails the database.
+fn read_error(what: &str, e: &rusqlite::Error) -> BackendError {
+    let text = format!("{what}: {}", message(e));
+    match e.sqlite_error_code() {
+        Some(rusqlite::ErrorCode::NotADatabase) => BackendError::CannotOpen(text),
+        _ => BackendError::Failed(text),
     }
 }
 
@@ -240,57 +247,36 @@ impl Backend for Sqlite {
         let mut stmt = match conn.prepare(&sql) {
             Ok(s) => s,
             Err(e) if message(&e).starts_with("no such table") => return Ok(None),
-            Err(e) => return Err(self.fail("cannot read the tracking table", &e)),
+            Err(e) => return Err(read_error("cannot read the tracking table", &e)),
         };
         let names: Vec<String> = stmt.column_names().map(str::to_string).collect();
+        // Column 0 is the rowid; the table's own columns follow.
         let at = |c: &str| names.iter().skip(1).position(|n| n == c).map(|i| i + 1);
-        let Some(name_at) = at("migration_name") else {
+        if at("migration_name").is_none() {
             return Err(foreign_table(&self.table));
-        };
-        let cols = [
-            at("applied_at"),
-            at("description"),
-            at("checksum"),
-            at("success"),
-            at("error_message"),
-            at("execution_time_ms"),
-            at("id"),
-        ];
+        }
         let mut rows: Vec<(i64, Record)> = stmt
             .query_map([], |r| {
-                let get = |i: Option<usize>| -> rusqlite::Result<Value> {
-                    i.map_or(Ok(Value::Null), |i| r.get(i))
-                };
-                let order = match get(cols[6])? {
-                    Value::Integer(id) => id,
+                let get = |c: &str| at(c).map(|i| r.get::<_, Value>(i).map(cell));
+                let record = tracking::record(|c| get(c).and_then(Result::ok));
+                let order = match get("id") {
+                    Some(Ok(Cell::Int(id))) => id,
                     _ => r.get(0)?,
                 };
-                Ok((
-                    order,
-                    Record {
-                        name: text(r.get(name_at)?).unwrap_or_default(),
-                        applied_at: text(get(cols[0])?),
-                        description: text(get(cols[1])?),
-                        checksum: text(get(cols[2])?),
-                        success: truth(get(cols[3])?),
-                        error_message: text(get(cols[4])?),
-                        execution_time_ms: match get(cols[5])? {
-                            Value::Integer(i) => Some(i),
-                            Value::Real(f) => Some(f as i64),
-                            _ => None,
-                        },
-                    },
-                ))
+                Ok((order, record))
             })
             .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.fail("cannot read the tracking table", &e))?;
+            .map_err(|e| read_error("cannot read the tracking table", &e))?;
         rows.sort_by_key(|(order, _)| *order);
         Ok(Some(rows.into_iter().map(|(_, r)| r).collect()))
     }
 
     fn lock(&mut self, timeout: Duration) -> Result<(), BackendError> {
-        let deadline = Instant::now() + timeout;
-        let mut pause = Duration::from_millis(5);
+        let mut wait = Backoff::new(
+            timeout,
+            Duration::from_millis(5),
+            Duration::from_millis(250),
+        );
         let mut next_note = Instant::now() + Duration::from_secs(5);
         let mut file = self.unlocked.take().map(Ok).unwrap_or_else(|| {
             File::open(&self.path)
@@ -311,24 +297,21 @@ impl Backend for Sqlite {
                     return Err(BackendError::Failed(format!("cannot lock: {e}")));
                 }
             }
-            if signals::caught().is_some() {
-                self.unlocked = Some(file);
-                return Err(BackendError::Cancelled);
-            }
-            let now = Instant::now();
-            if now >= deadline {
+            if wait.remaining().is_zero() {
                 self.unlocked = Some(file);
                 return Err(BackendError::LockTimeout(format!(
                     "another migrate-entrypoint held the lock for longer than --lock-timeout ({})",
                     humantime::format_duration(timeout)
                 )));
             }
-            if now >= next_note {
+            if Instant::now() >= next_note {
                 tracing::info!(database = %self.shown, "waiting for another migrate-entrypoint to finish (it holds the lock)");
-                next_note = now + Duration::from_secs(5);
+                next_note = Instant::now() + Duration::from_secs(5);
             }
-            std::thread::sleep(pause.min(deadline - now));
-            pause = (pause * 2).min(Duration::from_millis(250));
+            if wait.sleep().is_err() {
+                self.unlocked = Some(file);
+                return Err(BackendError::Cancelled);
+            }
         }
     }
 
@@ -351,55 +334,32 @@ impl Backend for Sqlite {
     fn prepare_table(&mut self) -> Result<(), BackendError> {
         let conn = self.conn()?;
         let t = self.quoted_table();
-        match self.columns(conn)? {
+        let existing = match self.columns(conn)? {
             None => {
                 // INTEGER PRIMARY KEY without AUTOINCREMENT: rows are never deleted, so ids still
                 // only grow, and each record no longer rewrites sqlite_sequence (a page more to
                 // journal and sync per migration).
-                let ddl = format!(
-                    "CREATE TABLE IF NOT EXISTS {t} (
-    id                INTEGER PRIMARY KEY,
-    migration_name    VARCHAR(255) NOT NULL UNIQUE,
-    applied_at        TIMESTAMP NOT NULL DEFAULT CURRENT_TIMESTAMP,
-    description       TEXT,
-    checksum          VARCHAR(64),
-    success           BOOLEAN NOT NULL DEFAULT 1,
-    error_message     TEXT,
-    execution_time_ms INTEGER
-)"
-                );
-                conn.execute_batch(&ddl).map_err(|e| {
-                    self.fail(&format!("cannot create table {}", self.table.name), &e)
-                })?;
+                conn.execute_batch(&tracking::create_table(&t, Dialect::Sqlite))
+                    .map_err(|e| {
+                        self.fail(&format!("cannot create table {}", self.table.name), &e)
+                    })?;
                 tracing::debug!(database = %self.shown, table = %self.table.name, "created the tracking table {}", self.table.name);
+                return Ok(());
             }
-            Some(cols) => {
-                if !cols.iter().any(|c| c == "migration_name") {
-                    return Err(foreign_table(&self.table));
-                }
-                // SQLite cannot add a column with a CURRENT_TIMESTAMP default, nor a primary
-                // key: applied_at is always written explicitly, and rowid stands in for id.
-                let wanted = [
-                    ("applied_at", "TIMESTAMP"),
-                    ("description", "TEXT"),
-                    ("checksum", "VARCHAR(64)"),
-                    ("success", "BOOLEAN NOT NULL DEFAULT 1"),
-                    ("error_message", "TEXT"),
-                    ("execution_time_ms", "INTEGER"),
-                ];
-                for (col, ty) in wanted {
-                    if !cols.iter().any(|c| c == col) {
-                        conn.execute_batch(&format!("ALTER TABLE {t} ADD COLUMN {col} {ty}"))
-                            .map_err(|e| {
-                                self.fail(
-                                    &format!("cannot add column {col} to {}", self.table.name),
-                                    &e,
-                                )
-                            })?;
-                        tracing::info!(database = %self.shown, table = %self.table.name, column = col, "added the missing column {col} to the tracking table {}", self.table.name);
-                    }
-                }
-            }
+            Some(cols) => cols,
+        };
+        if !existing.iter().any(|c| c == "migration_name") {
+            return Err(foreign_table(&self.table));
+        }
+        for (col, ty) in tracking::missing_columns(&existing, Dialect::Sqlite) {
+            conn.execute_batch(&format!("ALTER TABLE {t} ADD COLUMN {col} {ty}"))
+                .map_err(|e| {
+                    self.fail(
+                        &format!("cannot add column {col} to {}", self.table.name),
+                        &e,
+                    )
+                })?;
+            tracing::info!(database = %self.shown, table = %self.table.name, column = col, "added the missing column {col} to the tracking table {}", self.table.name);
         }
         Ok(())
     }
@@ -410,26 +370,18 @@ impl Backend for Sqlite {
         transactional: bool,
         row: &NewRecord<'_>,
     ) -> Result<Duration, Failure> {
-        let conn = self.conn().map_err(|e| Failure {
-            message: e.to_string(),
-            elapsed: Duration::ZERO,
-            cancelled: false,
-            lost: false,
-        })?;
+        let conn = self.conn().map_err(|e| Failure::refused(e.to_string()))?;
         let t = self.quoted_table();
         let interrupt = conn.get_interrupt_handle();
         let _cancel = signals::on_cancel(move || interrupt.interrupt());
         let started = Instant::now();
-        let fail = |e: rusqlite::Error, started: Instant| Failure {
-            cancelled: signals::caught().is_some()
-                || matches!(&e, rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::OperationInterrupted),
-            lost: false,
+        let fail = |e: rusqlite::Error| Failure {
+            kind: kind(e.sqlite_error_code() == Some(rusqlite::ErrorCode::OperationInterrupted)),
             message: message(&e),
             elapsed: started.elapsed(),
         };
-        let exec_fail = |e: ExecError, started: Instant| Failure {
-            cancelled: signals::caught().is_some() || e.interrupted(),
-            lost: false,
+        let exec_fail = |e: ExecError| Failure {
+            kind: kind(e.interrupted()),
             message: match e.offset {
                 Some(at) => format!("{} ({})", e.message, position(sql, at)),
                 None => format!(
@@ -440,44 +392,35 @@ impl Backend for Sqlite {
             },
             elapsed: started.elapsed(),
         };
-        if transactional {
-            // IMMEDIATE takes the write lock up front, so the migration never fails half-way
-            // for lack of it.
-            conn.execute_batch("BEGIN IMMEDIATE")
-                .map_err(|e| fail(e, started))?;
-            let started = Instant::now();
-            if let Err(e) = sqlite_exec::exec_all(conn, sql) {
-                let failure = exec_fail(e, started);
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-                return Err(failure);
+        let rollback = |failure: Failure| {
+            if !conn.is_autocommit() {
+                let _ = conn.execute_batch("ROLLBACK");
             }
+            failure
+        };
+        if !transactional {
+            exec::exec_all(conn, sql).map_err(exec_fail)?;
             let elapsed = started.elapsed();
-            let row = row.timed(elapsed);
-            if conn.is_autocommit() {
-                // The file ended our transaction itself (a COMMIT of its own): its changes are
-                // in; record them, and say how to mark such a file.
-                tracing::warn!(database = %self.shown, migration = row.name, "{} ends its own transaction; mark it `-- migrate:no-transaction` to say so", row.name);
-                write_record(conn, &t, &row).map_err(|e| fail(e, started))?;
-                return Ok(elapsed);
-            }
-            let done = write_record(conn, &t, &row).and_then(|_| conn.execute_batch("COMMIT"));
-            if let Err(e) = done {
-                let failure = fail(e, started);
-                if !conn.is_autocommit() {
-                    let _ = conn.execute_batch("ROLLBACK");
-                }
-                return Err(failure);
-            }
-            Ok(elapsed)
-        } else {
-            sqlite_exec::exec_all(conn, sql).map_err(|e| exec_fail(e, started))?;
-            let elapsed = started.elapsed();
-            let row = row.timed(elapsed);
-            write_record(conn, &t, &row).map_err(|e| fail(e, started))?;
-            Ok(elapsed)
+            write_record(conn, &t, &row.timed(elapsed)).map_err(fail)?;
+            return Ok(elapsed);
         }
+        // IMMEDIATE takes the write lock up front, so the migration never fails half-way for
+        // lack of it.
+        conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
+        exec::exec_all(conn, sql).map_err(|e| rollback(exec_fail(e)))?;
+        let elapsed = started.elapsed();
+        let row = row.timed(elapsed);
+        if conn.is_autocommit() {
+            // The file ended our transaction itself (a COMMIT of its own): its changes are in;
+            // record them, and say how to mark such a file.
+            tracing::warn!(database = %self.shown, migration = row.name, "{} ends its own transaction; mark it `-- migrate:no-transaction` to say so", row.name);
+            write_record(conn, &t, &row).map_err(fail)?;
+            return Ok(elapsed);
+        }
+        write_record(conn, &t, &row)
+            .and_then(|_| conn.execute_batch("COMMIT"))
+            .map_err(|e| rollback(fail(e)))?;
+        Ok(elapsed)
     }
 
     fn read_table(
@@ -506,7 +449,7 @@ impl Backend for Sqlite {
         let rows = stmt
             .query_map([], |r| {
                 (0..columns.len())
-                    .map(|i| r.get::<_, Value>(i).map(text))
+                    .map(|i| r.get::<_, Value>(i).map(|v| cell(v).text()))
                     .collect()
             })
             .and_then(|rows| rows.collect::<Result<Vec<Vec<Option<String>>>, _>>())

@@ -14,32 +14,35 @@ use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use super::progress;
 use crate::settings::LogFormat;
 
-static JSON: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// Whether the log is JSON lines (no progress line then).
-pub fn is_json() -> bool {
-    JSON.load(std::sync::atomic::Ordering::Relaxed)
+/// Whether colour is wanted on a stream that is a terminal: `NO_COLOR` set to anything but the
+/// empty string turns it off (no-color.org).
+pub fn colour_wanted() -> bool {
+    std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Installs the global logger. Fails on a filter that does not parse.
+/// Installs the global logger. Fails on a filter that does not parse (the logger is then
+/// installed with `info`, so that the failure itself is logged in the chosen format).
 pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
-    JSON.store(
-        format == LogFormat::Json,
-        std::sync::atomic::Ordering::Relaxed,
-    );
     use tracing_subscriber::prelude::*;
     // `Targets` reads `info` and `migrate_entrypoint=trace,warn` as EnvFilter does, without the
     // regex engine that span and field filters would pull into the binary.
-    let filter: Targets = filter
-        .parse()
-        .map_err(|e| format!("invalid log filter '{filter}': {e}"))?;
-    let layer = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
+    let (targets, bad) = match filter.parse::<Targets>() {
+        Ok(t) => (t, Ok(())),
+        Err(e) => (
+            Targets::new().with_default(Level::INFO),
+            Err(format!("invalid log filter '{filter}': {e}")),
+        ),
+    };
+    let filter = targets;
+    // The progress line's stderr: a log line first clears the progress line when one is shown.
+    let layer = tracing_subscriber::fmt::layer().with_writer(progress::Stderr);
     let registry = tracing_subscriber::registry();
     match format {
         LogFormat::Text => {
-            let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+            let colour = std::io::stderr().is_terminal() && colour_wanted();
             registry
                 .with(layer.event_format(Text { colour }).with_filter(filter))
                 .init();
@@ -54,7 +57,7 @@ pub fn init(format: LogFormat, filter: &str) -> Result<(), String> {
             registry.with(layer.with_filter(filter)).init();
         }
     }
-    Ok(())
+    bad
 }
 
 /// The text line format.
@@ -99,9 +102,6 @@ where
     ) -> fmt::Result {
         let mut f = Fields::default();
         event.record(&mut f);
-        if crate::progress::take_shown() {
-            w.write_str("\r\x1b[K")?;
-        }
         SystemTime.format_time(&mut w)?;
         let level = *event.metadata().level();
         let (name, code) = match level {

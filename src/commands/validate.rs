@@ -1,10 +1,60 @@
 //! `validate`: what is wrong with the migration folders and, given databases, with their
-//! records. Pure: takes the catalog and the plan entries, returns problems.
+//! records. The checks are pure: they take the catalog and the plan entries, and return
+//! problems; `run` prints them.
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
+use super::{Finished, Opened, fanout, open_options};
 use crate::plan::{Entry, State};
+use crate::settings::Settings;
 use crate::source::{Catalog, Ignored};
+
+/// Checks the files and every database's records; one line per problem on stdout.
+pub fn run(s: &Settings) -> Finished {
+    let Some(catalog) = super::scan(s) else {
+        return Finished::BadFolders;
+    };
+    let mut problems = check_files(&catalog);
+    let open = open_options(s, false);
+    let checked = fanout::map(&s.targets, s.jobs, |t| {
+        let database = t.redacted();
+        Some(match Opened::open(t, &open) {
+            Ok(o) => Ok(check_records(&database, &o.entries(&catalog))),
+            Err(e) => Err(problem(database, format!("cannot read: {e}"))),
+        })
+    });
+    let mut unreadable = false;
+    for c in checked {
+        match c {
+            Ok(p) => problems.extend(p),
+            Err(p) => {
+                unreadable = true;
+                problems.push(p);
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    for p in &problems {
+        let _ = writeln!(out, "{p}");
+    }
+    if problems.is_empty() {
+        let plural = |n: usize, one: &str, many: &str| {
+            format!("{n} {}", if n == 1 { one } else { many })
+        };
+        let _ = writeln!(
+            out,
+            "ok: {} migrations in {}, {} checked",
+            catalog.migrations.len(),
+            plural(s.dirs.len(), "directory", "directories"),
+            plural(s.targets.len(), "database", "databases"),
+        );
+    }
+    Finished::Validate {
+        problems: problems.len(),
+        unreadable,
+    }
+}
 
 /// One problem: where, and what.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,113 @@
+//! Connecting: retried with back-off while the server is not up yet (refused, starting up,
+//! its name not resolving yet), not retried when it answers "no" (a wrong password, no such
+//! database), which cannot be opened (exit 3).
+
+use std::time::{Duration, Instant};
+
+use postgres::Client;
+use postgres::error::SqlState;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::message;
+use crate::backend::{BackendError, Backoff};
+
+/// Whether a connection error means "not up yet" (retried) rather than "wrong" (not retried).
+fn is_transient(e: &postgres::Error) -> bool {
+    if let Some(code) = e.code() {
+        return [
+            SqlState::CANNOT_CONNECT_NOW,   // the database system is starting up
+            SqlState::ADMIN_SHUTDOWN,       // a restart in progress
+            SqlState::TOO_MANY_CONNECTIONS, // full for now
+        ]
+        .contains(code);
+    }
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            use std::io::ErrorKind::*;
+            if matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | NotConnected
+                    | TimedOut
+                    | AddrNotAvailable
+                    | HostUnreachable
+                    | NetworkUnreachable
+                    | UnexpectedEof
+                    | BrokenPipe
+                    | NotFound
+            ) {
+                return true;
+            }
+            // A name that does not resolve yet (a compose service still starting).
+            let text = io.to_string();
+            return text.contains("lookup address")
+                || text.contains("Name or service not known")
+                || text.contains("Temporary failure in name resolution")
+                || text.contains("No address associated");
+        }
+        source = s.source();
+    }
+    e.is_closed()
+}
+
+/// Connects, retrying transient failures with back-off until `wait` has passed (zero: one
+/// attempt).
+pub fn connect(
+    config: &postgres::Config,
+    tls: &MakeRustlsConnect,
+    shown: &str,
+    wait: Duration,
+) -> Result<Client, BackendError> {
+    let started = Instant::now();
+    let mut backoff = Backoff::new(wait, Duration::from_millis(100), Duration::from_secs(2));
+    let mut attempts = 0u32;
+    loop {
+        attempts += 1;
+        let mut cfg = config.clone();
+        // A probe's single attempt still gets a couple of seconds to be answered.
+        cfg.connect_timeout(
+            backoff
+                .remaining()
+                .clamp(Duration::from_secs(2), Duration::from_secs(10)),
+        );
+        let err = match cfg.connect(tls.clone()) {
+            Ok(client) => {
+                if attempts > 1 {
+                    tracing::info!(
+                        database = shown,
+                        "connected after {attempts} attempts in {} ms",
+                        started.elapsed().as_millis()
+                    );
+                }
+                return Ok(client);
+            }
+            Err(e) => e,
+        };
+        let why = message(&err, "");
+        if !is_transient(&err) {
+            return Err(BackendError::CannotOpen(why));
+        }
+        if backoff.remaining().is_zero() {
+            let within = if wait.is_zero() {
+                "on the one attempt made (pass --wait to retry)".to_string()
+            } else {
+                format!(
+                    "within --wait {} ({attempts} attempts)",
+                    humantime::format_duration(wait)
+                )
+            };
+            return Err(BackendError::Unreachable(format!(
+                "not reachable {within}: {why}"
+            )));
+        }
+        tracing::info!(
+            database = shown,
+            "database not ready ({why}); retrying in {} ms",
+            backoff.next_pause().as_millis()
+        );
+        backoff.sleep().map_err(|_| BackendError::Cancelled)?;
+    }
+}

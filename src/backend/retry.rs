@@ -1,0 +1,55 @@
+//! Waiting with back-off until a deadline, cut short by a signal: for a server that does not
+//! answer yet and for another runner's lock.
+
+use std::time::{Duration, Instant};
+
+use crate::process::signals;
+
+/// Pauses that double from `first` up to `max`, never past the deadline.
+#[derive(Debug)]
+pub struct Backoff {
+    deadline: Instant,
+    pause: Duration,
+    max: Duration,
+}
+
+/// A signal asked to stop while waiting.
+#[derive(Debug)]
+pub struct Stopped;
+
+impl Backoff {
+    /// Waits of `first`, doubling up to `max`, for at most `timeout` from now.
+    pub fn new(timeout: Duration, first: Duration, max: Duration) -> Backoff {
+        Backoff {
+            deadline: Instant::now() + timeout,
+            pause: first,
+            max,
+        }
+    }
+
+    /// Time left before the deadline.
+    pub fn remaining(&self) -> Duration {
+        self.deadline.saturating_duration_since(Instant::now())
+    }
+
+    /// The next pause (at most what is left).
+    pub fn next_pause(&self) -> Duration {
+        self.pause.min(self.remaining())
+    }
+
+    /// Sleeps the next pause in short steps, returning early when a signal asks to stop.
+    pub fn sleep(&mut self) -> Result<(), Stopped> {
+        let until = Instant::now() + self.next_pause();
+        self.pause = (self.pause * 2).min(self.max);
+        loop {
+            if signals::caught().is_some() {
+                return Err(Stopped);
+            }
+            let now = Instant::now();
+            if now >= until {
+                return Ok(());
+            }
+            std::thread::sleep((until - now).min(Duration::from_millis(50)));
+        }
+    }
+}

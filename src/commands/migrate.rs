@@ -1,0 +1,496 @@
+//! The entrypoint, `up` and `plan`: find the migrations, and for each database apply what is
+//! due under the error policy, timing and recording each attempt; then exec CMD.
+//!
+//! The no-op path reads the records once, without a lock, and stops there. Only when something
+//! is due does it take the lock, prepare the table, and read the records again.
+
+use std::io::IsTerminal;
+use std::path::Path;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use super::{Event, Events, Finished, Opened, fanout, open_options};
+use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, OpenOptions};
+use crate::output::{progress, summary};
+use crate::plan::{self, Entry, Step};
+use crate::process::exec::{self, Resolved};
+use crate::process::script::{self, ScriptEnv};
+use crate::process::signals;
+use crate::settings::{LogFormat, Mode, Policy, Settings, Target};
+use crate::source::{Catalog, Dialect};
+
+/// Why a database was not started at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotStarted {
+    /// `--on-error abort` after another database's failure.
+    Aborted,
+    /// A signal asked to stop before its turn.
+    Signalled,
+}
+
+/// What happened to one database.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub database: String,
+    pub applied: usize,
+    pub failed: usize,
+    /// Due but not attempted (dry run, `stop`, `abort`, lock not acquired, signal).
+    pub pending: usize,
+    /// The records were read: the counts say how things stand.
+    pub read: bool,
+    pub elapsed: Duration,
+    /// The database as a whole could not be worked on.
+    pub error: Option<BackendError>,
+    pub not_started: Option<NotStarted>,
+    /// The steps due, in order (filled for dry runs).
+    pub steps: Vec<Step>,
+    /// Nothing was applied on purpose.
+    pub dry_run: bool,
+}
+
+impl Outcome {
+    fn new(database: String) -> Outcome {
+        Outcome {
+            database,
+            applied: 0,
+            failed: 0,
+            pending: 0,
+            read: false,
+            elapsed: Duration::ZERO,
+            error: None,
+            not_started: None,
+            steps: Vec::new(),
+            dry_run: false,
+        }
+    }
+
+    /// Whether anything went wrong with this database.
+    pub fn is_failure(&self) -> bool {
+        self.failed > 0 || self.error.is_some() || self.not_started == Some(NotStarted::Aborted)
+    }
+}
+
+/// Entrypoint mode: migrate, then exec CMD (or end as `up` does when there is none).
+pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished {
+    let finished = if s.skip {
+        tracing::info!("--skip: no database touched");
+        Finished::Migrated {
+            outcomes: Vec::new(),
+            signal: None,
+        }
+    } else {
+        up(s, events)
+    };
+    let Some(cmd) = cmd else {
+        return finished;
+    };
+    if let Finished::Migrated { outcomes, .. } = &finished {
+        // A signal, whenever it came, or `abort` after a failure ends the run; other failures
+        // still run CMD.
+        let signal = signals::caught();
+        let aborted = s.on_error == Policy::Abort && outcomes.iter().any(Outcome::is_failure);
+        if signal.is_some() || aborted {
+            tracing::error!("not running CMD: stopped by {}", match signal {
+                Some(n) => format!("signal {n}"),
+                None => "--on-error abort after a failure".into(),
+            });
+            return Finished::Migrated {
+                outcomes: outcomes.clone(),
+                signal,
+            };
+        }
+    } else {
+        return finished;
+    }
+    Finished::Exec(exec::exec(cmd))
+}
+
+/// `up` and `plan`: finds the migrations and migrates (or plans) every database.
+pub fn up(s: &Settings, events: Events<'_>) -> Finished {
+    if s.configured == 0 {
+        if super::scan(s).is_none() {
+            return Finished::BadFolders;
+        }
+        tracing::warn!("no database configured (set DATABASE_URL or pass -d URL): nothing migrated");
+        return Finished::Migrated {
+            outcomes: Vec::new(),
+            signal: None,
+        };
+    }
+    // Before any other thread: they all inherit the blocked signals.
+    if let Err(e) = signals::install() {
+        tracing::warn!(error = %e, "cannot watch for signals ({e}): SIGTERM will not cancel a migration");
+    }
+    let plan_only = s.mode == Mode::Plan;
+    let opts = RunOptions {
+        policy: s.on_error,
+        lock_timeout: s.lock_timeout,
+        dry_run: s.dry_run || plan_only,
+        log_steps: !plan_only,
+        script_timeout: s.script_timeout,
+    };
+    let open = open_options(s, !opts.dry_run);
+    let Some((catalog, early)) = scan_while_opening(s, &open) else {
+        return Finished::BadFolders;
+    };
+    let progress = (!opts.dry_run
+        && s.log.format == LogFormat::Text
+        && std::io::stderr().is_terminal())
+    .then(|| progress::start(s.targets.len()));
+    let events = |e: &Event<'_>| {
+        if let Some(p) = &progress {
+            p.event(e);
+        }
+        events(e);
+    };
+    let outcomes = run_all(s, &catalog, opts, &open, early, &events);
+    drop(progress);
+    summary::log_summaries(&outcomes);
+    if plan_only {
+        let _ = summary::write_plan(&mut std::io::stdout().lock(), &outcomes);
+    }
+    Finished::Migrated {
+        outcomes,
+        signal: signals::caught(),
+    }
+}
+
+/// A run's first step on its one database, taken while the files are read (connecting, or
+/// SQLite parsing its schema, overlaps reading the files; a no-op start feels that).
+struct Early {
+    started: Instant,
+    opened: Result<Opened, BackendError>,
+}
+
+/// Reads the migration files; a single database is opened at the same time. Not with several:
+/// a slow one, waited for here, would hold up the others. Nor a SQLite file that does not
+/// exist yet: opening would create it, and a folder error must leave nothing behind.
+fn scan_while_opening(s: &Settings, open: &OpenOptions) -> Option<(Catalog, Option<Early>)> {
+    let first = s
+        .targets
+        .first()
+        .filter(|_| s.targets.len() == 1)
+        .filter(|t| match t {
+            Target::Sqlite { path } => path.exists(),
+            Target::Postgres { .. } => true,
+        });
+    let (catalog, early) = std::thread::scope(|scope| {
+        let early = first.map(|t| {
+            scope.spawn(|| Early {
+                started: Instant::now(),
+                opened: Opened::open(t, open),
+            })
+        });
+        let catalog = super::scan(s);
+        (catalog, early.and_then(|h| h.join().ok()))
+    });
+    Some((catalog?, early))
+}
+
+/// How a run treats one database.
+#[derive(Debug, Clone, Copy)]
+struct RunOptions {
+    policy: Policy,
+    lock_timeout: Duration,
+    /// Only work out what would be done.
+    dry_run: bool,
+    /// Log each step a dry run would take (not for `plan`, which prints them).
+    log_steps: bool,
+    /// How long a script migration may run.
+    script_timeout: Duration,
+}
+
+/// What every database's run shares: its options, and the `abort` flag one database's failure
+/// sets for all.
+struct Run<'a> {
+    catalog: &'a Catalog,
+    opts: RunOptions,
+    abort: AtomicBool,
+    events: Events<'a>,
+}
+
+/// Opens and migrates every target, up to `--jobs` at once. After `abort` or a signal, the
+/// databases not started yet are reported as such.
+fn run_all(
+    s: &Settings,
+    catalog: &Catalog,
+    opts: RunOptions,
+    open: &OpenOptions,
+    early: Option<Early>,
+    events: Events<'_>,
+) -> Vec<Outcome> {
+    let run = Run {
+        catalog,
+        opts,
+        abort: AtomicBool::new(false),
+        events,
+    };
+    // The fan-out closure is `Fn + Sync`: the early open is taken out of a mutex, once.
+    let early = Mutex::new(early);
+    fanout::map(&s.targets, s.jobs, |target| {
+        let early = early.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let mut out = Outcome::new(target.redacted());
+        if run.abort.load(Ordering::SeqCst) {
+            tracing::warn!(database = %target, "not tried: --on-error abort after a failure");
+            out.not_started = Some(NotStarted::Aborted);
+        } else if signals::caught().is_some() {
+            out.not_started = Some(NotStarted::Signalled);
+        } else {
+            let (started, opened) = match early {
+                Some(e) => (e.started, e.opened),
+                None => (Instant::now(), Opened::open(target, open)),
+            };
+            match opened {
+                Ok(mut o) => run.database(&mut o, &mut out, &script_env(target)),
+                Err(e) => run.failed_as_a_whole(&mut out, e),
+            }
+            out.elapsed = started.elapsed();
+        }
+        (run.events)(&Event::DatabaseDone);
+        Some(out)
+    })
+}
+
+/// What a script migration is told about its database (paths absolute: the script runs in
+/// its own folder).
+fn script_env(target: &Target) -> ScriptEnv {
+    match target {
+        Target::Sqlite { path } => {
+            let path = std::path::absolute(path).unwrap_or_else(|_| path.clone());
+            ScriptEnv {
+                database_url: format!("sqlite:{}", path.display()),
+                dialect: Dialect::Sqlite,
+                sqlite_path: Some(path),
+            }
+        }
+        Target::Postgres { url, .. } => ScriptEnv {
+            database_url: url.clone(),
+            dialect: Dialect::Postgres,
+            sqlite_path: None,
+        },
+    }
+}
+
+impl Run<'_> {
+    /// Notes a database that could not be worked on; under `abort` the others stop too.
+    fn failed_as_a_whole(&self, out: &mut Outcome, e: BackendError) {
+        if matches!(e, BackendError::Cancelled) {
+            return;
+        }
+        tracing::error!(database = out.database, error = %e, "{e}");
+        if self.opts.policy == Policy::Abort {
+            self.abort.store(true, Ordering::SeqCst);
+        }
+        out.error = Some(e);
+    }
+
+    /// Migrates one opened database whose records were read.
+    fn database(&self, opened: &mut Opened, out: &mut Outcome, env: &ScriptEnv) {
+        out.read = true;
+        let entries = opened.entries(self.catalog);
+        let due = plan::due(&entries);
+        for e in plan::changed(&entries) {
+            tracing::warn!(
+                database = out.database,
+                migration = e.name,
+                "{} has changed since it was applied: not re-run (write a new migration instead)",
+                e.name
+            );
+        }
+        out.pending = due.len();
+        if due.is_empty() || self.opts.dry_run {
+            out.steps = plan::steps(&due, self.opts.policy);
+            out.dry_run = self.opts.dry_run;
+            for s in out.steps.iter().filter(|_| self.opts.log_steps) {
+                let note = if s.no_transaction { " (no transaction)" } else { "" };
+                tracing::info!(database = out.database, migration = %s.name, "would apply {}{note}", s.name);
+            }
+            return;
+        }
+        if self.abort.load(Ordering::SeqCst) || signals::caught().is_some() {
+            return;
+        }
+        drop(entries);
+        let backend = opened.backend.as_mut();
+        let result = backend.lock(self.opts.lock_timeout).and_then(|()| {
+            let applied = self.apply_locked(backend, out, env);
+            applied.and(backend.unlock())
+        });
+        if let Err(e) = result {
+            self.failed_as_a_whole(out, e);
+        }
+    }
+
+    /// Under the lock: prepares the table, reads the records again (another runner may have
+    /// applied some meanwhile), and applies what is still due, under the policy.
+    fn apply_locked(
+        &self,
+        backend: &mut dyn Backend,
+        out: &mut Outcome,
+        env: &ScriptEnv,
+    ) -> Result<(), BackendError> {
+        backend.prepare_table()?;
+        let records = backend.read_records()?.unwrap_or_default();
+        let entries = plan::entries(&self.catalog.migrations, backend.dialect(), &records);
+        let due = plan::due(&entries);
+        out.pending = due.len();
+        for entry in due {
+            if signals::caught().is_some() {
+                return Err(BackendError::Cancelled);
+            }
+            if self.abort.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let Some(failure) = self.attempt(backend, entry, out, env)? else {
+                out.pending -= 1;
+                out.applied += 1;
+                continue;
+            };
+            out.pending -= 1;
+            out.failed += 1;
+            tracing::error!(database = out.database, migration = entry.name, error = %failure, "failed {}: {failure}", entry.name);
+            match self.opts.policy {
+                Policy::Continue => {}
+                Policy::Stop => {
+                    if out.pending > 0 {
+                        tracing::warn!(
+                            database = out.database,
+                            "--on-error stop: {} later migration(s) of this database not tried",
+                            out.pending
+                        );
+                    }
+                    return Ok(());
+                }
+                Policy::Abort => {
+                    self.abort.store(true, Ordering::SeqCst);
+                    return Ok(());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Attempts one migration and records the attempt. `Ok(None)`: applied; `Ok(Some(why))`:
+    /// failed and recorded (or, for a conflict, failed with nothing recorded); `Err`: the
+    /// database as a whole cannot go on (a signal, a lost connection).
+    fn attempt(
+        &self,
+        backend: &mut dyn Backend,
+        entry: &Entry<'_>,
+        out: &Outcome,
+        env: &ScriptEnv,
+    ) -> Result<Option<String>, BackendError> {
+        let database = out.database.as_str();
+        let (Some(m), Some(variant)) = (entry.migration, entry.variant) else {
+            return Ok(None);
+        };
+        let row = NewRecord {
+            name: entry.record_name(),
+            description: &m.description,
+            checksum: variant.checksum(),
+            success: true,
+            error_message: None,
+            execution_time_ms: None,
+            row_exists: entry.record.is_some(),
+        };
+        let content = match (&variant.content, variant.why_unusable()) {
+            // Which of two differing files is right is unknown: nothing is run or recorded.
+            (_, Some(why)) if !variant.conflicts.is_empty() => return Ok(Some(why)),
+            (Err(why), _) => {
+                record_failure(backend, database, &row.failed(why, None));
+                return Ok(Some(why.clone()));
+            }
+            (Ok(content), _) => content,
+        };
+        (self.events)(&Event::MigrationStarted {
+            database,
+            name: &m.name,
+        });
+        let result = if content.script {
+            run_script(backend, &variant.path, &m.name, env, database, self.opts, &row)
+        } else {
+            backend.apply(&content.body.sql, !content.body.no_transaction, &row)
+        };
+        let failure = match result {
+            Ok(elapsed) => {
+                let ms = elapsed.as_millis() as u64;
+                tracing::info!(database, migration = %m.name, duration_ms = ms, "applied {} in {ms} ms", m.name);
+                return Ok(None);
+            }
+            Err(f) => f,
+        };
+        match failure.kind {
+            FailureKind::Refused => {
+                record_failure(
+                    backend,
+                    database,
+                    &row.failed(&failure.message, Some(failure.elapsed)),
+                );
+                Ok(Some(failure.message))
+            }
+            FailureKind::Cancelled if content.script => {
+                // A script cannot be rolled back: its record says so, and it is tried again
+                // next time.
+                record_failure(
+                    backend,
+                    database,
+                    &row.failed(&failure.message, Some(failure.elapsed)),
+                );
+                tracing::warn!(database, migration = %m.name, "stopped {}: {}", m.name, failure.message);
+                Err(BackendError::Cancelled)
+            }
+            FailureKind::Cancelled => {
+                tracing::warn!(database, migration = %m.name, "cancelled {}: rolled back", m.name);
+                Err(BackendError::Cancelled)
+            }
+            FailureKind::ConnectionLost => Err(BackendError::Failed(format!(
+                "the connection was lost while applying {}: {}",
+                m.name, failure.message
+            ))),
+        }
+    }
+}
+
+/// Runs a script migration and, when it succeeds, writes its success row.
+fn run_script(
+    backend: &mut dyn Backend,
+    path: &Path,
+    name: &str,
+    env: &ScriptEnv,
+    database: &str,
+    opts: RunOptions,
+    row: &NewRecord<'_>,
+) -> Result<Duration, Failure> {
+    let elapsed = script::run(path, name, env, database, opts.script_timeout)?;
+    backend
+        .record(&row.timed(elapsed))
+        .map(|_| elapsed)
+        .map_err(|e| Failure {
+            kind: FailureKind::Refused,
+            message: e.to_string(),
+            elapsed,
+        })
+}
+
+impl From<script::ScriptFailure> for Failure {
+    fn from(f: script::ScriptFailure) -> Failure {
+        Failure {
+            kind: if f.cancelled {
+                FailureKind::Cancelled
+            } else {
+                FailureKind::Refused
+            },
+            message: f.message,
+            elapsed: f.elapsed,
+        }
+    }
+}
+
+/// Writes a failure row; a failure to write it is logged, not fatal (the migration is still
+/// pending and is tried again next time either way).
+fn record_failure(backend: &mut dyn Backend, database: &str, row: &NewRecord<'_>) {
+    if let Err(e) = backend.record(row) {
+        tracing::error!(database, migration = row.name, error = %e, "cannot record the failure: {e}");
+    }
+}

@@ -1,0 +1,60 @@
+//! `status`: every migration of every database and its state, to stdout. Reads only: no lock,
+//! nothing created.
+
+use std::io::{IsTerminal, Write};
+
+use super::{Finished, Opened, fanout, open_options};
+use crate::backend::BackendError;
+use crate::output::{log, summary};
+use crate::plan::{Entry, StatusRow};
+use crate::settings::{Format, Settings};
+
+/// What `status` found in one database.
+#[derive(Debug, Clone)]
+pub struct DbStatus {
+    pub database: String,
+    /// Every migration known from files or records, in order.
+    pub rows: Vec<StatusRow>,
+    /// The database could not be read.
+    pub error: Option<BackendError>,
+}
+
+/// Reads every database's records and prints each migration's state.
+pub fn run(s: &Settings, format: Format, exit_code: bool) -> Finished {
+    let Some(catalog) = super::scan(s) else {
+        return Finished::BadFolders;
+    };
+    let open = open_options(s, false);
+    let dbs = fanout::map(&s.targets, s.jobs, |target| {
+        let database = target.redacted();
+        let rows = Opened::open(target, &open)
+            .map(|o| o.entries(&catalog).iter().map(Entry::row).collect());
+        Some(match rows {
+            Ok(rows) => DbStatus {
+                database,
+                rows,
+                error: None,
+            },
+            Err(e) => {
+                tracing::error!(database, error = %e, "{e}");
+                DbStatus {
+                    database,
+                    rows: Vec::new(),
+                    error: Some(e),
+                }
+            }
+        })
+    });
+    let mut out = std::io::stdout().lock();
+    let written = match format {
+        Format::Json => writeln!(out, "{:#}", summary::status_json(&dbs)),
+        Format::Text => {
+            let colour = std::io::stdout().is_terminal() && log::colour_wanted();
+            summary::write_status_text(&mut out, &dbs, colour)
+        }
+    };
+    if let Err(e) = written {
+        tracing::error!("cannot write the status: {e}");
+    }
+    Finished::Status { dbs, exit_code }
+}

@@ -1,0 +1,7 @@
+//! The process edge: signals while migrating, exec of CMD, the user switch, and script
+//! migrations run as child processes. Knows no SQL.
+
+pub mod exec;
+pub mod privileges;
+pub mod script;
+pub mod signals;

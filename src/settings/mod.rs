@@ -1,0 +1,519 @@
+//! Resolved, validated settings: the command line merged with the environment (and its
+//! `NAME_FILE` forms), durations and policies parsed, database URLs read once and globs
+//! expanded. The only I/O here is reading `_FILE`s and listing globs.
+
+pub mod env;
+pub mod target;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use crate::cli::{Format, LockMode, LogFormat, Policy, Tool};
+use crate::cli::{Command, Given, LogArgs};
+use crate::source::Version;
+use env::{Env, boolean, choice, duration, lookup};
+pub use target::Target;
+
+/// `--wait` when neither flag nor variable says.
+pub const DEFAULT_WAIT: &str = "30s";
+/// `--lock-timeout` when neither flag nor variable says.
+pub const DEFAULT_LOCK_TIMEOUT: &str = "5m";
+/// `--script-timeout` when neither flag nor variable says.
+pub const DEFAULT_SCRIPT_TIMEOUT: &str = "10m";
+/// The tracking table when neither flag nor variable says.
+pub const DEFAULT_TABLE: &str = "schema_migrations";
+/// The migrations directory when neither flag nor variable says.
+pub const DEFAULT_DIR: &str = "./migrations";
+/// The log filter when neither flag nor variable says.
+pub const DEFAULT_LOG_LEVEL: &str = "info";
+
+/// A usage or configuration error (exit 2).
+#[derive(Debug, thiserror::Error)]
+pub enum SettingsError {
+    #[error("{name} and {name}_FILE are both set: set one of them")]
+    BothSet { name: String },
+    #[error("cannot read {name}_FILE ({path}): {err}")]
+    FileUnreadable {
+        name: String,
+        path: String,
+        err: std::io::Error,
+    },
+    #[error("{name} is not valid UTF-8")]
+    NotUtf8 { name: String },
+    #[error("invalid {what} '{value}': {why}")]
+    Invalid {
+        what: String,
+        value: String,
+        why: String,
+    },
+    #[error(transparent)]
+    Url(#[from] target::UrlError),
+    #[error(transparent)]
+    User(#[from] crate::process::privileges::UserError),
+    #[error("no database configured: set DATABASE_URL or pass -d URL")]
+    NoDatabase,
+    #[error("'{0}' takes no command to run (did you mean to leave out '{0}'?)")]
+    CmdNotAllowed(&'static str),
+}
+
+/// The tracking table's name, validated as a plain identifier (optionally `schema.table`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Table {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl Table {
+    /// Parses `name` or `schema.name`; each part `[A-Za-z_][A-Za-z0-9_]*`, at most 63 bytes.
+    pub fn parse(text: &str) -> Result<Table, SettingsError> {
+        let ident = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 63
+                && s.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+                && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        };
+        let (schema, name) = match text.split_once('.') {
+            Some((s, n)) => (Some(s), n),
+            None => (None, text),
+        };
+        if !ident(name) || schema.is_some_and(|s| !ident(s)) {
+            return Err(SettingsError::Invalid {
+                what: "--table".into(),
+                value: text.into(),
+                why: "expected a plain identifier (letters, digits, '_') or schema.table".into(),
+            });
+        }
+        Ok(Table {
+            schema: schema.map(str::to_string),
+            name: name.to_string(),
+        })
+    }
+
+    /// The name as written by the user (`schema.table` or `table`).
+    pub fn display(&self) -> String {
+        match &self.schema {
+            Some(s) => format!("{s}.{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+/// Which job this run does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Migrate, then exec CMD (or exit as `up` does when there is none).
+    Entrypoint { cmd: Vec<OsString> },
+    /// Migrate and exit.
+    Up,
+    /// Show what `up` would do.
+    Plan,
+    /// Show every migration's state.
+    Status { format: Format, exit_code: bool },
+    /// Record migrations as applied without running them.
+    Baseline {
+        through: Option<Version>,
+        /// Adopt the history this tool recorded.
+        from: Option<Tool>,
+        force: bool,
+    },
+    /// Create the next migration file.
+    New {
+        description: String,
+        dir: Option<PathBuf>,
+    },
+    /// Check files and records.
+    Validate,
+}
+
+impl Mode {
+    /// Commands that only look: a readiness probe must not hang on a database that is down.
+    fn only_looks(&self) -> bool {
+        matches!(self, Mode::Plan | Mode::Status { .. } | Mode::Validate)
+    }
+}
+
+/// The stderr log's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub filter: String,
+}
+
+/// Everything a run needs to know, validated.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub mode: Mode,
+    /// How many database URLs were configured (before glob expansion).
+    pub configured: usize,
+    pub targets: Vec<Target>,
+    pub dirs: Vec<PathBuf>,
+    pub table: Table,
+    pub on_error: Policy,
+    /// How long to retry a database that does not answer; zero: one attempt.
+    pub wait: Duration,
+    pub lock_timeout: Duration,
+    pub lock_mode: LockMode,
+    /// How long a script migration may run before it is killed.
+    pub script_timeout: Duration,
+    /// Databases worked on at once; 0 until given: the number of CPUs (see `fanout::map`).
+    pub jobs: usize,
+    /// `--user`, resolved.
+    pub user: Option<crate::process::privileges::Identity>,
+    pub dry_run: bool,
+    pub skip: bool,
+    pub log: LogSettings,
+}
+
+/// The log settings, resolved before anything else so that errors of the rest are logged in
+/// the chosen format.
+pub fn log(given: &LogArgs, env: Env) -> Result<LogSettings, SettingsError> {
+    Ok(LogSettings {
+        format: choice(given.log_format, "MIGRATE_LOG_FORMAT", env, LogFormat::Text)?,
+        filter: lookup(given.log_level.clone(), "MIGRATE_LOG", env)?
+            .unwrap_or_else(|| DEFAULT_LOG_LEVEL.to_string()),
+    })
+}
+
+/// The job the command line names.
+fn mode(command: Option<Command>, cmd: Vec<OsString>) -> Result<Mode, SettingsError> {
+    let word = match &command {
+        None | Some(Command::Exec(_)) => None,
+        Some(Command::Up { .. }) => Some("up"),
+        Some(Command::Plan { .. }) => Some("plan"),
+        Some(Command::Status { .. }) => Some("status"),
+        Some(Command::Baseline { .. }) => Some("baseline"),
+        Some(Command::New { .. }) => Some("new"),
+        Some(Command::Validate { .. }) => Some("validate"),
+    };
+    if let Some(word) = word
+        && !cmd.is_empty()
+    {
+        return Err(SettingsError::CmdNotAllowed(word));
+    }
+    Ok(match command {
+        None => Mode::Entrypoint { cmd },
+        Some(Command::Exec(cmd)) => Mode::Entrypoint { cmd },
+        Some(Command::Up { .. }) => Mode::Up,
+        Some(Command::Plan { .. }) => Mode::Plan,
+        Some(Command::Status {
+            format, exit_code, ..
+        }) => Mode::Status { format, exit_code },
+        Some(Command::Baseline {
+            through,
+            force,
+            from,
+            ..
+        }) => Mode::Baseline {
+            through: through.as_deref().map(version).transpose()?,
+            from,
+            force,
+        },
+        Some(Command::New {
+            description, dir, ..
+        }) => Mode::New {
+            description: description.join(" "),
+            dir,
+        },
+        Some(Command::Validate { .. }) => Mode::Validate,
+    })
+}
+
+/// `--through`: `3`, `0003`, `V3`, `20260210000000`.
+fn version(text: &str) -> Result<Version, SettingsError> {
+    Version::parse(text.trim_start_matches(['V', 'v'])).ok_or_else(|| SettingsError::Invalid {
+        what: "--through".into(),
+        value: text.into(),
+        why: "expected a version number such as 3, 0003 or 20260210000000".into(),
+    })
+}
+
+/// Resolves the command line against the environment. `log` was resolved before, by `log`.
+pub fn resolve(
+    given: Given,
+    command: Option<Command>,
+    cmd: Vec<OsString>,
+    log: LogSettings,
+    env: Env,
+) -> Result<Settings, SettingsError> {
+    let mode = mode(command, cmd)?;
+    let db = &given.db;
+    let run = &given.run;
+
+    let urls: Vec<String> = if db.database_url.is_empty() {
+        lookup(None, "DATABASE_URL", env)?
+            .map(|v| v.split_whitespace().map(str::to_string).collect())
+            .unwrap_or_default()
+    } else {
+        db.database_url.clone()
+    };
+    let skip = boolean(given.entry.skip, "MIGRATE_SKIP", env)?;
+    let targets = if skip || matches!(mode, Mode::New { .. }) {
+        Vec::new()
+    } else {
+        target::resolve(&urls)?
+    };
+
+    let dirs: Vec<PathBuf> = if db.dirs.migrations_dir.is_empty() {
+        match lookup(None, "MIGRATIONS_DIRS", env)? {
+            Some(v) => v
+                .split(':')
+                .filter(|s| !s.is_empty())
+                .map(PathBuf::from)
+                .collect(),
+            None => vec![PathBuf::from(DEFAULT_DIR)],
+        }
+    } else {
+        db.dirs.migrations_dir.clone()
+    };
+
+    let table = Table::parse(
+        &lookup(db.table.clone(), "MIGRATE_TABLE", env)?.unwrap_or_else(|| DEFAULT_TABLE.into()),
+    )?;
+    check_table(&table, &mode, &targets)?;
+
+    let wait = if mode.only_looks() && !given.wait_on_command_line {
+        // One attempt: MIGRATE_WAIT in a container's environment is for the entrypoint.
+        Duration::ZERO
+    } else {
+        duration(
+            lookup(db.wait.clone(), "MIGRATE_WAIT", env)?,
+            "--wait",
+            DEFAULT_WAIT,
+        )?
+    };
+    let jobs = match lookup(db.jobs.clone(), "MIGRATE_JOBS", env)? {
+        // The number of CPUs, looked up only when there is more than one database (fanout).
+        None => 0,
+        Some(v) => match v.trim().parse::<usize>() {
+            Ok(n) if n >= 1 => n,
+            _ => {
+                return Err(SettingsError::Invalid {
+                    what: "--jobs".into(),
+                    value: v,
+                    why: "expected a whole number of at least 1".into(),
+                });
+            }
+        },
+    };
+    let user = lookup(db.user.clone(), "MIGRATE_USER", env)?
+        .map(|spec| crate::process::privileges::resolve(&spec))
+        .transpose()?;
+
+    if urls.is_empty()
+        && !skip
+        && !matches!(
+            mode,
+            Mode::Entrypoint { .. } | Mode::New { .. } | Mode::Validate
+        )
+    {
+        return Err(SettingsError::NoDatabase);
+    }
+
+    Ok(Settings {
+        configured: urls.len(),
+        targets,
+        dirs,
+        table,
+        on_error: choice(run.policy.on_error, "MIGRATE_ON_ERROR", env, Policy::Continue)?,
+        wait,
+        lock_timeout: duration(
+            lookup(run.lock.lock_timeout.clone(), "MIGRATE_LOCK_TIMEOUT", env)?,
+            "--lock-timeout",
+            DEFAULT_LOCK_TIMEOUT,
+        )?,
+        lock_mode: choice(
+            run.lock.lock_mode,
+            "MIGRATE_LOCK_MODE",
+            env,
+            LockMode::Advisory,
+        )?,
+        script_timeout: duration(
+            lookup(run.script_timeout.clone(), "MIGRATE_SCRIPT_TIMEOUT", env)?,
+            "--script-timeout",
+            DEFAULT_SCRIPT_TIMEOUT,
+        )?,
+        jobs,
+        user,
+        dry_run: boolean(run.dry_run, "MIGRATE_DRY_RUN", env)?,
+        skip,
+        log,
+        mode,
+    })
+}
+
+/// A table name that cannot work here: another tool's table for `baseline --from`, a schema on
+/// SQLite.
+fn check_table(table: &Table, mode: &Mode, targets: &[Target]) -> Result<(), SettingsError> {
+    if let Mode::Baseline {
+        from: Some(tool), ..
+    } = mode
+        && table.schema.is_none()
+        && table.name == tool.table()
+    {
+        return Err(SettingsError::Invalid {
+            what: "--table".into(),
+            value: table.name.clone(),
+            why: format!(
+                "{} keeps its history in a table of that name too: name ours with --table \
+                 (e.g. --table app_migrations) to adopt it",
+                tool.name()
+            ),
+        });
+    }
+    if table.schema.is_some() && targets.iter().any(|t| matches!(t, Target::Sqlite { .. })) {
+        return Err(SettingsError::Invalid {
+            what: "--table".into(),
+            value: table.display(),
+            why: "SQLite has no schemas: use a plain table name".into(),
+        });
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn resolve_args(args: &[&str], env: Env) -> Result<Settings, SettingsError> {
+        let cli = crate::cli::parse(
+            std::iter::once("migrate-entrypoint")
+                .chain(args.iter().copied())
+                .map(OsString::from),
+        )
+        .unwrap();
+        let (given, command, cmd) = cli.into_parts();
+        let log = log(&given.log, env)?;
+        resolve(given, command, cmd, log, env)
+    }
+
+    fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + use<> {
+        let map: HashMap<String, OsString> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults() {
+        let s = resolve_args(&[], &env_of(&[])).unwrap();
+        assert_eq!(s.dirs, [PathBuf::from(DEFAULT_DIR)]);
+        assert_eq!(s.table.name, DEFAULT_TABLE);
+        assert_eq!(s.on_error, Policy::Continue);
+        assert_eq!(s.wait, Duration::from_secs(30));
+        assert_eq!(s.lock_timeout, Duration::from_secs(300));
+        assert_eq!(s.script_timeout, Duration::from_secs(600));
+        assert!(!s.dry_run && !s.skip);
+        assert_eq!(
+            s.log,
+            LogSettings {
+                format: LogFormat::Text,
+                filter: "info".into()
+            }
+        );
+        assert_eq!(s.mode, Mode::Entrypoint { cmd: vec![] });
+    }
+
+    #[test]
+    fn flag_wins_over_variable() {
+        let env = env_of(&[("MIGRATE_ON_ERROR", "abort"), ("MIGRATE_WAIT", "5")]);
+        let s = resolve_args(&["--on-error", "stop"], &env).unwrap();
+        assert_eq!(s.on_error, Policy::Stop);
+        assert_eq!(s.wait, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn probes_try_once_unless_told_to_wait() {
+        let env = env_of(&[("MIGRATE_WAIT", "60s"), ("DATABASE_URL", "a.db")]);
+        for probe in [&["status"][..], &["plan"], &["validate"]] {
+            assert_eq!(resolve_args(probe, &env).unwrap().wait, Duration::ZERO);
+        }
+        let s = resolve_args(&["status", "--wait", "7s"], &env).unwrap();
+        assert_eq!(s.wait, Duration::from_secs(7));
+        assert_eq!(
+            resolve_args(&["up"], &env).unwrap().wait,
+            Duration::from_secs(60)
+        );
+        assert_eq!(
+            resolve_args(&[], &env).unwrap().wait,
+            Duration::from_secs(60)
+        );
+    }
+
+    #[test]
+    fn variables_and_files() {
+        let d = tempfile::tempdir().unwrap();
+        let f = d.path().join("url");
+        std::fs::write(&f, format!("sqlite:{}/a.db\n", d.path().display())).unwrap();
+        let env = env_of(&[
+            ("DATABASE_URL_FILE", f.to_str().unwrap()),
+            ("MIGRATIONS_DIRS", "a:b::c"),
+            ("MIGRATE_DRY_RUN", "yes"),
+        ]);
+        let s = resolve_args(&[], &env).unwrap();
+        assert_eq!(s.targets.len(), 1);
+        assert_eq!(
+            s.targets[0].redacted(),
+            format!("sqlite:{}", d.path().join("a.db").display())
+        );
+        assert_eq!(s.dirs, ["a", "b", "c"].map(PathBuf::from));
+        assert!(s.dry_run);
+
+        let env = env_of(&[("DATABASE_URL", "x.db"), ("DATABASE_URL_FILE", "/f")]);
+        assert!(matches!(
+            resolve_args(&[], &env),
+            Err(SettingsError::BothSet { .. })
+        ));
+        let env = env_of(&[("DATABASE_URL_FILE", "/no/such/file")]);
+        assert!(matches!(
+            resolve_args(&[], &env),
+            Err(SettingsError::FileUnreadable { .. })
+        ));
+    }
+
+    #[test]
+    fn several_urls_in_one_variable() {
+        let env = env_of(&[("DATABASE_URL", " a.db \n b.sqlite ")]);
+        let s = resolve_args(&[], &env).unwrap();
+        assert_eq!(s.targets.len(), 2);
+    }
+
+    #[test]
+    fn bad_values() {
+        let bad = |args: &[&str], env: &[(&str, &str)]| resolve_args(args, &env_of(env)).is_err();
+        assert!(bad(&["--wait", "soon"], &[]));
+        assert!(bad(&[], &[("MIGRATE_ON_ERROR", "sometimes")]));
+        assert!(bad(&[], &[("MIGRATE_DRY_RUN", "maybe")]));
+        assert!(bad(&[], &[("MIGRATE_LOCK_MODE", "file")]));
+        assert!(bad(&["--jobs", "0"], &[]));
+        assert!(bad(&[], &[("MIGRATE_JOBS", "many")]));
+        assert!(bad(&[], &[("MIGRATE_LOG_FORMAT", "xml")]));
+        assert!(bad(&["--table", "x; DROP TABLE y"], &[]));
+        assert!(bad(&["--table", "a.b", "-d", "x.db"], &[]));
+        assert!(bad(&["-d", "mysql://u:p@h/db"], &[]));
+        assert!(bad(&["-d", "postgres://u:p@h/db?sslmode=sometimes"], &[]));
+        assert!(bad(&["up", "--", "echo"], &[]));
+        assert!(bad(
+            &["baseline", "--from", "dbmate", "-d", "a.db"],
+            &[]
+        ));
+    }
+
+    #[test]
+    fn tables() {
+        assert_eq!(
+            Table::parse("schema_migrations").unwrap().name,
+            "schema_migrations"
+        );
+        let t = Table::parse("app.migs").unwrap();
+        assert_eq!(
+            (t.schema.as_deref(), t.name.as_str()),
+            (Some("app"), "migs")
+        );
+        for bad in ["", "1x", "a b", "a\"b", "a.b.c", "x'--", &"a".repeat(64)] {
+            assert!(Table::parse(bad).is_err(), "{bad}");
+        }
+    }
+}
