@@ -384,35 +384,42 @@ impl Cli {
             log: log.over(top.log),
         };
         let (given, command) = match self.command {
-            Some(Command::Up { db, run, log }) => {
-                (merge(db, run, log, top), Some(Command::Up {
+            Some(Command::Up { db, run, log }) => (
+                merge(db, run, log, top),
+                Some(Command::Up {
                     db: DbArgs::default(),
                     run: RunArgs::default(),
                     log: LogArgs::default(),
-                }))
-            }
+                }),
+            ),
             Some(Command::Plan { db, policy, log }) => {
                 let run = RunArgs {
                     policy,
                     ..RunArgs::default()
                 };
-                (merge(db, run, log, top), Some(Command::Plan {
-                    db: DbArgs::default(),
-                    policy: PolicyArg::default(),
-                    log: LogArgs::default(),
-                }))
+                (
+                    merge(db, run, log, top),
+                    Some(Command::Plan {
+                        db: DbArgs::default(),
+                        policy: PolicyArg::default(),
+                        log: LogArgs::default(),
+                    }),
+                )
             }
             Some(Command::Status {
                 db,
                 format,
                 exit_code,
                 log,
-            }) => (merge(db, RunArgs::default(), log, top), Some(Command::Status {
-                db: DbArgs::default(),
-                format,
-                exit_code,
-                log: LogArgs::default(),
-            })),
+            }) => (
+                merge(db, RunArgs::default(), log, top),
+                Some(Command::Status {
+                    db: DbArgs::default(),
+                    format,
+                    exit_code,
+                    log: LogArgs::default(),
+                }),
+            ),
             Some(Command::Baseline {
                 db,
                 lock,
@@ -425,14 +432,17 @@ impl Cli {
                     lock,
                     ..RunArgs::default()
                 };
-                (merge(db, run, log, top), Some(Command::Baseline {
-                    db: DbArgs::default(),
-                    lock: LockArgs::default(),
-                    through,
-                    force,
-                    from,
-                    log: LogArgs::default(),
-                }))
+                (
+                    merge(db, run, log, top),
+                    Some(Command::Baseline {
+                        db: DbArgs::default(),
+                        lock: LockArgs::default(),
+                        through,
+                        force,
+                        from,
+                        log: LogArgs::default(),
+                    }),
+                )
             }
             Some(Command::New {
                 description,
@@ -444,19 +454,23 @@ impl Cli {
                     dirs,
                     ..DbArgs::default()
                 };
-                (merge(db, RunArgs::default(), log, top), Some(Command::New {
-                    description,
-                    dir,
-                    dirs: DirsArg::default(),
-                    log: LogArgs::default(),
-                }))
+                (
+                    merge(db, RunArgs::default(), log, top),
+                    Some(Command::New {
+                        description,
+                        dir,
+                        dirs: DirsArg::default(),
+                        log: LogArgs::default(),
+                    }),
+                )
             }
-            Some(Command::Validate { db, log }) => {
-                (merge(db, RunArgs::default(), log, top), Some(Command::Validate {
+            Some(Command::Validate { db, log }) => (
+                merge(db, RunArgs::default(), log, top),
+                Some(Command::Validate {
                     db: DbArgs::default(),
                     log: LogArgs::default(),
-                }))
-            }
+                }),
+            ),
             other => (top, other),
         };
         (given, command, self.cmd)
@@ -484,11 +498,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Cli, clap::Erro
 /// names one of our subcommands when no program of that name is on PATH).
 pub fn parse_as_subcommand(args: &[OsString]) -> Result<Cli, clap::Error> {
     let joined: Vec<OsString> = match args.iter().skip(1).position(|a| a == "--") {
-        Some(i) => args[..=i]
-            .iter()
-            .chain(&args[i + 2..])
-            .cloned()
-            .collect(),
+        Some(i) => args[..=i].iter().chain(&args[i + 2..]).cloned().collect(),
         None => args.to_vec(),
     };
     Cli::try_parse_from(joined)

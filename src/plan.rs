@@ -339,14 +339,20 @@ mod tests {
         let ms = [mig("1_a.sql", "1", "A"), bad, mig("3_c.sql", "3", "C")];
         let e = entries(&ms, Dialect::Sqlite, &[]);
         let blocked = |p| -> Vec<Option<String>> {
-            steps(&due(&e), p).into_iter().map(|s| s.blocked_by).collect()
+            steps(&due(&e), p)
+                .into_iter()
+                .map(|s| s.blocked_by)
+                .collect()
         };
         assert_eq!(blocked(Policy::Continue), [None, None, None]);
         assert_eq!(
             blocked(Policy::Stop),
             [None, None, Some("2_b.sql".to_string())]
         );
-        assert_eq!(steps(&due(&e), Policy::Stop)[1].unusable.as_deref(), Some("cannot read"));
+        assert_eq!(
+            steps(&due(&e), Policy::Stop)[1].unusable.as_deref(),
+            Some("cannot read")
+        );
     }
 
     #[test]

@@ -40,7 +40,9 @@ impl BackendError {
     pub fn unread(&self) -> bool {
         matches!(
             self,
-            BackendError::Unreachable(_) | BackendError::CannotOpen(_) | BackendError::LockTimeout(_)
+            BackendError::Unreachable(_)
+                | BackendError::CannotOpen(_)
+                | BackendError::LockTimeout(_)
         )
     }
 }

@@ -52,7 +52,10 @@ const COLUMNS: [Column; 8] = [
     },
     Column {
         name: "success",
-        create: ["BOOLEAN NOT NULL DEFAULT TRUE", "BOOLEAN NOT NULL DEFAULT 1"],
+        create: [
+            "BOOLEAN NOT NULL DEFAULT TRUE",
+            "BOOLEAN NOT NULL DEFAULT 1",
+        ],
         add: [
             Some("BOOLEAN NOT NULL DEFAULT TRUE"),
             Some("BOOLEAN NOT NULL DEFAULT 1"),
@@ -84,7 +87,10 @@ pub fn create_table(quoted: &str, dialect: Dialect) -> String {
         .iter()
         .map(|c| format!("    {:<17} {}", c.name, c.create[i]))
         .collect();
-    format!("CREATE TABLE IF NOT EXISTS {quoted} (\n{}\n)", cols.join(",\n"))
+    format!(
+        "CREATE TABLE IF NOT EXISTS {quoted} (\n{}\n)",
+        cols.join(",\n")
+    )
 }
 
 /// The columns an older table lacks, with the definition to add each with.
@@ -237,19 +243,38 @@ mod tests {
     #[test]
     fn new_and_older_tables() {
         let pg = create_table("\"t\"", Dialect::Postgres);
-        assert!(pg.contains("id                BIGSERIAL PRIMARY KEY"), "{pg}");
+        assert!(
+            pg.contains("id                BIGSERIAL PRIMARY KEY"),
+            "{pg}"
+        );
         assert!(pg.contains("success           BOOLEAN NOT NULL DEFAULT TRUE"));
         let lite = create_table("\"t\"", Dialect::Sqlite);
-        assert!(lite.contains("id                INTEGER PRIMARY KEY,"), "{lite}");
+        assert!(
+            lite.contains("id                INTEGER PRIMARY KEY,"),
+            "{lite}"
+        );
         let old = ["migration_name".to_string(), "applied_at".to_string()];
         let names = |d| -> Vec<&str> { missing_columns(&old, d).iter().map(|c| c.0).collect() };
         assert_eq!(
             names(Dialect::Postgres),
-            ["id", "description", "checksum", "success", "error_message", "execution_time_ms"]
+            [
+                "id",
+                "description",
+                "checksum",
+                "success",
+                "error_message",
+                "execution_time_ms"
+            ]
         );
         assert_eq!(
             names(Dialect::Sqlite),
-            ["description", "checksum", "success", "error_message", "execution_time_ms"]
+            [
+                "description",
+                "checksum",
+                "success",
+                "error_message",
+                "execution_time_ms"
+            ]
         );
     }
 

@@ -10,7 +10,7 @@ pub use crate::cli::Tool;
 
 impl Tool {
     /// The tool's name, as `--from` takes it.
-        pub fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Tool::Dbmate => "dbmate",
             Tool::GolangMigrate => "golang-migrate",

@@ -91,10 +91,13 @@ pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Fi
         let signal = signals::caught();
         let aborted = s.on_error == Policy::Abort && outcomes.iter().any(Outcome::is_failure);
         if signal.is_some() || aborted {
-            tracing::error!("not running CMD: stopped by {}", match signal {
-                Some(n) => format!("signal {n}"),
-                None => "--on-error abort after a failure".into(),
-            });
+            tracing::error!(
+                "not running CMD: stopped by {}",
+                match signal {
+                    Some(n) => format!("signal {n}"),
+                    None => "--on-error abort after a failure".into(),
+                }
+            );
             return Finished::Migrated {
                 outcomes: outcomes.clone(),
                 signal,
@@ -112,7 +115,9 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
         if super::scan(s).is_none() {
             return Finished::BadFolders;
         }
-        tracing::warn!("no database configured (set DATABASE_URL or pass -d URL): nothing migrated");
+        tracing::warn!(
+            "no database configured (set DATABASE_URL or pass -d URL): nothing migrated"
+        );
         return Finished::Migrated {
             outcomes: Vec::new(),
             signal: None,
@@ -134,10 +139,9 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
     let Some((catalog, early)) = scan_while_opening(s, &open) else {
         return Finished::BadFolders;
     };
-    let progress = (!opts.dry_run
-        && s.log.format == LogFormat::Text
-        && std::io::stderr().is_terminal())
-    .then(|| progress::start(s.targets.len()));
+    let progress =
+        (!opts.dry_run && s.log.format == LogFormat::Text && std::io::stderr().is_terminal())
+            .then(|| progress::start(s.targets.len()));
     let events = |e: &Event<'_>| {
         if let Some(p) = &progress {
             p.event(e);
@@ -303,7 +307,11 @@ impl Run<'_> {
             out.steps = plan::steps(&due, self.opts.policy);
             out.dry_run = self.opts.dry_run;
             for s in out.steps.iter().filter(|_| self.opts.log_steps) {
-                let note = if s.no_transaction { " (no transaction)" } else { "" };
+                let note = if s.no_transaction {
+                    " (no transaction)"
+                } else {
+                    ""
+                };
                 tracing::info!(database = out.database, migration = %s.name, "would apply {}{note}", s.name);
             }
             return;
@@ -408,7 +416,15 @@ impl Run<'_> {
             name: &m.name,
         });
         let result = if content.script {
-            run_script(backend, &variant.path, &m.name, env, database, self.opts, &row)
+            run_script(
+                backend,
+                &variant.path,
+                &m.name,
+                env,
+                database,
+                self.opts,
+                &row,
+            )
         } else {
             backend.apply(&content.body.sql, !content.body.no_transaction, &row)
         };

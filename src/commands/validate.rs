@@ -39,9 +39,8 @@ pub fn run(s: &Settings) -> Finished {
         let _ = writeln!(out, "{p}");
     }
     if problems.is_empty() {
-        let plural = |n: usize, one: &str, many: &str| {
-            format!("{n} {}", if n == 1 { one } else { many })
-        };
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
         let _ = writeln!(
             out,
             "ok: {} migrations in {}, {} checked",

@@ -27,7 +27,9 @@ pub fn code(f: &Finished) -> i32 {
         Finished::New(Ok(_)) => OK,
         Finished::New(Err(NewError::EmptySlug(_))) => USAGE,
         Finished::New(Err(_)) => FAILED,
-        Finished::Validate { unreadable: true, .. } => UNREACHABLE,
+        Finished::Validate {
+            unreadable: true, ..
+        } => UNREACHABLE,
         Finished::Validate { problems, .. } => {
             if *problems == 0 {
                 OK

@@ -200,7 +200,10 @@ pub fn write_status_text(w: &mut dyn Write, dbs: &[DbStatus], colour: bool) -> s
         writeln!(
             w,
             "  {:<8}  {:<width$}  {:<19}  TIME",
-            "STATE", "MIGRATION", "APPLIED AT"
+            // A failed migration's time is its last attempt's.
+            "STATE",
+            "MIGRATION",
+            "APPLIED/TRIED AT"
         )?;
         for r in &db.rows {
             let state = format!("{:<8}", r.state.as_str());
@@ -209,11 +212,7 @@ pub fn write_status_text(w: &mut dyn Write, dbs: &[DbStatus], colour: bool) -> s
             } else {
                 state
             };
-            // A failed attempt's time is when it was tried, shown with its error.
-            let at = match r.state {
-                State::Failed => String::new(),
-                _ => r.applied_at.as_deref().map(short_time).unwrap_or_default(),
-            };
+            let at = r.applied_at.as_deref().map(short_time).unwrap_or_default();
             let time = r
                 .execution_time_ms
                 .map(|ms| format!("{ms} ms"))
@@ -223,12 +222,8 @@ pub fn write_status_text(w: &mut dyn Write, dbs: &[DbStatus], colour: bool) -> s
                 fit(&r.name, width)
             );
             writeln!(w, "{}", line.trim_end())?;
-            match (&r.error, r.state, r.applied_at.as_deref()) {
-                (Some(e), State::Failed, Some(t)) => {
-                    writeln!(w, "            tried {}: {e}", short_time(t))?
-                }
-                (Some(e), _, _) => writeln!(w, "            error: {e}")?,
-                _ => {}
+            if let Some(e) = &r.error {
+                writeln!(w, "            error: {e}")?;
             }
         }
         writeln!(w, "  {}", status_summary(&db.rows))?;

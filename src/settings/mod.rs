@@ -9,8 +9,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-pub use crate::cli::{Format, LockMode, LogFormat, Policy, Tool};
 use crate::cli::{Command, Given, LogArgs};
+pub use crate::cli::{Format, LockMode, LogFormat, Policy, Tool};
 use crate::source::Version;
 use env::{Env, boolean, choice, duration, lookup};
 pub use target::Target;
@@ -315,7 +315,12 @@ pub fn resolve(
         targets,
         dirs,
         table,
-        on_error: choice(run.policy.on_error, "MIGRATE_ON_ERROR", env, Policy::Continue)?,
+        on_error: choice(
+            run.policy.on_error,
+            "MIGRATE_ON_ERROR",
+            env,
+            Policy::Continue,
+        )?,
         wait,
         lock_timeout: duration(
             lookup(run.lock.lock_timeout.clone(), "MIGRATE_LOCK_TIMEOUT", env)?,
@@ -495,10 +500,7 @@ mod tests {
         assert!(bad(&["-d", "mysql://u:p@h/db"], &[]));
         assert!(bad(&["-d", "postgres://u:p@h/db?sslmode=sometimes"], &[]));
         assert!(bad(&["up", "--", "echo"], &[]));
-        assert!(bad(
-            &["baseline", "--from", "dbmate", "-d", "a.db"],
-            &[]
-        ));
+        assert!(bad(&["baseline", "--from", "dbmate", "-d", "a.db"], &[]));
     }
 
     #[test]

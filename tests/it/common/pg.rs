@@ -16,7 +16,6 @@ pub const PASSWORD: &str = "Pg-Test-S3cret";
 
 /// A running server.
 pub struct Server {
-    pub port: u16,
     /// `postgres://postgres:PASSWORD@127.0.0.1:PORT` (no database, no parameters).
     pub base: String,
     /// The CA that signed the server's certificate (`None` without TLS or for an outside server).
@@ -44,7 +43,6 @@ static COUNTER: AtomicUsize = AtomicUsize::new(0);
 pub fn server() -> &'static Server {
     MAIN.get_or_init(|| match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => Server {
-            port: 0,
             base: url
                 .split('?')
                 .next()
@@ -193,7 +191,6 @@ fn start(tls: bool) -> Server {
     cluster.start();
     register_stop(&cluster);
     Server {
-        port,
         base: format!("postgres://postgres:{PASSWORD}@127.0.0.1:{port}"),
         ca: ca_path,
         cluster: Some(cluster),

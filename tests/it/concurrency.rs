@@ -1,11 +1,9 @@
 //! Exactly-once under races, and signals while migrating, against real SQLite files.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Project, run};
+use crate::common::{Case, run};
 
 /// Four `up` processes started together on one new file, twenty times: every migration runs
 /// exactly once (each inserts into a counter table) and has exactly one row.
@@ -14,7 +12,7 @@ fn four_runners_at_once_apply_each_migration_once() {
     const ROUNDS: usize = 20;
     const RUNNERS: usize = 4;
     for round in 0..ROUNDS {
-        let p = Project::new();
+        let p = Case::sqlite();
         p.write(
             "1_counter.sql",
             "CREATE TABLE counter (migration TEXT);\nINSERT INTO counter VALUES ('1');",
@@ -59,7 +57,7 @@ const ENDLESS: &str = "CREATE TABLE started (id INTEGER);\n\
     WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c;\n";
 
 fn signal_while_migrating(sig: nix::sys::signal::Signal) {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     p.write("2_endless.sql", ENDLESS);
     let mut c = p.cmd();
@@ -68,7 +66,7 @@ fn signal_while_migrating(sig: nix::sys::signal::Signal) {
         .stderr(Stdio::piped());
     let child = c.spawn().unwrap();
     // Wait until the endless migration is running (the first one is recorded by then).
-    common::wait_for(20, "the first migration to land", || {
+    crate::common::wait_for(20, "the first migration to land", || {
         p.db.exists() && std::panic::catch_unwind(|| p.records()).is_ok_and(|r| r.len() == 1)
     });
     std::thread::sleep(Duration::from_millis(200));
@@ -110,7 +108,7 @@ fn sigint_cancels_the_statement_and_exits_130() {
 /// A runner waiting for another's lock gives up after --lock-timeout with exit 3.
 #[test]
 fn lock_timeout_exits_3() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_endless.sql", ENDLESS);
     let holder = p
         .up()
@@ -119,8 +117,8 @@ fn lock_timeout_exits_3() {
         .spawn()
         .unwrap();
     // Wait until the holder has the lock (a flock on the database file).
-    common::wait_for(20, "the holder to take the lock", || {
-        common::sqlite_lock_held(&p.db)
+    crate::common::wait_for(20, "the holder to take the lock", || {
+        crate::common::sqlite_lock_held(&p.db)
     });
     let mut c = p.up();
     c.args(["--lock-timeout", "700ms"]);

@@ -1,33 +1,14 @@
 //! Hostile and odd input: odd names recorded verbatim, a 50 MB file, 10,000 files, symlinks and
 //! a symlink loop, a file deleted while a run is under way, CRLF and a byte-order mark.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Project, bare, run};
-
-/// A project on tmpfs when there is one (many commits; the disk's syncs are not under test).
-fn fast_project() -> Project {
-    let p = Project::new();
-    if std::path::Path::new("/dev/shm").is_dir() {
-        let dir = tempfile::tempdir_in("/dev/shm").unwrap();
-        let migrations = dir.path().join("migrations");
-        std::fs::create_dir(&migrations).unwrap();
-        let db = dir.path().join("app.db");
-        return Project {
-            dir,
-            migrations,
-            db,
-        };
-    }
-    p
-}
+use crate::common::{Case, bare, run};
 
 #[test]
 fn odd_names_are_recorded_verbatim() {
-    let p = Project::new();
+    let p = Case::sqlite();
     let names = [
         "1_quote's.sql",
         "2_double\"quote.sql",
@@ -50,7 +31,7 @@ fn odd_names_are_recorded_verbatim() {
 
 #[test]
 fn a_50_mb_migration_file() {
-    let p = fast_project();
+    let p = Case::sqlite_on_tmpfs();
     let mut sql = String::from("CREATE TABLE big (id INTEGER, v TEXT);\n");
     let row = format!("INSERT INTO big VALUES (1, '{}');\n", "x".repeat(1000));
     while sql.len() < 50 * 1024 * 1024 {
@@ -74,7 +55,7 @@ fn a_50_mb_migration_file() {
 
 #[test]
 fn ten_thousand_files_in_a_folder() {
-    let p = fast_project();
+    let p = Case::sqlite_on_tmpfs();
     for i in 1..=10_000 {
         p.write(
             &format!("{i:05}_m.sql"),
@@ -97,7 +78,7 @@ fn ten_thousand_files_in_a_folder() {
 
 #[test]
 fn symlinked_files_folders_and_a_loop() {
-    let p = Project::new();
+    let p = Case::sqlite();
     let real = p.dir.path().join("real");
     std::fs::create_dir(&real).unwrap();
     std::fs::write(real.join("1_a.sql"), "CREATE TABLE a (id INTEGER);").unwrap();
@@ -113,7 +94,7 @@ fn symlinked_files_folders_and_a_loop() {
     let linked = p.dir.path().join("linked-migrations");
     std::os::unix::fs::symlink(&real, &linked).unwrap();
     let mut c = bare();
-    c.args(["up", "-d", &p.url(), "-m"]).arg(&linked);
+    c.args(["up", "-d", &p.url.clone(), "-m"]).arg(&linked);
     let started = Instant::now();
     let (code, _, err) = run(c);
     assert_eq!(code, 0, "{err}");
@@ -124,7 +105,7 @@ fn symlinked_files_folders_and_a_loop() {
 
 #[test]
 fn a_file_deleted_during_the_run_is_applied_as_it_was_read() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write(
         "1_slow.sql",
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 8000000) SELECT count(*) FROM c;",
@@ -137,8 +118,8 @@ fn a_file_deleted_during_the_run_is_applied_as_it_was_read() {
         .spawn()
         .unwrap();
     // Files are read once, when the run starts: deleting one later changes nothing.
-    common::wait_for(10, "the run to start migrating", || {
-        common::sqlite_lock_held(&p.db)
+    crate::common::wait_for(10, "the run to start migrating", || {
+        crate::common::sqlite_lock_held(&p.db)
     });
     std::fs::remove_file(&second).unwrap();
     let out = child.wait_with_output().unwrap();
@@ -151,14 +132,15 @@ fn a_file_deleted_during_the_run_is_applied_as_it_was_read() {
     assert!(p.has_table("b"));
     // The next run knows the file is gone.
     let mut c = bare();
-    c.args(["status", "-d", &p.url(), "-m"]).arg(&p.migrations);
+    c.args(["status", "-d", &p.url.clone(), "-m"])
+        .arg(&p.migrations);
     let (_, status, _) = run(c);
     assert!(status.contains("missing   2_b.sql"), "{status}");
 }
 
 #[test]
 fn crlf_and_byte_order_mark() {
-    let p = Project::new();
+    let p = Case::sqlite();
     std::fs::write(
         p.migrations.join("1_bom.sql"),
         b"\xEF\xBB\xBFCREATE TABLE bom (id INTEGER);\r\nINSERT INTO bom VALUES (1);\r\n",

@@ -3,12 +3,10 @@
 //! row without its change, no change without its success row, nothing applied twice. At the
 //! end, a run completes every migration exactly once.
 
-mod common;
-
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Case, Kind, run};
+use crate::common::{Case, Kind, run};
 
 const MIGRATIONS: usize = 40;
 const KILLS: usize = 50;
@@ -51,7 +49,7 @@ fn new_case(kind: Kind) -> Case {
 
 /// The invariants; returns how many migrations are applied.
 fn check(c: &Case, seed: u64) -> usize {
-    if c.kind == Kind::Sqlite && !c.project.db.exists() {
+    if c.kind == Kind::Sqlite && !c.db.exists() {
         // Killed before the file was created: nothing can have happened yet.
         return 0;
     }

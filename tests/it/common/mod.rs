@@ -1,30 +1,62 @@
-//! Helpers for the end-to-end tests: a temp folder with a migrations directory and a SQLite
-//! file, the built binary with a clean environment, and queries on the real database.
-
-#![allow(dead_code)]
+//! Helpers for the end-to-end tests: the fixture (a migrations folder and a real database),
+//! the built binary with a clean environment, and queries on the real database.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_migrate-entrypoint");
 
-/// A throwaway project: `dir/migrations/` and `dir/app.db`.
-pub struct Project {
+/// A migrations folder and one real database: a SQLite file `dir/app.db`, or a PostgreSQL
+/// database of the test's own. The one fixture of the end-to-end tests.
+pub struct Case {
+    pub kind: Kind,
     pub dir: tempfile::TempDir,
     pub migrations: PathBuf,
+    /// The SQLite file (also there, unused, for a PostgreSQL case).
     pub db: PathBuf,
+    /// The database's URL (password included).
+    pub url: String,
+    pub pg: Option<pg::Db>,
 }
 
-impl Project {
-    pub fn new() -> Project {
-        let dir = tempfile::tempdir().unwrap();
+impl Case {
+    /// A case on a SQLite file.
+    pub fn sqlite() -> Case {
+        Case::new(Kind::Sqlite)
+    }
+
+    /// A case of either kind, in a new temp folder.
+    pub fn new(kind: Kind) -> Case {
+        Case::in_dir(kind, tempfile::tempdir().unwrap())
+    }
+
+    /// A SQLite case on tmpfs when there is one (many commits; the disk's syncs are not under
+    /// test).
+    pub fn sqlite_on_tmpfs() -> Case {
+        match tempfile::tempdir_in("/dev/shm") {
+            Ok(dir) => Case::in_dir(Kind::Sqlite, dir),
+            Err(_) => Case::sqlite(),
+        }
+    }
+
+    fn in_dir(kind: Kind, dir: tempfile::TempDir) -> Case {
         let migrations = dir.path().join("migrations");
         std::fs::create_dir(&migrations).unwrap();
         let db = dir.path().join("app.db");
-        Project {
+        let (url, pg) = match kind {
+            Kind::Sqlite => (format!("sqlite:{}", db.display()), None),
+            Kind::Postgres => {
+                let pg = pg::server().new_db();
+                (pg.url.clone(), Some(pg))
+            }
+        };
+        Case {
+            kind,
             dir,
             migrations,
             db,
+            url,
+            pg,
         }
     }
 
@@ -35,14 +67,11 @@ impl Project {
         p
     }
 
-    pub fn url(&self) -> String {
-        format!("sqlite:{}", self.db.display())
-    }
-
-    /// The binary with `-d` and `-m` pointing here, and an environment free of our variables.
+    /// The binary with `-d` and `-m` pointing here (entrypoint mode: append `--` and CMD),
+    /// and an environment free of our variables.
     pub fn cmd(&self) -> Command {
         let mut c = bare();
-        c.arg("-d").arg(self.url()).arg("-m").arg(&self.migrations);
+        c.arg("-d").arg(&self.url).arg("-m").arg(&self.migrations);
         c
     }
 
@@ -51,37 +80,87 @@ impl Project {
         let mut c = bare();
         c.arg("up")
             .arg("-d")
-            .arg(self.url())
+            .arg(&self.url)
             .arg("-m")
             .arg(&self.migrations);
         c
     }
 
-    /// Rows of a query on the database, each value as text ("NULL" for null).
+    /// Rows of a query on the SQLite file, each value as text ("NULL" for null).
     pub fn query(&self, sql: &str) -> Vec<Vec<String>> {
         query(&self.db, sql)
     }
 
+    /// The first column of each row, as text; booleans as "1"/"0" on both backends.
+    pub fn column(&self, sql: &str) -> Vec<String> {
+        match &self.pg {
+            None => self
+                .query(sql)
+                .into_iter()
+                .map(|mut r| r.swap_remove(0))
+                .collect(),
+            Some(db) => db
+                .column(sql)
+                .into_iter()
+                .map(|v| match v.as_str() {
+                    "t" => "1".into(),
+                    "f" => "0".into(),
+                    _ => v,
+                })
+                .collect(),
+        }
+    }
+
     /// The single value of a query.
     pub fn value(&self, sql: &str) -> String {
-        let rows = self.query(sql);
-        assert_eq!(rows.len(), 1, "{sql}: {rows:?}");
-        rows[0][0].clone()
+        let v = self.column(sql);
+        assert_eq!(v.len(), 1, "{sql}: {v:?}");
+        v[0].clone()
+    }
+
+    /// Runs SQL on the database directly.
+    pub fn execute(&self, sql: &str) {
+        match &self.pg {
+            None => rusqlite::Connection::open(&self.db)
+                .unwrap()
+                .execute_batch(sql)
+                .unwrap(),
+            Some(db) => db.client().batch_execute(sql).unwrap(),
+        }
     }
 
     /// `(migration_name, success)` of every tracking row, in id order.
     pub fn records(&self) -> Vec<(String, bool)> {
-        self.query("SELECT migration_name, success FROM schema_migrations ORDER BY id")
+        let names = self.column("SELECT migration_name FROM schema_migrations ORDER BY id");
+        let ok = self.column("SELECT success FROM schema_migrations ORDER BY id");
+        names
             .into_iter()
-            .map(|r| (r[0].clone(), r[1] == "1"))
+            .zip(ok)
+            .map(|(n, s)| (n, s == "1"))
             .collect()
     }
 
-    pub fn has_table(&self, name: &str) -> bool {
-        self.value(&format!(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{name}'"
-        )) == "1"
+    /// A table's columns, in order.
+    pub fn columns(&self, table: &str) -> Vec<String> {
+        match self.kind {
+            Kind::Sqlite => self.column(&format!("SELECT name FROM pragma_table_info('{table}')")),
+            Kind::Postgres => self.column(&format!(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
+                 AND table_schema = current_schema() ORDER BY ordinal_position"
+            )),
+        }
     }
+
+    pub fn has_table(&self, name: &str) -> bool {
+        !self.columns(name).is_empty()
+    }
+}
+
+/// Which backend a shared behaviour test runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Sqlite,
+    Postgres,
 }
 
 /// The binary with no inherited configuration.
@@ -230,125 +309,3 @@ pub fn unprivileged(mut c: Command) -> Command {
 }
 
 pub mod pg;
-
-/// Which backend a shared behaviour test runs against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    Sqlite,
-    Postgres,
-}
-
-/// A migrations folder and one real database of either kind.
-pub struct Case {
-    pub kind: Kind,
-    pub project: Project,
-    pub url: String,
-    pub pg: Option<pg::Db>,
-}
-
-impl Case {
-    pub fn new(kind: Kind) -> Case {
-        let project = Project::new();
-        let (url, pg) = match kind {
-            Kind::Sqlite => (project.url(), None),
-            Kind::Postgres => {
-                let db = pg::server().new_db();
-                (db.url.clone(), Some(db))
-            }
-        };
-        Case {
-            kind,
-            project,
-            url,
-            pg,
-        }
-    }
-
-    pub fn write(&self, name: &str, sql: &str) -> PathBuf {
-        self.project.write(name, sql)
-    }
-
-    /// `up` against this database.
-    pub fn up(&self) -> Command {
-        let mut c = bare();
-        c.arg("up")
-            .arg("-d")
-            .arg(&self.url)
-            .arg("-m")
-            .arg(&self.project.migrations);
-        c
-    }
-
-    /// Entrypoint mode against this database (append `--` and CMD).
-    pub fn cmd(&self) -> Command {
-        let mut c = bare();
-        c.arg("-d")
-            .arg(&self.url)
-            .arg("-m")
-            .arg(&self.project.migrations);
-        c
-    }
-
-    /// The first column of each row, as text; booleans as "1"/"0" on both backends.
-    pub fn column(&self, sql: &str) -> Vec<String> {
-        match &self.pg {
-            None => self
-                .project
-                .query(sql)
-                .into_iter()
-                .map(|mut r| r.swap_remove(0))
-                .collect(),
-            Some(db) => db
-                .column(sql)
-                .into_iter()
-                .map(|v| match v.as_str() {
-                    "t" => "1".into(),
-                    "f" => "0".into(),
-                    _ => v,
-                })
-                .collect(),
-        }
-    }
-
-    pub fn value(&self, sql: &str) -> String {
-        let v = self.column(sql);
-        assert_eq!(v.len(), 1, "{sql}: {v:?}");
-        v[0].clone()
-    }
-
-    /// Runs SQL on the database directly.
-    pub fn execute(&self, sql: &str) {
-        match &self.pg {
-            None => rusqlite::Connection::open(&self.project.db)
-                .unwrap()
-                .execute_batch(sql)
-                .unwrap(),
-            Some(db) => db.client().batch_execute(sql).unwrap(),
-        }
-    }
-
-    /// `(migration_name, success)` of every tracking row, in id order.
-    pub fn records(&self) -> Vec<(String, bool)> {
-        let names = self.column("SELECT migration_name FROM schema_migrations ORDER BY id");
-        let ok = self.column("SELECT success FROM schema_migrations ORDER BY id");
-        names
-            .into_iter()
-            .zip(ok)
-            .map(|(n, s)| (n, s == "1"))
-            .collect()
-    }
-
-    pub fn columns(&self, table: &str) -> Vec<String> {
-        match self.kind {
-            Kind::Sqlite => self.column(&format!("SELECT name FROM pragma_table_info('{table}')")),
-            Kind::Postgres => self.column(&format!(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = '{table}' \
-                 AND table_schema = current_schema() ORDER BY ordinal_position"
-            )),
-        }
-    }
-
-    pub fn has_table(&self, name: &str) -> bool {
-        !self.columns(name).is_empty()
-    }
-}

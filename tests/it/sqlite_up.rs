@@ -1,20 +1,18 @@
 //! The binary end to end against real SQLite files: applying, recording, policies, drift,
 //! older tables, exec.
 
-mod common;
-
-use common::{Project, bare, run};
+use crate::common::{Case, bare, run};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/example/migrations");
 
 #[test]
 fn example_app_is_applied_recorded_and_cmd_keeps_the_pid() {
-    let p = Project::new();
+    let p = Case::sqlite();
     let pid_file = p.dir.path().join("pid");
     let mut c = bare();
     c.args([
         "-d",
-        &p.url(),
+        &p.url.clone(),
         "-m",
         EXAMPLE,
         "--",
@@ -38,9 +36,13 @@ fn example_app_is_applied_recorded_and_cmd_keeps_the_pid() {
         pid.to_string()
     );
 
-    // One log line per migration, then the summary.
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 6, "{stderr}");
+    // The new file, one log line per migration, then the summary.
+    let mut lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 7, "{stderr}");
+    assert!(
+        lines.remove(0).contains(" INFO  "),
+        "created at info: {stderr}"
+    );
     assert!(
         lines[0].contains("applied 001_create_users.sql in "),
         "{stderr}"
@@ -100,7 +102,15 @@ fn example_app_is_applied_recorded_and_cmd_keeps_the_pid() {
 
     // Again: nothing applied, the summary says so, CMD runs.
     let mut c = bare();
-    c.args(["-d", &p.url(), "-m", EXAMPLE, "--", "echo", "app started"]);
+    c.args([
+        "-d",
+        &p.url.clone(),
+        "-m",
+        EXAMPLE,
+        "--",
+        "echo",
+        "app started",
+    ]);
     let (code, out, err) = run(c);
     assert_eq!((code, out.as_str()), (0, "app started\n"), "{err}");
     assert!(
@@ -113,7 +123,7 @@ fn example_app_is_applied_recorded_and_cmd_keeps_the_pid() {
 
 #[test]
 fn numeric_order_and_ignored_files() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("10_ten.sql", "CREATE TABLE ten (id INTEGER);");
     p.write("2_two.sql", "CREATE TABLE two (id INTEGER);");
     p.write("_template.sql", "this is not SQL");
@@ -137,7 +147,7 @@ fn numeric_order_and_ignored_files() {
 
 #[test]
 fn several_dirs_dedup_identical_and_refuse_conflicts() {
-    let p = Project::new();
+    let p = Case::sqlite();
     let other = p.dir.path().join("more");
     std::fs::create_dir(&other).unwrap();
     p.write("1_users.sql", "CREATE TABLE users (id INTEGER);");
@@ -155,7 +165,7 @@ fn several_dirs_dedup_identical_and_refuse_conflicts() {
     std::fs::write(other.join("3_tags.sql"), "CREATE TABLE tags (id INTEGER);").unwrap();
 
     let mut c = bare();
-    c.arg("up").args(["-d", &p.url()]).env(
+    c.arg("up").args(["-d", &p.url.clone()]).env(
         "MIGRATIONS_DIRS",
         format!("{}:{}", p.migrations.display(), other.display()),
     );
@@ -174,7 +184,7 @@ fn several_dirs_dedup_identical_and_refuse_conflicts() {
 
 #[test]
 fn abort_stops_the_other_databases_too() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_broken.sql", "CREATE TABLE broken (;");
     let second = p.dir.path().join("second.db");
     let mut c = p.up();
@@ -193,7 +203,7 @@ fn abort_stops_the_other_databases_too() {
 
 #[test]
 fn crlf_checkout_is_not_a_change() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write(
         "1_a.sql",
         "CREATE TABLE a (id INTEGER);\nINSERT INTO a VALUES (1);\n",
@@ -210,14 +220,14 @@ fn crlf_checkout_is_not_a_change() {
 
 /// The journal mode of a database as a new connection sees it.
 fn journal_mode(db: &std::path::Path) -> String {
-    common::query(db, "PRAGMA journal_mode")[0][0].clone()
+    crate::common::query(db, "PRAGMA journal_mode")[0][0].clone()
 }
 
 #[test]
 fn a_run_leaves_no_journal_and_keeps_the_journal_mode() {
     // A rollback-journal database: commits keep the journal file while the run holds the lock;
     // it is gone afterwards, and the mode other connections see is still `delete`.
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     p.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
     assert_eq!(run(p.up()).0, 0);
@@ -243,7 +253,7 @@ fn a_run_leaves_no_journal_and_keeps_the_journal_mode() {
     assert!(!journal.exists());
 
     // A WAL database (the mode is kept in the file) is left in WAL.
-    let w = Project::new();
+    let w = Case::sqlite();
     w.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     {
         let conn = rusqlite::Connection::open(&w.db).unwrap();
@@ -256,7 +266,7 @@ fn a_run_leaves_no_journal_and_keeps_the_journal_mode() {
     assert_eq!(journal_mode(&w.db), "wal");
 
     // A migration that switches the database to WAL is not undone at the end of the run.
-    let m = Project::new();
+    let m = Case::sqlite();
     m.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     m.write(
         "2_wal.sql",
@@ -272,7 +282,7 @@ fn a_run_leaves_no_journal_and_keeps_the_journal_mode() {
 
 #[test]
 fn no_transaction_directive_runs_outside_a_transaction() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     p.write(
         "2_vacuum.sql",
@@ -297,7 +307,7 @@ fn no_transaction_directive_runs_outside_a_transaction() {
 
 #[test]
 fn multi_statement_files_with_triggers_and_semicolons_in_comments() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write(
         "1_all.sql",
         "-- a comment; with a semicolon\n\
@@ -318,7 +328,7 @@ fn multi_statement_files_with_triggers_and_semicolons_in_comments() {
 
 #[test]
 fn a_file_that_commits_itself_is_recorded_with_a_warning() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_own_tx.sql", "CREATE TABLE a (id INTEGER);\nCOMMIT;\n");
     let (code, _, err) = run(p.up());
     assert_eq!(code, 0, "{err}");
@@ -329,10 +339,10 @@ fn a_file_that_commits_itself_is_recorded_with_a_warning() {
 
 #[test]
 fn database_url_file_and_json_logs() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     let secret = p.dir.path().join("db_url");
-    std::fs::write(&secret, format!("{}\n", p.url())).unwrap();
+    std::fs::write(&secret, format!("{}\n", p.url.clone())).unwrap();
     let mut c = bare();
     c.arg("up")
         .arg("-m")
@@ -345,10 +355,15 @@ fn database_url_file_and_json_logs() {
         .lines()
         .map(|l| serde_json::from_str(l).unwrap())
         .collect();
-    let applied = &events[0];
+    assert_eq!(
+        events[0]["message"],
+        format!("created {}", p.db.display()),
+        "{err}"
+    );
+    let applied = &events[1];
     assert_eq!(applied["level"], "INFO");
     assert_eq!(applied["migration"], "1_a.sql");
-    assert_eq!(applied["database"], p.url());
+    assert_eq!(applied["database"], p.url.clone());
     assert!(applied["duration_ms"].is_u64());
     assert!(applied["timestamp"].is_string());
     assert_eq!(events.last().unwrap()["applied"], 1);
@@ -359,18 +374,40 @@ fn database_url_file_and_json_logs() {
         .arg("-m")
         .arg(&p.migrations)
         .env("DATABASE_URL_FILE", &secret)
-        .env("DATABASE_URL", p.url());
+        .env("DATABASE_URL", p.url.clone())
+        .env("MIGRATE_LOG_FORMAT", "json");
     let (code, _, err) = run(c);
     assert_eq!(code, 2, "{err}");
-    assert!(
-        err.contains("DATABASE_URL and DATABASE_URL_FILE are both set"),
-        "{err}"
+    let line: serde_json::Value = serde_json::from_str(err.trim()).unwrap();
+    assert_eq!(line["level"], "ERROR");
+    assert_eq!(
+        line["message"],
+        "DATABASE_URL and DATABASE_URL_FILE are both set: set one of them"
     );
+
+    // Once the format is known, every stderr line is JSON: a bad flag, a bad `new`, a CMD
+    // that cannot be run.
+    for args in [
+        &["up", "--no-such-flag", "--log-format", "json"][..],
+        &["new", "!!!", "--log-format", "json"],
+        &["--log-format", "json", "--", "/no/such/program"],
+    ] {
+        let mut c = bare();
+        c.args(args).arg("-m").arg(&p.migrations);
+        c.env("DATABASE_URL", p.url.clone());
+        let (code, _, err) = run(c);
+        assert_ne!(code, 0, "{args:?}: {err}");
+        for l in err.lines() {
+            let v: serde_json::Value =
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("{args:?}: {e}: {l}"));
+            assert!(v["message"].is_string(), "{l}");
+        }
+    }
 }
 
 #[test]
 fn dry_run_and_plan_change_nothing() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     p.write(
         "2_idx.sql",
@@ -384,28 +421,30 @@ fn dry_run_and_plan_change_nothing() {
     assert!(!p.db.exists(), "a dry run creates no database file");
 
     let mut c = bare();
-    c.args(["plan", "-d", &p.url(), "-m"]).arg(&p.migrations);
+    c.args(["plan", "-d", &p.url.clone(), "-m"])
+        .arg(&p.migrations);
     let (code, out, err) = run(c);
     assert_eq!(code, 0, "{err}");
     assert_eq!(
         out,
         format!(
             "{}: 2 to apply\n  apply 1_a.sql\n  apply 2_idx.sql  (no transaction)\n",
-            p.url()
+            p.url.clone()
         )
     );
     assert!(!p.db.exists());
 
     assert_eq!(run(p.up()).0, 0);
     let mut c = bare();
-    c.args(["plan", "-d", &p.url(), "-m"]).arg(&p.migrations);
+    c.args(["plan", "-d", &p.url.clone(), "-m"])
+        .arg(&p.migrations);
     let (_, out, _) = run(c);
-    assert_eq!(out, format!("{}: up to date\n", p.url()));
+    assert_eq!(out, format!("{}: up to date\n", p.url.clone()));
 }
 
 #[test]
 fn glob_migrates_every_matching_file() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     let data = p.dir.path().join("data");
     std::fs::create_dir(&data).unwrap();
@@ -425,7 +464,7 @@ fn glob_migrates_every_matching_file() {
     assert_eq!(code, 0, "{err}");
     for name in ["one.db", "two.db"] {
         assert_eq!(
-            common::query(&data.join(name), "SELECT count(*) FROM a").len(),
+            crate::common::query(&data.join(name), "SELECT count(*) FROM a").len(),
             1
         );
         assert!(
@@ -453,7 +492,7 @@ fn glob_migrates_every_matching_file() {
 
 #[test]
 fn exec_exit_codes_args_and_environment() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
 
     let mut c = p.cmd();
@@ -507,7 +546,7 @@ fn exec_exit_codes_args_and_environment() {
 
 #[test]
 fn skip_touches_no_database() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     let mut c = p.cmd();
     c.env("MIGRATE_SKIP", "true")

@@ -1,12 +1,10 @@
 //! Behaviour that is the same on every backend, run against a real SQLite file and a real
 //! PostgreSQL server: policies, retries, drift, records, older and foreign tracking tables.
 
-mod common;
-
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Case, Kind, bare, run};
+use crate::common::{Case, Kind, bare, run};
 
 /// Instantiates a behaviour test for both backends.
 macro_rules! both {
@@ -273,7 +271,7 @@ fn dry_run_changes_nothing(kind: Kind) {
         "{err}"
     );
     match kind {
-        Kind::Sqlite => assert!(!c.project.db.exists()),
+        Kind::Sqlite => assert!(!c.db.exists()),
         Kind::Postgres => assert!(!c.has_table("schema_migrations") && !c.has_table("a")),
     }
 }
@@ -294,9 +292,9 @@ fn nothing_pending_takes_no_lock(kind: Kind) {
     let c = Case::new(kind);
     c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     assert_eq!(run(c.up()).0, 0);
-    let older = c.project.dir.path().join("older");
+    let older = c.dir.path().join("older");
     std::fs::create_dir(&older).unwrap();
-    std::fs::copy(c.project.migrations.join("1_a.sql"), older.join("1_a.sql")).unwrap();
+    std::fs::copy(c.migrations.join("1_a.sql"), older.join("1_a.sql")).unwrap();
     let slow = match kind {
         Kind::Sqlite => {
             "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n;"
@@ -311,7 +309,7 @@ fn nothing_pending_takes_no_lock(kind: Kind) {
         .spawn()
         .unwrap();
     // Wait until the newer runner holds the lock (flock on the SQLite file; an advisory lock).
-    common::wait_for(20, "the newer runner to take the lock", || lock_is_held(&c));
+    crate::common::wait_for(20, "the newer runner to take the lock", || lock_is_held(&c));
     let mut old = bare();
     old.args(["-d", &c.url, "-m"]).arg(&older).args([
         "--lock-timeout",
@@ -340,7 +338,7 @@ fn nothing_pending_takes_no_lock(kind: Kind) {
 /// Whether some runner holds the database's migration lock right now.
 fn lock_is_held(c: &Case) -> bool {
     match c.kind {
-        Kind::Sqlite => common::sqlite_lock_held(&c.project.db),
+        Kind::Sqlite => crate::common::sqlite_lock_held(&c.db),
         Kind::Postgres => {
             c.value("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())") != "0"
         }

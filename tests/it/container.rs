@@ -4,16 +4,14 @@
 //!
 //! When `docker info` fails these tests fail, saying so; `MIGRATE_TEST_SKIP_DOCKER=1` skips them.
 
-mod common;
-
-use common::wait_for;
+use crate::common::wait_for;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::pg;
+use crate::common::pg;
 use serde_json::Value;
 
 const ENDLESS: &str = "CREATE TABLE started (id INTEGER);\n\
@@ -101,8 +99,8 @@ fn sh(args: &[&str]) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     );
-    common::assert_no_secret("docker's stdout", &stdout);
-    common::assert_no_secret("docker's stderr", &stderr);
+    crate::common::assert_no_secret("docker's stdout", &stdout);
+    crate::common::assert_no_secret("docker's stderr", &stderr);
     (out.status.code().unwrap_or(-1), stdout, stderr)
 }
 
@@ -288,7 +286,7 @@ fn probe_report(stdout: &str) -> Value {
 }
 
 fn records(db: &Path) -> Vec<(String, bool)> {
-    common::query(
+    crate::common::query(
         db,
         "SELECT migration_name, success FROM schema_migrations ORDER BY id",
     )
@@ -380,7 +378,10 @@ fn docker_stop_during_a_long_migration_is_prompt_and_leaves_no_trace() {
     let (_, logs, _) = sh(&["logs", &cname]);
     assert!(!logs.contains("\"pid\""), "CMD must not have run: {logs}");
     assert_eq!(records(&db), [("1_a.sql".to_string(), true)]);
-    assert!(common::query(&db, "SELECT name FROM sqlite_master WHERE name = 'started'").is_empty());
+    assert!(
+        crate::common::query(&db, "SELECT name FROM sqlite_master WHERE name = 'started'")
+            .is_empty()
+    );
 }
 
 #[test]
@@ -432,7 +433,7 @@ fn killed_mid_migration_then_started_again_completes_once() {
         ]
     );
     assert_eq!(
-        common::query(&db, "SELECT what FROM counter ORDER BY what"),
+        crate::common::query(&db, "SELECT what FROM counter ORDER BY what"),
         [vec!["counter".to_string()], vec!["slow".to_string()]]
     );
 }
@@ -593,7 +594,7 @@ fn six_replicas_at_once_apply_each_migration_once() {
     );
     let db = data.path().join("app.db");
     assert_eq!(
-        common::query(&db, "SELECT what FROM counter ORDER BY what").len(),
+        crate::common::query(&db, "SELECT what FROM counter ORDER BY what").len(),
         3
     );
     assert_eq!(records(&db).len(), 3);

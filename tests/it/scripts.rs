@@ -1,16 +1,14 @@
 //! Script migrations: executables with a `#!` line, run as processes with the database in
 //! their environment, against real SQLite files and a real PostgreSQL.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{Case, Kind, Project, run};
+use crate::common::{Case, Kind, run};
 
-fn script(p: &Project, name: &str, text: &str) -> PathBuf {
+fn script(p: &Case, name: &str, text: &str) -> PathBuf {
     let path = p.write(name, text);
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     path
@@ -18,7 +16,7 @@ fn script(p: &Project, name: &str, text: &str) -> PathBuf {
 
 #[test]
 fn a_python_script_migrates_sqlite_with_the_documented_environment() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, hostname TEXT);\nINSERT INTO users (name) VALUES ('a'), ('b');");
     let out = p.dir.path().join("env.txt");
     script(
@@ -58,7 +56,7 @@ print("backfilled", db.execute("SELECT count(*) FROM users").fetchone()[0], "use
     let env = std::fs::read_to_string(&out).unwrap();
     let want = format!(
         "DATABASE_URL={url}\nMIGRATION_NAME=002_backfill_hostnames.py\nMIGRATE_DIALECT=sqlite\nSQLITE_PATH={db}\ncwd={cwd}\nargv=[]\n",
-        url = p.url(),
+        url = p.url.clone(),
         db = p.db.display(),
         cwd = p.migrations.display()
     );
@@ -77,7 +75,7 @@ print("backfilled", db.execute("SELECT count(*) FROM users").fetchone()[0], "use
 
 #[test]
 fn a_failing_script_is_recorded_with_its_output_and_the_run_goes_on() {
-    let p = Project::new();
+    let p = Case::sqlite();
     script(
         &p,
         "1_fails.sh",
@@ -104,7 +102,7 @@ fn a_failing_script_is_recorded_with_its_output_and_the_run_goes_on() {
 
 #[test]
 fn a_script_that_runs_too_long_is_killed_with_what_it_started() {
-    let p = Project::new();
+    let p = Case::sqlite();
     let pidfile = p.dir.path().join("child.pid");
     script(
         &p,
@@ -143,12 +141,12 @@ fn a_script_that_runs_too_long_is_killed_with_what_it_started() {
             })
             .unwrap_or(false)
     };
-    common::wait_for(5, "the script's own child to end", || !alive());
+    crate::common::wait_for(5, "the script's own child to end", || !alive());
 }
 
 #[test]
 fn sigterm_is_forwarded_to_the_script_which_is_retried_next_time() {
-    let p = Project::new();
+    let p = Case::sqlite();
     let marker = p.dir.path().join("got-term");
     let started = p.dir.path().join("started");
     script(
@@ -165,7 +163,7 @@ fn sigterm_is_forwarded_to_the_script_which_is_retried_next_time() {
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     let child = c.spawn().unwrap();
-    common::wait_for(20, "the script to start", || started.exists());
+    crate::common::wait_for(20, "the script to start", || started.exists());
     nix::sys::signal::kill(
         nix::unistd::Pid::from_raw(child.id() as i32),
         nix::sys::signal::Signal::SIGTERM,
@@ -194,14 +192,14 @@ fn sigterm_is_forwarded_to_the_script_which_is_retried_next_time() {
 
 #[test]
 fn files_that_are_not_runnable_scripts_are_not_migrations() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_not_executable.sh", "#!/bin/sh\nexit 0\n");
     script(&p, "2_no_shebang.py", "print('hi')\n");
     script(&p, "helper.py", "#!/usr/bin/python3\nprint('no version')\n");
     let (code, _, err) = run(p.up());
     assert_eq!(code, 0, "{err}");
     assert!(!p.has_table("schema_migrations"), "nothing ran: {err}");
-    let mut c = common::bare();
+    let mut c = crate::common::bare();
     c.args(["validate", "-m"]).arg(&p.migrations);
     let (code, out, _) = run(c);
     assert_eq!(code, 1);

@@ -1,19 +1,17 @@
 //! PostgreSQL against a real server: TLS modes, waiting for the server, the advisory lock under
 //! races and kills, cancellation, statements sent as written, schema-qualified tables.
 
-mod common;
-
-use common::wait_for;
+use crate::common::wait_for;
 
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pg::{self, PASSWORD};
-use common::{Case, Kind, bare};
+use crate::common::pg::{self, PASSWORD};
+use crate::common::{Case, Kind, bare};
 
 const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/docker/example/migrations");
 
-use common::run;
+use crate::common::run;
 
 fn spawn(mut c: std::process::Command) -> Child {
     c.stdout(Stdio::piped())
@@ -28,8 +26,8 @@ fn finish(child: Child) -> (i32, String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     );
-    common::assert_no_secret("stdout", &o);
-    common::assert_no_secret("stderr", &e);
+    crate::common::assert_no_secret("stdout", &o);
+    crate::common::assert_no_secret("stderr", &e);
     (out.status.code().unwrap_or(-1), o, e)
 }
 
@@ -87,7 +85,7 @@ fn tls_modes() {
     };
     let db = server.new_db();
     let case = |params: String, host: &str| {
-        let p = common::Project::new();
+        let p = crate::common::Case::sqlite();
         p.write("1_ssl.sql", "CREATE TABLE IF NOT EXISTS seen (ssl BOOLEAN);\nINSERT INTO seen SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid();");
         let url = server
             .url_with(&db.name, &params)
@@ -122,7 +120,7 @@ fn tls_modes() {
 
     let started = Instant::now();
     let (code, _, err) = case(format!("sslmode=verify-full&sslrootcert={ca}"), "127.0.0.1");
-    assert_eq!(code, 1, "verify-full, wrong name: {err}");
+    assert_eq!(code, 3, "verify-full, wrong name: cannot be opened: {err}");
     assert!(
         err.contains("certificate") && err.to_lowercase().contains("name"),
         "{err}"
@@ -132,7 +130,7 @@ fn tls_modes() {
         "a certificate error is not retried"
     );
     let (code, _, err) = case("sslmode=verify-full".into(), "localhost");
-    assert_eq!(code, 1, "verify-full against the bundled roots: {err}");
+    assert_eq!(code, 3, "verify-full against the bundled roots: {err}");
     assert!(
         err.contains("UnknownIssuer") || err.contains("unknown issuer"),
         "{err}"
@@ -147,7 +145,7 @@ fn tls_modes() {
     // A server without TLS: require fails at once and clearly; prefer falls back to plain.
     let plain = pg::plain_server();
     let pdb = plain.new_db();
-    let p = common::Project::new();
+    let p = crate::common::Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     let mut c = bare();
     c.args([
@@ -161,7 +159,7 @@ fn tls_modes() {
     .arg(&p.migrations);
     let started = Instant::now();
     let (code, _, err) = run(c);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 3, "{err}");
     assert!(err.contains("server does not support TLS"), "{err}");
     assert!(started.elapsed() < Duration::from_secs(5));
     let mut c = bare();
@@ -189,7 +187,7 @@ fn rand_suffix() -> String {
 fn wrong_password_and_missing_database_fail_at_once() {
     let server = pg::server();
     let db = server.new_db();
-    let p = common::Project::new();
+    let p = crate::common::Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     let wrong = db.url.replace(PASSWORD, "not-the-password");
     for (url, needle) in [
@@ -204,8 +202,11 @@ fn wrong_password_and_missing_database_fail_at_once() {
             .arg(&p.migrations);
         let started = Instant::now();
         let (code, _, err) = run(c);
-        assert_eq!(code, 1, "{err}");
+        // Could not be opened: 3, not 1 (which says a migration failed).
+        assert_eq!(code, 3, "{err}");
         assert!(err.contains(needle), "{err}");
+        assert!(err.contains("records not read"), "{err}");
+        assert!(!err.contains("pending 0"), "{err}");
         assert!(!err.contains("retrying"), "{err}");
         assert!(started.elapsed() < Duration::from_secs(5));
         assert!(!err.contains("not-the-password"), "{err}");
@@ -214,7 +215,7 @@ fn wrong_password_and_missing_database_fail_at_once() {
 
 #[test]
 fn unreachable_server_exits_3_after_wait_and_entrypoint_mode_goes_on() {
-    let p = common::Project::new();
+    let p = crate::common::Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     let url = format!("postgres://app:{PASSWORD}@127.0.0.1:1/app");
     let mut c = bare();
@@ -272,7 +273,7 @@ fn unreachable_server_exits_3_after_wait_and_entrypoint_mode_goes_on() {
 fn waits_for_a_server_that_comes_up_late() {
     let server = pg::own_server();
     server.stop();
-    let p = common::Project::new();
+    let p = crate::common::Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE late (id INTEGER);");
     let mut c = bare();
     c.args([
@@ -370,7 +371,10 @@ fn lock_waiter_names_the_holder_and_gives_up_after_lock_timeout() {
         err.contains("migrate-entrypoint") && err.contains("pg_sleep"),
         "{err}"
     );
-    assert!(err.contains("not had within --lock-timeout (4s)"), "{err}");
+    assert!(
+        err.contains("not acquired within --lock-timeout (4s)"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -481,13 +485,31 @@ fn statements_are_sent_as_written() {
         "3_function.sql",
         "-- a comment; with a semicolon\nCREATE FUNCTION greet(n TEXT) RETURNS TEXT AS $body$\nBEGIN\n  RETURN 'hello; ' || n; -- inside; too\nEND;\n$body$ LANGUAGE plpgsql;\n/* block; comment */ SELECT greet('x');\n",
     );
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    // A migration's notices are logged at info, with its name.
+    assert!(
+        err.contains(
+            " INFO  postgres://postgres:***@127.0.0.1:"
+        ) && err.contains(
+            "2_add_desktop_type_column.sql: NOTICE: Added desktop_type column to containers table"
+        ),
+        "{err}"
+    );
+    // Our own statements' notices (`relation ... already exists, skipping` when the
+    // tracking table is there) are not shown at info.
+    c.write("4_more.sql", "SELECT 1;");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("already exists"), "{err}");
     let mut cmd = c.up();
     cmd.args(["--log-level", "debug"]);
+    c.write("5_more.sql", "SELECT 1;");
     let (code, _, err) = run(cmd);
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("notice: Added desktop_type column to containers table"),
-        "{err}"
+        err.contains("already exists, skipping"),
+        "shown at debug: {err}"
     );
     assert!(
         c.columns("containers")
@@ -556,7 +578,7 @@ fn url_features_of_libpq() {
             db.name
         ))
         .unwrap();
-    let p = common::Project::new();
+    let p = crate::common::Case::sqlite();
     p.write("1_who.sql", "CREATE TABLE who AS SELECT current_user::text AS u, current_setting('statement_timeout') AS st, current_setting('application_name') AS app;");
     let port = db
         .url
@@ -575,7 +597,7 @@ fn url_features_of_libpq() {
     );
     let mut c = bare();
     c.args(["up", "-d", &url, "-m"]).arg(&p.migrations);
-    let (code, _, err) = common::run(c);
+    let (code, _, err) = crate::common::run(c);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("p@ss") && !err.contains("p%40ss"), "{err}");
     assert_eq!(

@@ -1,9 +1,7 @@
 //! `status`: the text table checked against expected text, the JSON document against its
 //! shape, the exit codes, and that it changes nothing.
 
-mod common;
-
-use common::{Case, Kind, Project, bare, run};
+use crate::common::{Case, Kind, bare, run};
 use serde_json::Value;
 
 /// A database with one migration in every state but conflict, record times pinned.
@@ -22,7 +20,7 @@ fn scenario(kind: Kind) -> Case {
         "002_index.sql",
         "CREATE INDEX users_id ON users (id); -- edited",
     );
-    std::fs::remove_file(c.project.migrations.join("005_gone.sql")).unwrap();
+    std::fs::remove_file(c.migrations.join("005_gone.sql")).unwrap();
     c.write("006_pending.sql", "CREATE TABLE later (id INTEGER);");
     c.execute(
         "UPDATE schema_migrations SET applied_at = '2026-01-02 03:04:05', execution_time_ms = 7",
@@ -34,7 +32,7 @@ fn status(c: &Case, extra: &[&str]) -> (i32, String, String) {
     let mut cmd = bare();
     cmd.arg("status")
         .args(["-d", &c.url, "-m"])
-        .arg(&c.project.migrations)
+        .arg(&c.migrations)
         .args(extra);
     run(cmd)
 }
@@ -46,7 +44,7 @@ fn text_table_per_database() {
     assert_eq!(code, 0, "{err}");
     let want = format!(
         "{url}
-  STATE     MIGRATION                              APPLIED AT           TIME
+  STATE     MIGRATION                              APPLIED/TRIED AT     TIME
   applied   001_users.sql                          2026-01-02 03:04:05  7 ms
   changed   002_index.sql                          2026-01-02 03:04:05  7 ms
   failed    003_broken.sql                         2026-01-02 03:04:05  7 ms
@@ -78,7 +76,10 @@ fn json_document_shape() {
         let doc: Value = serde_json::from_str(&out).unwrap();
         check_shape(&doc);
         let db = &doc["databases"][0];
-        assert_eq!(db["database"], c.url.replace(common::pg::PASSWORD, "***"));
+        assert_eq!(
+            db["database"],
+            c.url.replace(crate::common::pg::PASSWORD, "***")
+        );
         let states: Vec<&str> = db["migrations"]
             .as_array()
             .unwrap()
@@ -179,10 +180,10 @@ fn check_shape(doc: &Value) {
 
 #[test]
 fn exit_codes() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     let mut c = bare();
-    c.args(["status", "--exit-code", "-d", &p.url(), "-m"])
+    c.args(["status", "--exit-code", "-d", &p.url.clone(), "-m"])
         .arg(&p.migrations);
     let (code, out, _) = run(c);
     assert_eq!(code, 1, "pending, with --exit-code");
@@ -191,7 +192,7 @@ fn exit_codes() {
 
     assert_eq!(run(p.up()).0, 0);
     let mut c = bare();
-    c.args(["status", "--exit-code", "-d", &p.url(), "-m"])
+    c.args(["status", "--exit-code", "-d", &p.url.clone(), "-m"])
         .arg(&p.migrations);
     assert_eq!(run(c).0, 0, "all applied");
 
@@ -199,7 +200,7 @@ fn exit_codes() {
     let bad = p.dir.path().join("corrupt.db");
     std::fs::write(&bad, vec![7u8; 4096]).unwrap();
     let mut c = bare();
-    c.args(["status", "-d", &p.url(), "-d"])
+    c.args(["status", "-d", &p.url.clone(), "-d"])
         .arg(&bad)
         .arg("-m")
         .arg(&p.migrations);
@@ -229,9 +230,9 @@ fn colour_on_a_terminal_unless_no_color() {
     let c = scenario(Kind::Sqlite);
     let cmd = format!(
         "{} status -d {} -m {}",
-        common::BIN,
+        crate::common::BIN,
         c.url,
-        c.project.migrations.display()
+        c.migrations.display()
     );
     let tty = |env: &[(&str, &str)]| {
         let mut s = std::process::Command::new("script");

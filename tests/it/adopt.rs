@@ -2,9 +2,7 @@
 //! with the DDL that tool uses (cited), rows as the tool writes them; then `baseline --from`
 //! once, and `up` applies only what is new.
 
-mod common;
-
-use common::{Case, Kind, bare, run};
+use crate::common::{Case, Kind, bare, run};
 
 /// Our tracking table in these tests (dbmate and golang-migrate use `schema_migrations`).
 const OURS: &str = "app_migrations";
@@ -14,7 +12,7 @@ fn baseline_from(c: &Case, tool: &str) -> (i32, String, String) {
     cmd.args([
         "baseline", "--from", tool, "--table", OURS, "-d", &c.url, "-m",
     ])
-    .arg(&c.project.migrations);
+    .arg(&c.migrations);
     run(cmd)
 }
 
@@ -31,7 +29,7 @@ fn ours(c: &Case) -> Vec<String> {
 }
 
 fn dir(c: &Case, name: &str, sql: &str) {
-    let d = c.project.migrations.join(name);
+    let d = c.migrations.join(name);
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("migration.sql"), sql).unwrap();
 }
@@ -56,7 +54,7 @@ fn dbmate(kind: Kind) {
     // The names collide: --table is required, and says so.
     let mut cmd = bare();
     cmd.args(["baseline", "--from", "dbmate", "-d", &c.url, "-m"])
-        .arg(&c.project.migrations);
+        .arg(&c.migrations);
     let (code, _, err) = run(cmd);
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -312,7 +310,7 @@ fn prisma_on_postgres() {
         "-- AlterTable\nALTER TABLE \"User\" ADD COLUMN \"name\" TEXT;\n",
     );
     std::fs::write(
-        c.project.migrations.join("migration_lock.toml"),
+        c.migrations.join("migration_lock.toml"),
         "provider = \"postgresql\"\n",
     )
     .unwrap();
@@ -367,11 +365,11 @@ fn a_tool_whose_table_is_not_there() {
     );
     let mut cmd = bare();
     cmd.args(["baseline", "--from", "liquibase", "-d", &c.url, "-m"])
-        .arg(&c.project.migrations);
+        .arg(&c.migrations);
     let (code, _, err) = run(cmd);
     assert_eq!(code, 2);
     assert!(
-        err.contains("expected dbmate, golang-migrate, flyway, sqlx or prisma"),
+        err.contains("[possible values: dbmate, golang-migrate, flyway, sqlx, prisma]"),
         "{err}"
     );
 }

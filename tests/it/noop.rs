@@ -4,12 +4,10 @@
 //! watcher, and the one that opens the database while the files are read). Needs strace
 //! (Debian: `apt-get install strace`; `.ci/run` installs it).
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{Case, Kind, run};
+use crate::common::{Case, Kind, run};
 
 const MIGRATIONS: usize = 30;
 
@@ -87,15 +85,15 @@ fn each_file_read_once(lines: &[&str]) {
 #[test]
 fn sqlite_no_op_takes_no_lock_writes_nothing_and_reads_each_file_once() {
     let c = applied(Kind::Sqlite);
-    let before = std::fs::read(&c.project.db).unwrap();
-    let log = traced(&c.cmd(), c.project.dir.path());
+    let before = std::fs::read(&c.db).unwrap();
+    let log = traced(&c.cmd(), c.dir.path());
     let lines = ours(&log);
     assert!(
         !lines.iter().any(|l| l.contains("flock(")),
         "the migration lock was taken:\n{}",
         lines.join("\n")
     );
-    let db = c.project.db.display().to_string();
+    let db = c.db.display().to_string();
     let journal = format!("{db}-journal");
     assert!(
         !lines
@@ -104,7 +102,7 @@ fn sqlite_no_op_takes_no_lock_writes_nothing_and_reads_each_file_once() {
         "a journal was opened: the database was written"
     );
     assert_eq!(
-        std::fs::read(&c.project.db).unwrap(),
+        std::fs::read(&c.db).unwrap(),
         before,
         "the database file changed"
     );
@@ -121,7 +119,7 @@ fn sqlite_no_op_takes_no_lock_writes_nothing_and_reads_each_file_once() {
 #[test]
 fn postgres_no_op_opens_one_connection_and_sends_no_lock_or_ddl() {
     let c = applied(Kind::Postgres);
-    let log = traced(&c.cmd(), c.project.dir.path());
+    let log = traced(&c.cmd(), c.dir.path());
     let lines = ours(&log);
     let connects = lines
         .iter()

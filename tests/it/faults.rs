@@ -3,20 +3,18 @@
 //! database that answers slowly. Each fails cleanly with a clear message, changes nothing half
 //! way, and the next run completes.
 
-mod common;
-
-use common::wait_for;
+use crate::common::wait_for;
 
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::pg;
-use common::{Case, Kind, Project, bare, run};
+use crate::common::pg;
+use crate::common::{Case, Kind, bare, run};
 
 #[test]
 fn postgres_restarted_mid_run() {
     let server = pg::own_server();
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     p.write(
         "2_slow.sql",
@@ -42,7 +40,7 @@ fn postgres_restarted_mid_run() {
     server.stop();
     let out = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
-    common::assert_no_secret("stderr", &err);
+    crate::common::assert_no_secret("stderr", &err);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(
         err.contains("the connection was lost while applying 2_slow.sql: "),
@@ -113,11 +111,11 @@ fn postgres_connection_dropped_mid_statement() {
 
 #[test]
 fn sqlite_disk_full() {
-    if !common::is_root() {
+    if !crate::common::is_root() {
         eprintln!("skipped: mounting a small tmpfs needs root");
         return;
     }
-    let p = Project::new();
+    let p = Case::sqlite();
     let mnt = p.dir.path().join("small");
     std::fs::create_dir(&mnt).unwrap();
     let mounted = std::process::Command::new("mount")
@@ -148,7 +146,7 @@ fn sqlite_disk_full() {
         err.contains("failed 2_fill.sql: database or disk is full"),
         "{err}"
     );
-    let q = |sql: &str| common::query(&db, sql);
+    let q = |sql: &str| crate::common::query(&db, sql);
     assert!(
         q("SELECT name FROM sqlite_master WHERE name = 'big'").is_empty(),
         "nothing half-written"
@@ -164,7 +162,7 @@ fn sqlite_disk_full() {
 
 #[test]
 fn sqlite_locked_longer_than_the_busy_timeout() {
-    let p = Project::new();
+    let p = Case::sqlite();
     p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
     rusqlite::Connection::open(&p.db)
         .unwrap()

@@ -1,0 +1,19 @@
+//! The built binary end to end: against real SQLite files, a real PostgreSQL server the tests
+//! start themselves, and real containers. One crate, a module per topic, one fixture.
+
+mod common;
+
+mod adopt;
+mod bad_input;
+mod both;
+mod concurrency;
+mod container;
+mod crash;
+mod faults;
+mod hostile;
+mod noop;
+mod operator;
+mod postgres;
+mod scripts;
+mod sqlite_up;
+mod status;
