@@ -365,61 +365,62 @@ impl LogArgs {
     }
 }
 
+/// What the command line asks for, without its options.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Job {
+    /// Migrate, then exec CMD (empty: exit as `up` does).
+    Entrypoint(Vec<OsString>),
+    Up,
+    Plan,
+    Status {
+        format: Format,
+        exit_code: bool,
+    },
+    Baseline {
+        through: Option<String>,
+        force: bool,
+        from: Option<Tool>,
+    },
+    New {
+        description: Vec<String>,
+        dir: Option<PathBuf>,
+    },
+    Validate,
+    /// A subcommand followed by `-- CMD`: a usage error.
+    CmdAfter(&'static str),
+}
+
 impl Cli {
-    /// Splits the command line into the options as given and the subcommand (with its own
-    /// arguments, options removed).
-    pub fn into_parts(self) -> (Given, Option<Command>, Vec<OsString>) {
-        let top = Given {
-            db: self.db,
-            run: self.run,
-            entry: self.entry,
-            log: self.log,
-            wait_on_command_line: false,
-        };
-        let merge = |db: DbArgs, run: RunArgs, log: LogArgs, top: Given| Given {
-            wait_on_command_line: db.wait.is_some(),
-            db: db.over(top.db),
-            run: run.over(top.run),
-            entry: top.entry,
-            log: log.over(top.log),
-        };
-        let (given, command) = match self.command {
-            Some(Command::Up { db, run, log }) => (
-                merge(db, run, log, top),
-                Some(Command::Up {
-                    db: DbArgs::default(),
-                    run: RunArgs::default(),
-                    log: LogArgs::default(),
-                }),
-            ),
-            Some(Command::Plan { db, policy, log }) => {
-                let run = RunArgs {
-                    policy,
-                    ..RunArgs::default()
+    /// Splits the command line into the options as given (before the subcommand or after it;
+    /// after wins) and the job.
+    pub fn into_parts(self) -> (Given, Job) {
+        let none = RunArgs::default;
+        let (db, run, log, job, word) = match self.command {
+            None | Some(Command::Exec(_)) => {
+                let cmd = match self.command {
+                    Some(Command::Exec(cmd)) => cmd,
+                    _ => self.cmd.clone(),
                 };
-                (
-                    merge(db, run, log, top),
-                    Some(Command::Plan {
-                        db: DbArgs::default(),
-                        policy: PolicyArg::default(),
-                        log: LogArgs::default(),
-                    }),
-                )
+                let given = Given {
+                    db: self.db,
+                    run: self.run,
+                    entry: self.entry,
+                    log: self.log,
+                    wait_on_command_line: false,
+                };
+                return (given, Job::Entrypoint(cmd));
+            }
+            Some(Command::Up { db, run, log }) => (db, run, log, Job::Up, "up"),
+            Some(Command::Plan { db, policy, log }) => {
+                let run = RunArgs { policy, ..none() };
+                (db, run, log, Job::Plan, "plan")
             }
             Some(Command::Status {
                 db,
                 format,
                 exit_code,
                 log,
-            }) => (
-                merge(db, RunArgs::default(), log, top),
-                Some(Command::Status {
-                    db: DbArgs::default(),
-                    format,
-                    exit_code,
-                    log: LogArgs::default(),
-                }),
-            ),
+            }) => (db, none(), log, Job::Status { format, exit_code }, "status"),
             Some(Command::Baseline {
                 db,
                 lock,
@@ -428,21 +429,13 @@ impl Cli {
                 from,
                 log,
             }) => {
-                let run = RunArgs {
-                    lock,
-                    ..RunArgs::default()
+                let run = RunArgs { lock, ..none() };
+                let job = Job::Baseline {
+                    through,
+                    force,
+                    from,
                 };
-                (
-                    merge(db, run, log, top),
-                    Some(Command::Baseline {
-                        db: DbArgs::default(),
-                        lock: LockArgs::default(),
-                        through,
-                        force,
-                        from,
-                        log: LogArgs::default(),
-                    }),
-                )
+                (db, run, log, job, "baseline")
             }
             Some(Command::New {
                 description,
@@ -454,26 +447,23 @@ impl Cli {
                     dirs,
                     ..DbArgs::default()
                 };
-                (
-                    merge(db, RunArgs::default(), log, top),
-                    Some(Command::New {
-                        description,
-                        dir,
-                        dirs: DirsArg::default(),
-                        log: LogArgs::default(),
-                    }),
-                )
+                (db, none(), log, Job::New { description, dir }, "new")
             }
-            Some(Command::Validate { db, log }) => (
-                merge(db, RunArgs::default(), log, top),
-                Some(Command::Validate {
-                    db: DbArgs::default(),
-                    log: LogArgs::default(),
-                }),
-            ),
-            other => (top, other),
+            Some(Command::Validate { db, log }) => (db, none(), log, Job::Validate, "validate"),
         };
-        (given, command, self.cmd)
+        let given = Given {
+            wait_on_command_line: db.wait.is_some(),
+            db: db.over(self.db),
+            run: run.over(self.run),
+            entry: self.entry,
+            log: log.over(self.log),
+        };
+        let job = if self.cmd.is_empty() {
+            job
+        } else {
+            Job::CmdAfter(word)
+        };
+        (given, job)
     }
 }
 
@@ -561,7 +551,7 @@ mod tests {
         )
     }
 
-    fn p(args: &[&str]) -> (Given, Option<Command>, Vec<OsString>) {
+    fn p(args: &[&str]) -> (Given, Job) {
         try_p(args).unwrap().into_parts()
     }
 
@@ -571,7 +561,7 @@ mod tests {
 
     #[test]
     fn double_dash_form_keeps_args_verbatim() {
-        let (g, c, cmd) = p(&[
+        let (g, job) = p(&[
             "-d",
             "sqlite:a.db",
             "--",
@@ -583,32 +573,35 @@ mod tests {
             "a b",
             "up",
         ]);
-        assert!(c.is_none());
-        assert_eq!(cmd, os(&["sh", "-c", "x", "--", "", "a b", "up"]));
+        assert_eq!(
+            job,
+            Job::Entrypoint(os(&["sh", "-c", "x", "--", "", "a b", "up"]))
+        );
         assert_eq!(g.db.database_url, ["sqlite:a.db"]);
     }
 
     #[test]
     fn bare_cmd_form() {
-        let (_, c, _) = p(&["-d", "sqlite:a.db", "gunicorn", "-w", "4", "--", "x"]);
-        match c {
-            Some(Command::Exec(v)) => assert_eq!(v, os(&["gunicorn", "-w", "4", "--", "x"])),
-            other => panic!("{other:?}"),
-        }
+        let (_, job) = p(&["-d", "sqlite:a.db", "gunicorn", "-w", "4", "--", "x"]);
+        assert_eq!(
+            job,
+            Job::Entrypoint(os(&["gunicorn", "-w", "4", "--", "x"]))
+        );
     }
 
     #[test]
     fn options_before_or_after_the_subcommand() {
-        let (g, c, _) = p(&["up", "-d", "sqlite:a.db", "--on-error", "stop"]);
-        assert!(matches!(c, Some(Command::Up { .. })));
+        let (g, job) = p(&["up", "-d", "sqlite:a.db", "--on-error", "stop"]);
+        assert_eq!(job, Job::Up);
         assert_eq!(g.run.policy.on_error, Some(Policy::Stop));
-        let (g, c, _) = p(&["-m", "m", "--wait", "1s", "plan", "-m", "n"]);
-        assert!(matches!(c, Some(Command::Plan { .. })));
+        let (g, job) = p(&["-m", "m", "--wait", "1s", "plan", "-m", "n"]);
+        assert_eq!(job, Job::Plan);
         assert_eq!(g.db.dirs.migrations_dir, [PathBuf::from("n")]);
         assert_eq!(g.db.wait.as_deref(), Some("1s"));
         assert!(!g.wait_on_command_line);
-        let (g, _, _) = p(&["status", "--wait", "2s"]);
+        let (g, _) = p(&["status", "--wait", "2s"]);
         assert!(g.wait_on_command_line);
+        assert_eq!(p(&["up", "--", "echo"]).1, Job::CmdAfter("up"));
     }
 
     #[test]
@@ -621,8 +614,8 @@ mod tests {
 
     #[test]
     fn no_command_at_all() {
-        let (_, c, cmd) = p(&["-d", "sqlite:a.db"]);
-        assert!(c.is_none() && cmd.is_empty());
+        let (_, job) = p(&["-d", "sqlite:a.db"]);
+        assert_eq!(job, Job::Entrypoint(vec![]));
     }
 
     #[test]
@@ -644,14 +637,14 @@ mod tests {
             "json",
         ]))
         .unwrap();
-        let (g, c, _) = cli.into_parts();
-        assert!(matches!(
-            c,
-            Some(Command::Status {
+        let (g, job) = cli.into_parts();
+        assert_eq!(
+            job,
+            Job::Status {
                 format: Format::Json,
-                ..
-            })
-        ));
+                exit_code: false
+            }
+        );
         assert_eq!(g.db.database_url, ["a.db"]);
     }
 

@@ -47,7 +47,7 @@ fn run() -> i32 {
         Ok(c) => c,
         Err(e) => return clap_error(&e, &args),
     };
-    let (given, command, cmd) = cli.into_parts();
+    let (given, job) = cli.into_parts();
     let log = match settings::log(&given.log, &env) {
         Ok(l) => l,
         Err(e) => {
@@ -65,7 +65,7 @@ fn run() -> i32 {
     if std::env::var_os("MIGRATE_TEST_PANIC").is_some() {
         panic!("MIGRATE_TEST_PANIC is set");
     }
-    let s = match settings::resolve(given, command, cmd, log, &env) {
+    let s = match settings::resolve(given, job, log, &env) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("{e}");

@@ -103,6 +103,29 @@ pub fn missing_columns(existing: &[String], dialect: Dialect) -> Vec<(&'static s
         .collect()
 }
 
+/// Adds the columns an older table (`existing`) lacks, one statement each through `exec`
+/// (which gives the database's message on failure), and logs each.
+pub fn complete(
+    table: &Table,
+    existing: &[String],
+    dialect: Dialect,
+    database: &str,
+    mut exec: impl FnMut(&str) -> Result<(), String>,
+) -> Result<(), super::BackendError> {
+    let quoted = match (&table.schema, dialect) {
+        (Some(s), Dialect::Postgres) => format!("\"{s}\".\"{}\"", table.name),
+        _ => format!("\"{}\"", table.name),
+    };
+    let name = table.display();
+    for (col, ty) in missing_columns(existing, dialect) {
+        exec(&format!("ALTER TABLE {quoted} ADD COLUMN {col} {ty}")).map_err(|e| {
+            super::BackendError::Failed(format!("cannot add column {col} to {name}: {e}"))
+        })?;
+        tracing::info!(database, table = %name, column = col, "added the missing column {col} to the tracking table {name}");
+    }
+    Ok(())
+}
+
 /// The error for a table of this name whose shape is another tool's.
 pub fn foreign_table(table: &Table) -> super::BackendError {
     super::BackendError::Failed(format!(

@@ -436,35 +436,45 @@ impl Run<'_> {
             }
             Err(f) => f,
         };
-        match failure.kind {
-            FailureKind::Refused => {
-                record_failure(
-                    backend,
-                    database,
-                    &row.failed(&failure.message, Some(failure.elapsed)),
-                );
-                Ok(Some(failure.message))
-            }
-            FailureKind::Cancelled if content.script => {
-                // A script cannot be rolled back: its record says so, and it is tried again
-                // next time.
-                record_failure(
-                    backend,
-                    database,
-                    &row.failed(&failure.message, Some(failure.elapsed)),
-                );
-                tracing::warn!(database, migration = %m.name, "stopped {}: {}", m.name, failure.message);
-                Err(BackendError::Cancelled)
-            }
-            FailureKind::Cancelled => {
-                tracing::warn!(database, migration = %m.name, "cancelled {}: rolled back", m.name);
-                Err(BackendError::Cancelled)
-            }
-            FailureKind::ConnectionLost => Err(BackendError::Failed(format!(
-                "the connection was lost while applying {}: {}",
-                m.name, failure.message
-            ))),
+        settle(backend, database, &m.name, content.script, &row, failure)
+    }
+}
+
+/// What a failed attempt leaves: a refusal is recorded and the run goes on; a cancelled
+/// script is recorded too (it cannot be rolled back); a cancelled statement (rolled back) or a
+/// lost connection stops this database.
+fn settle(
+    backend: &mut dyn Backend,
+    database: &str,
+    name: &str,
+    script: bool,
+    row: &NewRecord<'_>,
+    failure: Failure,
+) -> Result<Option<String>, BackendError> {
+    let failed = row.failed(&failure.message, Some(failure.elapsed));
+    match failure.kind {
+        FailureKind::Refused => {
+            record_failure(backend, database, &failed);
+            Ok(Some(failure.message))
         }
+        FailureKind::Cancelled if script => {
+            record_failure(backend, database, &failed);
+            tracing::warn!(
+                database,
+                migration = name,
+                "stopped {name}: {}",
+                failure.message
+            );
+            Err(BackendError::Cancelled)
+        }
+        FailureKind::Cancelled => {
+            tracing::warn!(database, migration = name, "cancelled {name}: rolled back");
+            Err(BackendError::Cancelled)
+        }
+        FailureKind::ConnectionLost => Err(BackendError::Failed(format!(
+            "the connection was lost while applying {name}: {}",
+            failure.message
+        ))),
     }
 }
 

@@ -2,10 +2,11 @@
 //! database in its environment, its output logged line by line, killed (with everything it
 //! started) after `--script-timeout`, and sent SIGTERM when this process is.
 
-use std::io::{BufRead, BufReader};
-use std::os::unix::process::CommandExt;
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -50,7 +51,36 @@ pub fn run(
         elapsed: started.elapsed(),
         cancelled,
     };
-    let folder = path.parent().unwrap_or(Path::new("."));
+    // Started by its absolute path: it runs in its own folder.
+    let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut child = command(&path, name, env)
+        .spawn()
+        .map_err(|e| fail(format!("cannot start {}: {e}", path.display()), false))?;
+    let pgid = Pid::from_raw(child.id() as i32);
+    let _forward = signals::on_cancel(move || {
+        let _ = killpg(pgid, Signal::SIGTERM);
+    });
+    let readers = read_output(&mut child, database, name);
+    let status = wait(&mut child, pgid, started + timeout, timeout);
+    // Whatever it started and left behind goes with it; then its output ends.
+    let _ = killpg(pgid, Signal::SIGKILL);
+    let tail: Vec<String> = readers
+        .into_iter()
+        .flat_map(|r| r.join().unwrap_or_default())
+        .collect();
+    let cancelled = signals::caught().is_some();
+    match status {
+        Ok(s) if s.success() && !cancelled => Ok(started.elapsed()),
+        Ok(s) => Err(fail(describe(s, &tail), cancelled)),
+        Err(why) => Err(fail(why, cancelled)),
+    }
+}
+
+/// The process: in its folder, the database in its environment, in its own process group (so
+/// a timeout or a signal reaches what it started too), with the signal mask this process
+/// started with.
+fn command(path: &Path, name: &str, env: &ScriptEnv) -> Command {
+    let folder = path.parent().unwrap_or(Path::new("/"));
     let mut cmd = Command::new(path);
     cmd.current_dir(folder)
         .env("DATABASE_URL", &env.database_url)
@@ -59,7 +89,6 @@ pub fn run(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        // Its own process group, so a timeout or a signal reaches what it started too.
         .process_group(0);
     if let Some(p) = &env.sqlite_path {
         cmd.env("SQLITE_PATH", p);
@@ -74,85 +103,74 @@ pub fn run(
             });
         }
     }
-    let mut child = cmd
-        .spawn()
-        .map_err(|e| fail(format!("cannot start {}: {e}", path.display()), false))?;
-    let pgid = Pid::from_raw(child.id() as i32);
-    let _forward = signals::on_cancel(move || {
-        let _ = killpg(pgid, Signal::SIGTERM);
-    });
+    cmd
+}
 
-    // Each stream is read on its own thread, so that neither fills its pipe and stalls.
-    let readers: Vec<_> = [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    .map(|stream| {
-        let (database, name) = (database.to_string(), name.to_string());
-        std::thread::spawn(move || {
-            let mut tail: Vec<String> = Vec::new();
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                tracing::info!(database = %database, migration = %name, "{name}: {line}");
-                tail.push(line);
-                if tail.len() > TAIL {
-                    tail.remove(0);
+/// Logs each stream line by line, each on its own thread (so that neither fills its pipe and
+/// stalls); each thread ends with the stream's last lines.
+fn read_output(child: &mut Child, database: &str, name: &str) -> Vec<JoinHandle<Vec<String>>> {
+    let streams: [Option<Box<dyn Read + Send>>; 2] = [
+        child.stdout.take().map(|s| Box::new(s) as _),
+        child.stderr.take().map(|s| Box::new(s) as _),
+    ];
+    streams
+        .into_iter()
+        .flatten()
+        .map(|stream| {
+            let (database, name) = (database.to_string(), name.to_string());
+            std::thread::spawn(move || {
+                let mut tail: Vec<String> = Vec::new();
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    tracing::info!(database = %database, migration = %name, "{name}: {line}");
+                    tail.push(line);
+                    if tail.len() > TAIL {
+                        tail.remove(0);
+                    }
                 }
-            }
-            tail
+                tail
+            })
         })
-    })
-    .collect();
+        .collect()
+}
 
-    let deadline = started + timeout;
-    let status = loop {
+/// Waits for the script to end, killing it with its group at the deadline.
+fn wait(
+    child: &mut Child,
+    pgid: Pid,
+    deadline: Instant,
+    timeout: Duration,
+) -> Result<ExitStatus, String> {
+    loop {
         match child.try_wait() {
-            Ok(Some(status)) => break Ok(status),
+            Ok(Some(status)) => return Ok(status),
             Ok(None) if Instant::now() >= deadline => {
                 let _ = killpg(pgid, Signal::SIGKILL);
                 let _ = child.wait();
-                break Err(format!(
+                return Err(format!(
                     "timed out after --script-timeout {}: killed with its process group",
                     humantime::format_duration(timeout)
                 ));
             }
             Ok(None) => std::thread::sleep(Duration::from_millis(10)),
-            Err(e) => break Err(format!("cannot wait for the script: {e}")),
+            Err(e) => return Err(format!("cannot wait for the script: {e}")),
         }
+    }
+}
+
+/// How a script that did not succeed ended, with its last lines of output.
+fn describe(status: ExitStatus, tail: &[String]) -> String {
+    let how = match (status.code(), status.signal()) {
+        (Some(c), _) => format!("exited with status {c}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        _ => "ended abnormally".to_string(),
     };
-    // Whatever it started and left behind goes with it; then its output ends.
-    let _ = killpg(pgid, Signal::SIGKILL);
-    let tail: Vec<String> = readers
-        .into_iter()
-        .flat_map(|r| r.join().unwrap_or_default())
-        .collect();
-    let cancelled = signals::caught().is_some();
-    match status {
-        Ok(s) if s.success() && !cancelled => Ok(started.elapsed()),
-        Ok(s) => {
-            let how = match (s.code(), std::os::unix::process::ExitStatusExt::signal(&s)) {
-                (Some(c), _) => format!("exited with status {c}"),
-                (None, Some(sig)) => format!("killed by signal {sig}"),
-                _ => "ended abnormally".to_string(),
-            };
-            let how = match signals::caught() {
-                Some(n) => format!("stopped by signal {n} sent to this runner ({how})"),
-                None => how,
-            };
-            let output = if tail.is_empty() {
-                String::new()
-            } else {
-                format!("; last output: {}", tail.join(" | "))
-            };
-            Err(fail(format!("{how}{output}"), cancelled))
-        }
-        Err(why) => Err(fail(why, cancelled)),
+    let how = match signals::caught() {
+        Some(n) => format!("stopped by signal {n} sent to this runner ({how})"),
+        None => how,
+    };
+    if tail.is_empty() {
+        how
+    } else {
+        format!("{how}; last output: {}", tail.join(" | "))
     }
 }

@@ -9,8 +9,8 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{Command, Given, LogArgs};
 pub use crate::cli::{Format, LockMode, LogFormat, Policy, Tool};
+use crate::cli::{Given, Job, LogArgs};
 use crate::source::Version;
 use env::{Env, boolean, choice, duration, lookup};
 pub use target::Target;
@@ -175,47 +175,28 @@ pub fn log(given: &LogArgs, env: Env) -> Result<LogSettings, SettingsError> {
     })
 }
 
-/// The job the command line names.
-fn mode(command: Option<Command>, cmd: Vec<OsString>) -> Result<Mode, SettingsError> {
-    let word = match &command {
-        None | Some(Command::Exec(_)) => None,
-        Some(Command::Up { .. }) => Some("up"),
-        Some(Command::Plan { .. }) => Some("plan"),
-        Some(Command::Status { .. }) => Some("status"),
-        Some(Command::Baseline { .. }) => Some("baseline"),
-        Some(Command::New { .. }) => Some("new"),
-        Some(Command::Validate { .. }) => Some("validate"),
-    };
-    if let Some(word) = word
-        && !cmd.is_empty()
-    {
-        return Err(SettingsError::CmdNotAllowed(word));
-    }
-    Ok(match command {
-        None => Mode::Entrypoint { cmd },
-        Some(Command::Exec(cmd)) => Mode::Entrypoint { cmd },
-        Some(Command::Up { .. }) => Mode::Up,
-        Some(Command::Plan { .. }) => Mode::Plan,
-        Some(Command::Status {
-            format, exit_code, ..
-        }) => Mode::Status { format, exit_code },
-        Some(Command::Baseline {
+/// The job the command line names, its values validated.
+fn mode(job: Job) -> Result<Mode, SettingsError> {
+    Ok(match job {
+        Job::CmdAfter(word) => return Err(SettingsError::CmdNotAllowed(word)),
+        Job::Entrypoint(cmd) => Mode::Entrypoint { cmd },
+        Job::Up => Mode::Up,
+        Job::Plan => Mode::Plan,
+        Job::Status { format, exit_code } => Mode::Status { format, exit_code },
+        Job::Baseline {
             through,
             force,
             from,
-            ..
-        }) => Mode::Baseline {
+        } => Mode::Baseline {
             through: through.as_deref().map(version).transpose()?,
             from,
             force,
         },
-        Some(Command::New {
-            description, dir, ..
-        }) => Mode::New {
+        Job::New { description, dir } => Mode::New {
             description: description.join(" "),
             dir,
         },
-        Some(Command::Validate { .. }) => Mode::Validate,
+        Job::Validate => Mode::Validate,
     })
 }
 
@@ -231,41 +212,32 @@ fn version(text: &str) -> Result<Version, SettingsError> {
 /// Resolves the command line against the environment. `log` was resolved before, by `log`.
 pub fn resolve(
     given: Given,
-    command: Option<Command>,
-    cmd: Vec<OsString>,
+    job: Job,
     log: LogSettings,
     env: Env,
 ) -> Result<Settings, SettingsError> {
-    let mode = mode(command, cmd)?;
+    let mode = mode(job)?;
     let db = &given.db;
     let run = &given.run;
 
-    let urls: Vec<String> = if db.database_url.is_empty() {
-        lookup(None, "DATABASE_URL", env)?
-            .map(|v| v.split_whitespace().map(str::to_string).collect())
-            .unwrap_or_default()
-    } else {
-        db.database_url.clone()
-    };
+    let urls = list(&db.database_url, "DATABASE_URL", env, |v| {
+        v.split_whitespace().map(str::to_string).collect()
+    })?;
     let skip = boolean(given.entry.skip, "MIGRATE_SKIP", env)?;
     let targets = if skip || matches!(mode, Mode::New { .. }) {
         Vec::new()
     } else {
         target::resolve(&urls)?
     };
-
-    let dirs: Vec<PathBuf> = if db.dirs.migrations_dir.is_empty() {
-        match lookup(None, "MIGRATIONS_DIRS", env)? {
-            Some(v) => v
-                .split(':')
-                .filter(|s| !s.is_empty())
-                .map(PathBuf::from)
-                .collect(),
-            None => vec![PathBuf::from(DEFAULT_DIR)],
-        }
-    } else {
-        db.dirs.migrations_dir.clone()
-    };
+    let mut dirs = list(&db.dirs.migrations_dir, "MIGRATIONS_DIRS", env, |v| {
+        v.split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect()
+    })?;
+    if dirs.is_empty() {
+        dirs.push(PathBuf::from(DEFAULT_DIR));
+    }
 
     let table = Table::parse(
         &lookup(db.table.clone(), "MIGRATE_TABLE", env)?.unwrap_or_else(|| DEFAULT_TABLE.into()),
@@ -282,20 +254,7 @@ pub fn resolve(
             DEFAULT_WAIT,
         )?
     };
-    let jobs = match lookup(db.jobs.clone(), "MIGRATE_JOBS", env)? {
-        // The number of CPUs, looked up only when there is more than one database (fanout).
-        None => 0,
-        Some(v) => match v.trim().parse::<usize>() {
-            Ok(n) if n >= 1 => n,
-            _ => {
-                return Err(SettingsError::Invalid {
-                    what: "--jobs".into(),
-                    value: v,
-                    why: "expected a whole number of at least 1".into(),
-                });
-            }
-        },
-    };
+    let jobs = jobs(lookup(db.jobs.clone(), "MIGRATE_JOBS", env)?)?;
     let user = lookup(db.user.clone(), "MIGRATE_USER", env)?
         .map(|spec| crate::process::privileges::resolve(&spec))
         .transpose()?;
@@ -347,6 +306,35 @@ pub fn resolve(
     })
 }
 
+/// A repeatable setting: the flags when given, else the variable split by `split`.
+fn list<T: Clone>(
+    flags: &[T],
+    name: &str,
+    env: Env,
+    split: impl Fn(&str) -> Vec<T>,
+) -> Result<Vec<T>, SettingsError> {
+    if !flags.is_empty() {
+        return Ok(flags.to_vec());
+    }
+    Ok(lookup(None, name, env)?
+        .map(|v| split(&v))
+        .unwrap_or_default())
+}
+
+/// `--jobs`: a whole number of at least 1; unset is 0, the number of CPUs, looked up only
+/// when there is more than one database (`fanout::map`).
+fn jobs(value: Option<String>) -> Result<usize, SettingsError> {
+    let Some(v) = value else { return Ok(0) };
+    match v.trim().parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(SettingsError::Invalid {
+            what: "--jobs".into(),
+            value: v,
+            why: "expected a whole number of at least 1".into(),
+        }),
+    }
+}
+
 /// A table name that cannot work here: another tool's table for `baseline --from`, a schema on
 /// SQLite.
 fn check_table(table: &Table, mode: &Mode, targets: &[Target]) -> Result<(), SettingsError> {
@@ -388,9 +376,9 @@ mod tests {
                 .map(OsString::from),
         )
         .unwrap();
-        let (given, command, cmd) = cli.into_parts();
+        let (given, job) = cli.into_parts();
         let log = log(&given.log, env)?;
-        resolve(given, command, cmd, log, env)
+        resolve(given, job, log, env)
     }
 
     fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<OsString> + use<> {

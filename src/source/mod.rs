@@ -173,6 +173,38 @@ fn script_kind(path: &Path) -> Option<bool> {
     Some(mode & 0o111 != 0)
 }
 
+/// What a directory entry is: a migration (its name's parts, the file to read, whether it is
+/// a script), or not, and why.
+fn classify(
+    file_name: &str,
+    path: PathBuf,
+    is_dir: bool,
+) -> Result<(name::NameParts, PathBuf, bool), (PathBuf, Ignored)> {
+    match name::parse(file_name, is_dir) {
+        name::Parsed::Migration(parts) if is_dir => {
+            let file = path.join("migration.sql");
+            if !file.is_file() {
+                // A directory without migration.sql.
+                return Err((path, Ignored::NotSql));
+            }
+            Ok((parts, file, false))
+        }
+        name::Parsed::Migration(parts) => Ok((parts, path, false)),
+        name::Parsed::Ignored(Ignored::NotSql)
+            if !is_dir
+                && let Some(parts) = name::parse_script(file_name)
+                && let Some(executable) = script_kind(&path) =>
+        {
+            if executable {
+                Ok((parts, path, true))
+            } else {
+                Err((path, Ignored::NotExecutable))
+            }
+        }
+        name::Parsed::Ignored(why) => Err((path, why)),
+    }
+}
+
 /// A file already in the catalog: (index in migrations, index in variants, its bytes).
 type Seen = (usize, usize, Option<Vec<u8>>);
 
@@ -189,38 +221,13 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
             tracing::info!(dir = %dir.display(), "migrations directory {} is empty: nothing to do there", dir.display());
         }
         for (file_name, path, is_dir) in entries {
-            let mut script = false;
-            let parts = match name::parse(&file_name, is_dir) {
-                name::Parsed::Migration(p) => p,
-                name::Parsed::Ignored(Ignored::NotSql)
-                    if !is_dir
-                        && let Some(p) = name::parse_script(&file_name)
-                        && let Some(executable) = script_kind(&path) =>
-                {
-                    if !executable {
-                        tracing::debug!(file = %path.display(), "not a migration: {} ({})", path.display(), Ignored::NotExecutable);
-                        catalog.ignored.push((path, Ignored::NotExecutable));
-                        continue;
-                    }
-                    script = true;
-                    p
-                }
-                name::Parsed::Ignored(why) => {
+            let (parts, file, script) = match classify(&file_name, path, is_dir) {
+                Ok(found) => found,
+                Err((path, why)) => {
                     tracing::debug!(file = %path.display(), reason = %why, "not a migration: {} ({why})", path.display());
                     catalog.ignored.push((path, why));
                     continue;
                 }
-            };
-            let file = if is_dir {
-                let f = path.join("migration.sql");
-                if !f.is_file() {
-                    tracing::debug!(file = %path.display(), "not a migration: {} (a directory without migration.sql)", path.display());
-                    catalog.ignored.push((path, Ignored::NotSql));
-                    continue;
-                }
-                f
-            } else {
-                path
             };
             let raw = read_whole(&file);
             let key = (parts.name.clone(), parts.dialect);

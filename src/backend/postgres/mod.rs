@@ -398,20 +398,10 @@ impl Backend for Postgres {
         if cols.iter().any(|c| c == "id") {
             self.explicit_id = !self.id_has_default(&t);
         }
-        for (col, ty) in tracking::missing_columns(&cols, Dialect::Postgres) {
-            self.client
-                .batch_execute(&format!(
-                    "ALTER TABLE {t} ADD COLUMN IF NOT EXISTS {col} {ty}"
-                ))
-                .map_err(|e| {
-                    self.fail(
-                        &format!("cannot add column {col} to {}", self.table.display()),
-                        &e,
-                    )
-                })?;
-            tracing::info!(database = %self.shown, table = %self.table.display(), column = col, "added the missing column {col} to the tracking table {}", self.table.display());
-        }
-        Ok(())
+        let client = &mut self.client;
+        tracking::complete(&self.table, &cols, Dialect::Postgres, &self.shown, |sql| {
+            client.batch_execute(sql).map_err(|e| message(&e, ""))
+        })
     }
 
     fn apply(

@@ -351,17 +351,13 @@ impl Backend for Sqlite {
         if !existing.iter().any(|c| c == "migration_name") {
             return Err(foreign_table(&self.table));
         }
-        for (col, ty) in tracking::missing_columns(&existing, Dialect::Sqlite) {
-            conn.execute_batch(&format!("ALTER TABLE {t} ADD COLUMN {col} {ty}"))
-                .map_err(|e| {
-                    self.fail(
-                        &format!("cannot add column {col} to {}", self.table.name),
-                        &e,
-                    )
-                })?;
-            tracing::info!(database = %self.shown, table = %self.table.name, column = col, "added the missing column {col} to the tracking table {}", self.table.name);
-        }
-        Ok(())
+        tracking::complete(
+            &self.table,
+            &existing,
+            Dialect::Sqlite,
+            &self.shown,
+            |sql| conn.execute_batch(sql).map_err(|e| message(&e)),
+        )
     }
 
     fn apply(
