@@ -162,7 +162,7 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
 
 /// A run's first step on its one database, taken while the files are read (connecting, or
 /// SQLite parsing its schema, overlaps reading the files; a no-op start feels that).
-struct Early {
+struct OpenedAhead {
     started: Instant,
     opened: Result<Opened, BackendError>,
 }
@@ -170,7 +170,7 @@ struct Early {
 /// Reads the migration files; a single database is opened at the same time. Not with several:
 /// a slow one, waited for here, would hold up the others. Nor a SQLite file that does not
 /// exist yet: opening would create it, and a folder error must leave nothing behind.
-fn scan_while_opening(s: &Settings, open: &OpenOptions) -> Option<(Catalog, Option<Early>)> {
+fn scan_while_opening(s: &Settings, open: &OpenOptions) -> Option<(Catalog, Option<OpenedAhead>)> {
     let first = s
         .targets
         .first()
@@ -181,7 +181,7 @@ fn scan_while_opening(s: &Settings, open: &OpenOptions) -> Option<(Catalog, Opti
         });
     let (catalog, early) = std::thread::scope(|scope| {
         let early = first.map(|t| {
-            scope.spawn(|| Early {
+            scope.spawn(|| OpenedAhead {
                 started: Instant::now(),
                 opened: Opened::open(t, open),
             })
@@ -221,7 +221,7 @@ fn run_all(
     catalog: &Catalog,
     opts: RunOptions,
     open: &OpenOptions,
-    early: Option<Early>,
+    early: Option<OpenedAhead>,
     events: Events<'_>,
 ) -> Vec<Outcome> {
     let run = Run {
