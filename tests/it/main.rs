@@ -9,6 +9,7 @@ mod both;
 mod concurrency;
 mod container;
 mod crash;
+mod door;
 mod faults;
 mod hostile;
 mod noop;

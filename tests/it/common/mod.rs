@@ -309,3 +309,63 @@ pub fn unprivileged(mut c: Command) -> Command {
 }
 
 pub mod pg;
+
+/// A run of the binary in the background, its stderr going to a file the test can watch.
+pub struct Running {
+    child: std::process::Child,
+    stderr: tempfile::NamedTempFile,
+}
+
+impl Running {
+    /// Starts `c` (stdout piped, stderr to a file).
+    pub fn start(mut c: Command) -> Running {
+        let stderr = tempfile::NamedTempFile::new().unwrap();
+        let child = c
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr.reopen().unwrap())
+            .spawn()
+            .unwrap();
+        Running { child, stderr }
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.stderr.path()).unwrap_or_default()
+    }
+
+    /// Waits until stderr holds `needle` (at most `secs` seconds).
+    pub fn wait_for_log(&self, secs: u64, needle: &str) {
+        wait_for(secs, &format!("{needle:?} in the log"), || {
+            self.stderr().contains(needle)
+        });
+    }
+
+    /// Sends a signal.
+    pub fn signal(&self, sig: nix::sys::signal::Signal) {
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.child.id() as i32), sig).unwrap();
+    }
+
+    /// Waits for it to end: (exit code, stdout, stderr); a run that hangs fails the test.
+    pub fn finish(mut self) -> (i32, String, String) {
+        let deadline = std::time::Instant::now() + HANG;
+        let status = loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                break s;
+            }
+            if std::time::Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("hung for {HANG:?}: {}", self.stderr());
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        let mut out = String::new();
+        use std::io::Read;
+        if let Some(mut o) = self.child.stdout.take() {
+            o.read_to_string(&mut out).unwrap();
+        }
+        let err = self.stderr();
+        assert_no_secret("stdout", &out);
+        assert_no_secret("stderr", &err);
+        (status.code().unwrap_or(-1), out, err)
+    }
+}
