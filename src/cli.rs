@@ -72,6 +72,16 @@ pub enum Format {
     Json,
 }
 
+/// The kind of script `new --script` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScriptKind {
+    /// A Python script (`#!/usr/bin/env python3`).
+    #[value(alias = "python")]
+    Py,
+    /// A shell script (`#!/bin/sh`).
+    Sh,
+}
+
 /// A migration tool whose history `baseline --from` adopts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Tool {
@@ -174,6 +184,10 @@ pub enum Command {
         /// The folder to create it in [default: the first migrations directory].
         #[arg(long, value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Write an executable script migration instead of SQL (from the folder's
+        /// `_template.py` / `_template.sh` when there is one).
+        #[arg(long, value_enum, value_name = "KIND")]
+        script: Option<ScriptKind>,
         #[command(flatten)]
         dirs: DirsArg,
         #[command(flatten)]
@@ -384,6 +398,7 @@ pub enum Job {
     New {
         description: Vec<String>,
         dir: Option<PathBuf>,
+        script: Option<ScriptKind>,
     },
     Validate,
     /// A subcommand followed by `-- CMD`: a usage error.
@@ -440,6 +455,7 @@ impl Cli {
             Some(Command::New {
                 description,
                 dir,
+                script,
                 dirs,
                 log,
             }) => {
@@ -447,7 +463,12 @@ impl Cli {
                     dirs,
                     ..DbArgs::default()
                 };
-                (db, none(), log, Job::New { description, dir }, "new")
+                let job = Job::New {
+                    description,
+                    dir,
+                    script,
+                };
+                (db, none(), log, job, "new")
             }
             Some(Command::Validate { db, log }) => (db, none(), log, Job::Validate, "validate"),
         };

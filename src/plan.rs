@@ -2,7 +2,9 @@
 //! does next. Pure: no files, no database.
 
 use crate::cli::Policy;
-use crate::source::{Dialect, Migration, Variant};
+use std::path::Path;
+
+use crate::source::{Catalog, Dialect, Ignored, Migration, Variant};
 
 /// One row of the tracking table, as read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -71,14 +73,21 @@ pub struct Entry<'a> {
     pub variant: Option<&'a Variant>,
     pub record: Option<&'a Record>,
     pub state: State,
+    /// For a recorded migration no migration file has: a file of its name that is there but
+    /// not taken as a migration, and why.
+    pub not_taken: Option<(&'a Path, &'a Ignored)>,
 }
 
 impl Entry<'_> {
     /// The owned `status` line of this entry.
     pub fn row(&self) -> StatusRow {
         let r = self.record;
-        let error = match self.state {
-            State::Conflict => self.variant.and_then(|v| v.why_unusable()),
+        let error = match (self.state, self.not_taken) {
+            (State::Conflict, _) => self.variant.and_then(|v| v.why_unusable()),
+            (State::Missing, Some((path, why))) => Some(format!(
+                "its file {} is there but not taken as a migration: {why}",
+                path.display()
+            )),
             _ => r
                 .filter(|r| !r.success)
                 .and_then(|r| r.error_message.clone()),
@@ -129,10 +138,11 @@ fn comparable(checksum: &str) -> bool {
 /// Every migration of one database, in order: first the files (by version, then name), then the
 /// records that no file has.
 pub fn entries<'a>(
-    migrations: &'a [Migration],
+    catalog: &'a Catalog,
     dialect: Dialect,
     records: &'a [Record],
 ) -> Vec<Entry<'a>> {
+    let migrations = &catalog.migrations;
     let mut used = vec![false; records.len()];
     let mut out = Vec::with_capacity(migrations.len());
     // Records by exact name first, so an exact match wins over a match without extension.
@@ -175,6 +185,7 @@ pub fn entries<'a>(
             variant: Some(variant),
             record,
             state,
+            not_taken: None,
         });
     }
     for (r, used) in records.iter().zip(used) {
@@ -186,6 +197,10 @@ pub fn entries<'a>(
                 record: Some(r),
                 // Also a failed attempt whose file is gone: there is nothing to retry.
                 state: State::Missing,
+                not_taken: catalog.ignored.iter().find_map(|(path, why)| {
+                    let file = path.file_name()?.to_str()?;
+                    same_migration(&r.name, file).then_some((path.as_path(), why))
+                }),
             });
         }
     }
@@ -272,8 +287,15 @@ mod tests {
         }
     }
 
+    fn cat(ms: &[Migration]) -> Catalog {
+        Catalog {
+            migrations: ms.to_vec(),
+            ignored: Vec::new(),
+        }
+    }
+
     fn states(ms: &[Migration], rs: &[Record]) -> Vec<(String, State)> {
-        entries(ms, Dialect::Sqlite, rs)
+        entries(&cat(ms), Dialect::Sqlite, rs)
             .iter()
             .map(|e| (e.name.to_string(), e.state))
             .collect()
@@ -309,7 +331,8 @@ mod tests {
         .map(|(n, s)| (n.to_string(), *s))
         .collect();
         assert_eq!(got, want);
-        let e = entries(&ms, Dialect::Sqlite, &rs);
+        let c = cat(&ms);
+        let e = entries(&c, Dialect::Sqlite, &rs);
         let due: Vec<&str> = due(&e).iter().map(|e| e.name).collect();
         assert_eq!(due, ["3_c.sql", "5_e.sql"]);
     }
@@ -318,7 +341,8 @@ mod tests {
     fn legacy_record_without_extension_counts() {
         let ms = [mig("001_add_x.sql", "1", "A")];
         let rs = [rec("001_add_x", true, None)];
-        let e = entries(&ms, Dialect::Sqlite, &rs);
+        let c = cat(&ms);
+        let e = entries(&c, Dialect::Sqlite, &rs);
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].state, State::Applied);
         assert_eq!(e[0].record_name(), "001_add_x");
@@ -337,7 +361,8 @@ mod tests {
         let mut bad = mig("2_b.sql", "2", "B");
         bad.variants[0].content = Err("cannot read".into());
         let ms = [mig("1_a.sql", "1", "A"), bad, mig("3_c.sql", "3", "C")];
-        let e = entries(&ms, Dialect::Sqlite, &[]);
+        let c = cat(&ms);
+        let e = entries(&c, Dialect::Sqlite, &[]);
         let blocked = |p| -> Vec<Option<String>> {
             steps(&due(&e), p)
                 .into_iter()
@@ -360,11 +385,13 @@ mod tests {
         let mut m = mig("1_a.sql", "1", "A");
         m.variants[0].conflicts.push("other/1_a.sql".into());
         let ms = [m];
-        let e = entries(&ms, Dialect::Sqlite, &[]);
+        let c = cat(&ms);
+        let e = entries(&c, Dialect::Sqlite, &[]);
         assert_eq!(e[0].state, State::Conflict);
         assert!(e[0].is_due());
         let rs = [rec("1_a.sql", true, Some("A"))];
-        let e = entries(&ms, Dialect::Sqlite, &rs);
+        let c = cat(&ms);
+        let e = entries(&c, Dialect::Sqlite, &rs);
         assert!(!e[0].is_due());
     }
 }

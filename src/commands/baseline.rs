@@ -135,7 +135,7 @@ fn baseline_locked(
     };
     b.prepare_table()?;
     let records = b.read_records()?.unwrap_or_default();
-    let entries = plan::entries(&catalog.migrations, b.dialect(), &records);
+    let entries = plan::entries(catalog, b.dialect(), &records);
     let mut rows = Vec::new();
     for e in &entries {
         let (Some(m), Some(v)) = (e.migration, e.variant) else {

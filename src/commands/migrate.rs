@@ -139,6 +139,13 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
     let Some((catalog, early)) = scan_while_opening(s, &open) else {
         return Finished::BadFolders;
     };
+    for (path, why) in catalog
+        .ignored
+        .iter()
+        .filter(|(_, w)| w.looks_like_a_migration())
+    {
+        tracing::warn!(file = %path.display(), "{}: not a migration, not applied: {why}", path.display());
+    }
     let progress =
         (!opts.dry_run && s.log.format == LogFormat::Text && std::io::stderr().is_terminal())
             .then(|| progress::start(s.targets.len()));
@@ -340,7 +347,7 @@ impl Run<'_> {
     ) -> Result<(), BackendError> {
         backend.prepare_table()?;
         let records = backend.read_records()?.unwrap_or_default();
-        let entries = plan::entries(&self.catalog.migrations, backend.dialect(), &records);
+        let entries = plan::entries(self.catalog, backend.dialect(), &records);
         let due = plan::due(&entries);
         out.pending = due.len();
         for entry in due {

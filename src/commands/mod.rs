@@ -70,7 +70,11 @@ pub fn run(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished 
             from,
             force,
         } => baseline::run(s, through.as_ref(), *from, *force),
-        Mode::New { description, dir } => new::run(s, description, dir.as_deref()),
+        Mode::New {
+            description,
+            dir,
+            script,
+        } => new::run(s, description, dir.as_deref(), *script),
         Mode::Validate => validate::run(s),
     }
 }
@@ -113,6 +117,6 @@ impl Opened {
 
     /// Every migration of this database with its state.
     pub fn entries<'a>(&'a self, catalog: &'a Catalog) -> Vec<Entry<'a>> {
-        plan::entries(&catalog.migrations, self.backend.dialect(), &self.records)
+        plan::entries(catalog, self.backend.dialect(), &self.records)
     }
 }

@@ -1,25 +1,38 @@
-//! `new DESCRIPTION`: the next migration file's name, in the style the folder already uses
-//! (zero-padded numbers, UTC timestamps, or Flyway's `V`), and creating it without ever
-//! overwriting.
+//! `new DESCRIPTION`: the next migration, numbered after every configured folder's last one,
+//! in the style and layout the folder already uses (zero-padded numbers, UTC timestamps or
+//! Flyway's `V`; plain files, golang-migrate `.up`/`.down` pairs, dbmate sections or Prisma
+//! folders), from the folder's `_template.*` when it has one; never overwriting.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::Finished;
+use crate::cli::ScriptKind;
 use crate::settings::Settings;
 use crate::source::name::{self, Parsed};
 
-/// Creates the next migration file in `dir`, else the first migrations directory; prints its
-/// path.
-pub fn run(s: &Settings, description: &str, dir: Option<&Path>) -> Finished {
+/// Creates the next migration in `dir`, else the first migrations directory; prints the path
+/// of each file it created.
+pub fn run(
+    s: &Settings,
+    description: &str,
+    dir: Option<&Path>,
+    script: Option<ScriptKind>,
+) -> Finished {
     let dir = dir
         .or(s.dirs.first().map(|d| d.as_path()))
         .unwrap_or(Path::new(crate::settings::DEFAULT_DIR));
-    let created = create(dir, description);
+    let others: Vec<&Path> = s.dirs.iter().map(PathBuf::as_path).collect();
+    let created = create(dir, &others, description, script, utc_now());
     match &created {
-        Ok(path) => println!("{}", path.display()),
+        Ok(paths) => {
+            for p in paths {
+                println!("{}", p.display());
+            }
+        }
         Err(e) => tracing::error!("{e}"),
     }
-    Finished::New(created)
+    Finished::New(created.map(|mut p| p.remove(0)))
 }
 
 /// Why no file was created.
@@ -44,46 +57,84 @@ pub enum Style {
     Flyway { last: u128 },
 }
 
-/// Reads the numbering style from the names in a folder (`001` style when there are none).
-pub fn style(names: &[String]) -> Style {
-    let mut plain: Vec<&str> = Vec::new();
-    let mut flyway = Vec::new();
-    for n in names {
-        if !matches!(name::parse(n, false), Parsed::Migration(_))
-            && !matches!(name::parse(n, true), Parsed::Migration(_))
-        {
-            continue;
-        }
-        if let Some(rest) = n.strip_prefix('V') {
-            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-            if !digits.is_empty() && rest[digits.len()..].starts_with("__") {
-                flyway.push(digits.parse::<u128>().unwrap_or(0));
-                continue;
-            }
-        }
-        let len = n.bytes().take_while(u8::is_ascii_digit).count();
-        if len > 0 {
-            plain.push(&n[..len]);
-        }
+/// How the folder lays its migrations out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// One `.sql` file each.
+    Plain,
+    /// golang-migrate and sqlx: `NNN_x.up.sql` with its `NNN_x.down.sql`.
+    UpDown,
+    /// dbmate: one file with `-- migrate:up` and `-- migrate:down` sections.
+    Sections,
+    /// Prisma: a `<timestamp>_x/` folder holding `migration.sql`.
+    Folder,
+}
+
+/// One entry of a migrations folder: its name, whether it is a folder, and (for a `.sql`
+/// file) whether it has dbmate's sections.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seen {
+    pub name: String,
+    pub is_dir: bool,
+    pub sections: bool,
+}
+
+/// The version number a name starts with, when it names a migration (`V3__x.sql`: 3).
+fn number(e: &Seen) -> Option<(u128, bool, usize)> {
+    let migration = matches!(name::parse(&e.name, e.is_dir), Parsed::Migration(_))
+        || (!e.is_dir && name::parse_script(&e.name).is_some());
+    if !migration {
+        return None;
     }
-    if flyway.len() > plain.len() {
-        return Style::Flyway {
-            last: flyway.into_iter().max().unwrap_or(0),
-        };
-    }
-    let last = plain
+    let (rest, flyway) = match e.name.strip_prefix('V') {
+        Some(r) if r.starts_with(|c: char| c.is_ascii_digit()) => (r, true),
+        _ => (e.name.as_str(), false),
+    };
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    Some((digits.parse().ok()?, flyway, digits.len()))
+}
+
+/// The numbering of a folder (`seen`), continuing after the last number in any of the
+/// configured folders (`all`). `001` style when there are none.
+pub fn style(seen: &[Seen], all: &[Seen]) -> Style {
+    let numbers: Vec<(u128, bool, usize)> = seen.iter().filter_map(number).collect();
+    let last = all
         .iter()
-        .filter_map(|d| d.parse::<u128>().ok())
+        .chain(seen)
+        .filter_map(number)
+        .map(|n| n.0)
         .max()
         .unwrap_or(0);
-    if plain
+    let flyway = numbers.iter().filter(|n| n.1).count();
+    if flyway * 2 > numbers.len() {
+        return Style::Flyway { last };
+    }
+    let timestamps = numbers
         .iter()
-        .any(|d| d.len() == 14 && (d.starts_with("19") || d.starts_with("20")))
-    {
+        .any(|(n, _, len)| *len == 14 && (19..=20).contains(&(n / 10u128.pow(12))));
+    if timestamps || layout(seen) == Layout::Folder {
         return Style::Timestamp { last };
     }
-    let width = plain.iter().map(|d| d.len()).max().unwrap_or(3).max(1);
+    let width = numbers.iter().map(|n| n.2).max().unwrap_or(3).max(1);
     Style::Padded { width, last }
+}
+
+/// The layout most of the folder's migrations use.
+pub fn layout(seen: &[Seen]) -> Layout {
+    let migrations: Vec<&Seen> = seen.iter().filter(|e| number(e).is_some()).collect();
+    let count = |f: fn(&Seen) -> bool| migrations.iter().filter(|e| f(e)).count();
+    let (folders, pairs, sections) = (
+        count(|e| e.is_dir),
+        count(|e| e.name.ends_with(".up.sql")),
+        count(|e| e.sections),
+    );
+    let most = folders.max(pairs).max(sections);
+    match most {
+        0 => Layout::Plain,
+        n if n == folders => Layout::Folder,
+        n if n == pairs => Layout::UpDown,
+        _ => Layout::Sections,
+    }
 }
 
 /// `Add user e-mail!` → `add_user_e_mail`.
@@ -99,13 +150,13 @@ pub fn slug(description: &str) -> String {
     out.trim_end_matches('_').to_string()
 }
 
-/// The next file name. `now` is the UTC time as `YYYYMMDDHHMMSS`.
+/// The next migration's name without extension. `now` is the UTC time as `YYYYMMDDHHMMSS`.
 pub fn next_name(style: &Style, slug: &str, now: u128) -> String {
     match style {
-        Style::Padded { width, last } => format!("{:0width$}_{slug}.sql", last + 1),
+        Style::Padded { width, last } => format!("{:0width$}_{slug}", last + 1),
         // Two in the same second still come out in order.
-        Style::Timestamp { last } => format!("{}_{slug}.sql", now.max(last + 1)),
-        Style::Flyway { last } => format!("V{}__{slug}.sql", last + 1),
+        Style::Timestamp { last } => format!("{}_{slug}", now.max(last + 1)),
+        Style::Flyway { last } => format!("V{}__{slug}", last + 1),
     }
 }
 
@@ -119,70 +170,223 @@ fn utc_now() -> u128 {
         .unwrap_or(0)
 }
 
-/// Creates the next migration file in `dir` (and `dir` itself when missing); returns its path.
-pub fn create(dir: &Path, description: &str) -> Result<PathBuf, NewError> {
+/// The entries of a folder (none when it does not exist yet).
+fn entries(dir: &Path) -> Result<Vec<Seen>, NewError> {
+    let rd = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(NewError::Unreadable(dir.to_path_buf(), e)),
+    };
+    Ok(rd
+        .filter_map(|e| {
+            let e = e.ok()?;
+            let name = e.file_name().into_string().ok()?;
+            let is_dir = e.path().is_dir();
+            let sections = name.ends_with(".sql")
+                && !is_dir
+                && std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("-- migrate:up"));
+            Some(Seen {
+                name,
+                is_dir,
+                sections,
+            })
+        })
+        .collect())
+}
+
+/// The files of the next migration: (path, content, executable).
+pub fn files(
+    dir: &Path,
+    base: &str,
+    layout: Layout,
+    script: Option<ScriptKind>,
+    template: Option<String>,
+    description: &str,
+) -> Vec<(PathBuf, String, bool)> {
+    let header = format!("-- {}\n", description.trim());
+    if let Some(kind) = script {
+        let body = template.unwrap_or_else(|| kind.body(description));
+        return vec![(dir.join(format!("{base}.{}", kind.extension())), body, true)];
+    }
+    let body = template.unwrap_or(header);
+    match layout {
+        Layout::Plain => vec![(dir.join(format!("{base}.sql")), body, false)],
+        Layout::UpDown => vec![
+            (dir.join(format!("{base}.up.sql")), body.clone(), false),
+            (dir.join(format!("{base}.down.sql")), body, false),
+        ],
+        Layout::Sections => vec![(
+            dir.join(format!("{base}.sql")),
+            format!("{body}-- migrate:up\n\n\n-- migrate:down\n\n"),
+            false,
+        )],
+        Layout::Folder => vec![(dir.join(base).join("migration.sql"), body, false)],
+    }
+}
+
+/// Creates the next migration in `dir` (and `dir` itself when missing), numbered after the
+/// last one of every folder in `all`; returns the paths created.
+pub fn create(
+    dir: &Path,
+    all: &[&Path],
+    description: &str,
+    script: Option<ScriptKind>,
+    now: u128,
+) -> Result<Vec<PathBuf>, NewError> {
     let slug = slug(description);
     if slug.is_empty() {
         return Err(NewError::EmptySlug(description.to_string()));
     }
     std::fs::create_dir_all(dir).map_err(|e| NewError::Uncreatable(dir.to_path_buf(), e))?;
-    let names: Vec<String> = std::fs::read_dir(dir)
-        .map_err(|e| NewError::Unreadable(dir.to_path_buf(), e))?
-        .filter_map(|e| e.ok()?.file_name().into_string().ok())
-        .collect();
-    let path = dir.join(next_name(&style(&names), &slug, utc_now()));
+    let seen = entries(dir)?;
+    let mut everywhere = Vec::new();
+    for d in all {
+        everywhere.extend(entries(d)?);
+    }
+    let layout = layout(&seen);
+    let base = next_name(&style(&seen, &everywhere), &slug, now);
+    let extension = script.map_or("sql", |k| k.extension());
+    let template = std::fs::read_to_string(dir.join(format!("_template.{extension}"))).ok();
+    let planned = files(dir, &base, layout, script, template, description);
+    let mut created = Vec::new();
+    for (path, text, executable) in planned {
+        write_new(&path, &text, executable)?;
+        created.push(path);
+    }
+    Ok(created)
+}
+
+/// Writes a file that must not exist yet.
+fn write_new(path: &Path, text: &str, executable: bool) -> Result<(), NewError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let fail = |e| NewError::Uncreatable(path.to_path_buf(), e);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(fail)?;
+    }
     let mut file = std::fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .open(&path)
-        .map_err(|e| NewError::Uncreatable(path.clone(), e))?;
-    use std::io::Write;
-    writeln!(file, "-- {}", description.trim())
-        .map_err(|e| NewError::Uncreatable(path.clone(), e))?;
-    Ok(path)
+        .mode(if executable { 0o755 } else { 0o644 })
+        .open(path)
+        .map_err(fail)?;
+    file.write_all(text.as_bytes()).map_err(fail)
+}
+
+impl ScriptKind {
+    /// The file's extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ScriptKind::Py => "py",
+            ScriptKind::Sh => "sh",
+        }
+    }
+
+    /// A starting body: the `#!` line, and how to reach the database.
+    pub fn body(self, description: &str) -> String {
+        let d = description.trim();
+        match self {
+            ScriptKind::Py => format!(
+                "#!/usr/bin/env python3\n\
+                 # {d}\n\
+                 # Runs once, in this folder, outside any transaction; exit status 0 is success.\n\
+                 # The database: DATABASE_URL (postgres://... or sqlite:/abs/path.db), and for\n\
+                 # SQLite its file in SQLITE_PATH; MIGRATE_DIALECT is postgres or sqlite.\n\
+                 import os\n\
+                 import sqlite3\n\
+                 \n\
+                 if os.environ[\"MIGRATE_DIALECT\"] == \"sqlite\":\n\
+                 \x20   db = sqlite3.connect(os.environ[\"SQLITE_PATH\"])\n\
+                 else:\n\
+                 \x20   import psycopg  # pip install psycopg\n\
+                 \x20   db = psycopg.connect(os.environ[\"DATABASE_URL\"])\n\
+                 \n\
+                 with db:\n\
+                 \x20   pass  # db.execute(\"UPDATE ...\")\n\
+                 print(\"done\")\n"
+            ),
+            ScriptKind::Sh => format!(
+                "#!/bin/sh\n\
+                 # {d}\n\
+                 # Runs once, in this folder, outside any transaction; exit status 0 is success.\n\
+                 # The database: DATABASE_URL (postgres://... or sqlite:/abs/path.db), and for\n\
+                 # SQLite its file in SQLITE_PATH; MIGRATE_DIALECT is postgres or sqlite.\n\
+                 set -eu\n\
+                 if [ \"$MIGRATE_DIALECT\" = sqlite ]; then\n\
+                 \x20 sqlite3 \"$SQLITE_PATH\" 'SELECT 1;'\n\
+                 else\n\
+                 \x20 psql \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -c 'SELECT 1;'\n\
+                 fi\n"
+            ),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn names(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+    fn seen(v: &[&str]) -> Vec<Seen> {
+        v.iter()
+            .map(|s| Seen {
+                name: s.trim_end_matches('/').to_string(),
+                is_dir: s.ends_with('/'),
+                sections: false,
+            })
+            .collect()
     }
 
     #[test]
     fn styles() {
-        assert_eq!(style(&[]), Style::Padded { width: 3, last: 0 });
+        assert_eq!(style(&[], &[]), Style::Padded { width: 3, last: 0 });
         assert_eq!(
-            style(&names(&[
-                "001_a.sql",
-                "002_b.sql",
-                "_template.sql",
-                "README.md"
-            ])),
+            style(
+                &seen(&["001_a.sql", "002_b.sql", "_template.sql", "README.md"]),
+                &[]
+            ),
             Style::Padded { width: 3, last: 2 }
         );
         assert_eq!(
-            style(&names(&["1_a.sql", "9_b.sql"])),
+            style(&seen(&["1_a.sql", "9_b.sql"]), &[]),
             Style::Padded { width: 1, last: 9 }
         );
         assert_eq!(
-            style(&names(&["0001_users.up.sql", "0001_users.down.sql"])),
+            style(&seen(&["0001_users.up.sql", "0001_users.down.sql"]), &[]),
             Style::Padded { width: 4, last: 1 }
         );
         assert_eq!(
-            style(&names(&[
-                "20260210000000_add_hostname",
-                "20260101000000_init.sql"
-            ])),
+            style(
+                &seen(&["20260210000000_add_hostname/", "20260101000000_init.sql"]),
+                &[]
+            ),
             Style::Timestamp {
                 last: 20260210000000
             }
         );
         assert_eq!(
-            style(&names(&["V1__a.sql", "V12__b.sql"])),
+            style(&seen(&["V1__a.sql", "V12__b.sql"]), &[]),
             Style::Flyway { last: 12 }
         );
+        // Numbered after every folder's last migration.
+        assert_eq!(
+            style(&[], &seen(&["001_a.sql", "002_b.py"])),
+            Style::Padded { width: 3, last: 2 }
+        );
+    }
+
+    #[test]
+    fn layouts() {
+        assert_eq!(layout(&seen(&["001_a.sql"])), Layout::Plain);
+        assert_eq!(
+            layout(&seen(&["1_a.up.sql", "1_a.down.sql"])),
+            Layout::UpDown
+        );
+        assert_eq!(
+            layout(&seen(&["20260101000000_init/", "migration_lock.toml"])),
+            Layout::Folder
+        );
+        let mut dbmate = seen(&["20260101000000_a.sql"]);
+        dbmate[0].sections = true;
+        assert_eq!(layout(&dbmate), Layout::Sections);
     }
 
     #[test]
@@ -191,52 +395,34 @@ mod tests {
         assert_eq!(slug("  --  "), "");
         assert_eq!(slug("Ünïcode Wörds"), "ünïcode_wörds");
         let now = 20261121044500;
-        assert_eq!(
-            next_name(&Style::Padded { width: 3, last: 0 }, "x", now),
-            "001_x.sql"
-        );
-        assert_eq!(
-            next_name(
-                &Style::Padded {
-                    width: 3,
-                    last: 999
-                },
-                "x",
-                now
-            ),
-            "1000_x.sql"
-        );
-        assert_eq!(
-            next_name(&Style::Timestamp { last: 1 }, "x", now),
-            "20261121044500_x.sql"
-        );
-        assert_eq!(
-            next_name(
-                &Style::Timestamp {
-                    last: 20261121044500
-                },
-                "x",
-                now
-            ),
-            "20261121044501_x.sql"
-        );
-        assert_eq!(
-            next_name(&Style::Flyway { last: 12 }, "x", now),
-            "V13__x.sql"
-        );
+        let p = |width, last| Style::Padded { width, last };
+        assert_eq!(next_name(&p(3, 0), "x", now), "001_x");
+        assert_eq!(next_name(&p(3, 999), "x", now), "1000_x");
+        let t = |last| Style::Timestamp { last };
+        assert_eq!(next_name(&t(1), "x", now), "20261121044500_x");
+        assert_eq!(next_name(&t(now), "x", now), "20261121044501_x");
+        assert_eq!(next_name(&Style::Flyway { last: 12 }, "x", now), "V13__x");
     }
 
     #[test]
-    fn creates_and_never_overwrites() {
+    fn creates_in_the_folders_layout_and_never_overwrites() {
         let d = tempfile::tempdir().unwrap();
         let dir = d.path().join("migrations");
-        let a = create(&dir, "Create users").unwrap();
-        assert_eq!(a.file_name().unwrap(), "001_create_users.sql");
-        assert_eq!(std::fs::read_to_string(&a).unwrap(), "-- Create users\n");
-        let b = create(&dir, "Add email").unwrap();
-        assert_eq!(b.file_name().unwrap(), "002_add_email.sql");
-        assert!(matches!(create(&dir, "!!!"), Err(NewError::EmptySlug(_))));
-        let now = utc_now().to_string();
-        assert_eq!(now.len(), 14, "{now}");
+        let now = 20261121044500;
+        let a = create(&dir, &[], "Create users", None, now).unwrap();
+        assert_eq!(a, [dir.join("001_create_users.sql")]);
+        assert_eq!(std::fs::read_to_string(&a[0]).unwrap(), "-- Create users\n");
+        let b = create(&dir, &[], "Add email", Some(ScriptKind::Py), now).unwrap();
+        assert_eq!(b, [dir.join("002_add_email.py")]);
+        assert!(
+            std::fs::read_to_string(&b[0])
+                .unwrap()
+                .starts_with("#!/usr/bin/env python3\n")
+        );
+        assert!(matches!(
+            create(&dir, &[], "!!!", None, now),
+            Err(NewError::EmptySlug(_))
+        ));
+        assert_eq!(utc_now().to_string().len(), 14);
     }
 }

@@ -8,7 +8,7 @@ use std::io::Write;
 use super::{Finished, Opened, fanout, open_options};
 use crate::plan::{Entry, State};
 use crate::settings::Settings;
-use crate::source::{Catalog, Ignored};
+use crate::source::Catalog;
 
 /// Checks the files and every database's records; one line per problem on stdout.
 pub fn run(s: &Settings) -> Finished {
@@ -111,6 +111,11 @@ pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
             }
             match &v.content {
                 Err(why) => out.push(problem(&place, why.clone())),
+                Ok(c) if c.script => {
+                    if let Some(why) = crate::source::shebang::problem(&v.path) {
+                        out.push(problem(&place, format!("cannot run: {why}")));
+                    }
+                }
                 Ok(c) => {
                     for d in &c.body.unknown {
                         out.push(problem(
@@ -123,10 +128,7 @@ pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
         }
     }
     for (path, why) in &catalog.ignored {
-        if matches!(
-            why,
-            Ignored::NoVersion | Ignored::Repeatable | Ignored::NotExecutable
-        ) {
+        if why.looks_like_a_migration() {
             out.push(problem(
                 path.display().to_string(),
                 format!("ignored: {why}"),
@@ -143,7 +145,13 @@ pub fn check_records(database: &str, entries: &[Entry<'_>]) -> Vec<Problem> {
         .filter_map(|e| {
             let what = match e.state {
                 State::Changed => "changed since it was applied (checksum differs)".to_string(),
-                State::Missing => "recorded as applied, but no file has it".to_string(),
+                State::Missing => match e.not_taken {
+                    Some((path, why)) => format!(
+                        "recorded, but its file {} is not taken as a migration: {why}",
+                        path.display()
+                    ),
+                    None => "recorded as applied, but no file has it".to_string(),
+                },
                 State::Failed => format!(
                     "failed: {}",
                     e.record
@@ -213,7 +221,7 @@ mod tests {
                 ..Default::default()
             },
         ];
-        let entries = plan::entries(&catalog.migrations, Dialect::Sqlite, &records);
+        let entries = plan::entries(&catalog, Dialect::Sqlite, &records);
         let problems: Vec<String> = check_records("db", &entries)
             .iter()
             .map(|p| p.to_string())

@@ -1,12 +1,13 @@
 //! Script migrations: an executable file run as a process, in its own folder, with the
-//! database in its environment, its output logged line by line, killed (with everything it
-//! started) after `--script-timeout`, and sent SIGTERM when this process is.
+//! database in its environment, its output logged line by line in the order it was written,
+//! killed (with everything it started) after `--script-timeout`, and sent SIGTERM when this
+//! process is.
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, killpg};
@@ -37,6 +38,10 @@ pub struct ScriptFailure {
 /// How many of the last output lines go into a failure's message.
 const TAIL: usize = 5;
 
+/// How long output lines wait for more before they are logged (at info): the level of the
+/// lines a script ends with is decided by how it ends.
+const HOLD: Duration = Duration::from_secs(1);
+
 /// Runs the script at `path` for migration `name` of `database` (as printed in logs).
 pub fn run(
     path: &Path,
@@ -53,33 +58,153 @@ pub fn run(
     };
     // Started by its absolute path: it runs in its own folder.
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let mut child = command(&path, name, env)
+    let (mut cmd, output) = command(&path, name, env);
+    let mut child = cmd
         .spawn()
-        .map_err(|e| fail(format!("cannot start {}: {e}", path.display()), false))?;
+        .map_err(|e| fail(cannot_start(&path, &e), false))?;
+    // Our copies of the pipe's writing end go, so that its end is the script's.
+    drop(cmd);
     let pgid = Pid::from_raw(child.id() as i32);
     let _forward = signals::on_cancel(move || {
         let _ = killpg(pgid, Signal::SIGTERM);
     });
-    let readers = read_output(&mut child, database, name);
+    let log = Log {
+        database: database.to_string(),
+        name: name.to_string(),
+    };
+    let reader = output.map(|out| {
+        let log = log.clone();
+        std::thread::spawn(move || read_output(out, &log))
+    });
     let status = wait(&mut child, pgid, started + timeout, timeout);
     // Whatever it started and left behind goes with it; then its output ends.
     let _ = killpg(pgid, Signal::SIGKILL);
-    let tail: Vec<String> = readers
-        .into_iter()
-        .flat_map(|r| r.join().unwrap_or_default())
-        .collect();
+    let output = reader.and_then(|r| r.join().ok()).unwrap_or_default();
     let cancelled = signals::caught().is_some();
+    let succeeded = matches!(&status, Ok(s) if s.success()) && !cancelled;
+    // The lines it ended with: a failing script's traceback is a warning.
+    for line in &output.held {
+        log.line(line, !succeeded);
+    }
     match status {
-        Ok(s) if s.success() && !cancelled => Ok(started.elapsed()),
-        Ok(s) => Err(fail(describe(s, &tail), cancelled)),
+        _ if succeeded => Ok(started.elapsed()),
+        Ok(s) => Err(fail(describe(s, &output.tail), cancelled)),
         Err(why) => Err(fail(why, cancelled)),
+    }
+}
+
+/// Why the script could not be started: for a missing file named by its `#!` line, that
+/// interpreter, not the script.
+fn cannot_start(path: &Path, e: &std::io::Error) -> String {
+    if e.kind() == std::io::ErrorKind::NotFound
+        && let Some(problem) = crate::source::shebang::problem(path)
+    {
+        return format!("cannot start {}: {problem}", path.display());
+    }
+    format!("cannot start {}: {e}", path.display())
+}
+
+/// Where a script's lines are logged: with its database and name.
+#[derive(Clone, Default)]
+struct Log {
+    database: String,
+    name: String,
+}
+
+impl Log {
+    fn line(&self, line: &str, warn: bool) {
+        let (database, name) = (&self.database, &self.name);
+        if warn {
+            tracing::warn!(database = %database, migration = %name, "{name}: {line}");
+        } else {
+            tracing::info!(database = %database, migration = %name, "{name}: {line}");
+        }
+    }
+}
+
+/// What the output left to its caller: the last lines (for the failure's message), and the
+/// lines it ended with, not logged yet (their level depends on how the script ends).
+#[derive(Default)]
+struct Output {
+    tail: Vec<String>,
+    held: Vec<String>,
+}
+
+/// Reads the script's output (stdout and stderr share one pipe, so lines come in the order
+/// they were written). Lines are held until `HOLD` passes without more, then logged at info;
+/// what is held at the end goes back.
+fn read_output(mut out: std::fs::File, log: &Log) -> Output {
+    let mut o = Output::default();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let mut fds = [poll_fd(out.as_raw_fd())];
+        // SAFETY: one valid pollfd entry, a descriptor we own.
+        let ready = unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, HOLD.as_millis() as i32) };
+        if ready == 0 {
+            flush(&mut o.held, log);
+            continue;
+        }
+        let n = match out.read(&mut chunk) {
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => 0,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        for line in take_lines(&mut buf, n == 0) {
+            remember(&mut o.tail, &line);
+            o.held.push(line);
+        }
+        if n == 0 {
+            return o;
+        }
+    }
+}
+
+fn poll_fd(fd: i32) -> nix::libc::pollfd {
+    nix::libc::pollfd {
+        fd,
+        events: nix::libc::POLLIN,
+        revents: 0,
+    }
+}
+
+/// The whole lines in `buf` (and, at the end of the stream, what is left), taken out of it.
+fn take_lines(buf: &mut Vec<u8>, end: bool) -> Vec<String> {
+    let mut lines = Vec::new();
+    while let Some(i) = buf.iter().position(|&b| b == b'\n') {
+        let line: Vec<u8> = buf.drain(..=i).collect();
+        lines.push(
+            String::from_utf8_lossy(&line[..i])
+                .trim_end_matches('\r')
+                .to_string(),
+        );
+    }
+    if end && !buf.is_empty() {
+        lines.push(String::from_utf8_lossy(buf).into_owned());
+        buf.clear();
+    }
+    lines
+}
+
+fn remember(tail: &mut Vec<String>, line: &str) {
+    tail.push(line.to_string());
+    if tail.len() > TAIL {
+        tail.remove(0);
+    }
+}
+
+fn flush(held: &mut Vec<String>, log: &Log) {
+    for line in held.drain(..) {
+        log.line(&line, false);
     }
 }
 
 /// The process: in its folder, the database in its environment, in its own process group (so
 /// a timeout or a signal reaches what it started too), with the signal mask this process
-/// started with.
-fn command(path: &Path, name: &str, env: &ScriptEnv) -> Command {
+/// started with. Its stdout and stderr are one pipe (returned: its reading end). Python writes
+/// its output unbuffered, so that it is logged as it comes.
+fn command(path: &Path, name: &str, env: &ScriptEnv) -> (Command, Option<std::fs::File>) {
     let folder = path.parent().unwrap_or(Path::new("/"));
     let mut cmd = Command::new(path);
     cmd.current_dir(folder)
@@ -87,9 +212,24 @@ fn command(path: &Path, name: &str, env: &ScriptEnv) -> Command {
         .env("MIGRATION_NAME", name)
         .env("MIGRATE_DIALECT", env.dialect.as_str())
         .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
         .process_group(0);
+    let pipe = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).ok();
+    let reader = match pipe {
+        Some((read, write)) => {
+            if let Ok(also) = write.try_clone() {
+                cmd.stderr(Stdio::from(also));
+            }
+            cmd.stdout(Stdio::from(write));
+            Some(std::fs::File::from(read))
+        }
+        None => {
+            cmd.stdout(Stdio::null()).stderr(Stdio::null());
+            None
+        }
+    };
+    if std::env::var_os("PYTHONUNBUFFERED").is_none() {
+        cmd.env("PYTHONUNBUFFERED", "1");
+    }
     if let Some(p) = &env.sqlite_path {
         cmd.env("SQLITE_PATH", p);
     }
@@ -103,34 +243,7 @@ fn command(path: &Path, name: &str, env: &ScriptEnv) -> Command {
             });
         }
     }
-    cmd
-}
-
-/// Logs each stream line by line, each on its own thread (so that neither fills its pipe and
-/// stalls); each thread ends with the stream's last lines.
-fn read_output(child: &mut Child, database: &str, name: &str) -> Vec<JoinHandle<Vec<String>>> {
-    let streams: [Option<Box<dyn Read + Send>>; 2] = [
-        child.stdout.take().map(|s| Box::new(s) as _),
-        child.stderr.take().map(|s| Box::new(s) as _),
-    ];
-    streams
-        .into_iter()
-        .flatten()
-        .map(|stream| {
-            let (database, name) = (database.to_string(), name.to_string());
-            std::thread::spawn(move || {
-                let mut tail: Vec<String> = Vec::new();
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    tracing::info!(database = %database, migration = %name, "{name}: {line}");
-                    tail.push(line);
-                    if tail.len() > TAIL {
-                        tail.remove(0);
-                    }
-                }
-                tail
-            })
-        })
-        .collect()
+    (cmd, reader)
 }
 
 /// Waits for the script to end, killing it with its group at the deadline.

@@ -121,6 +121,7 @@ pub enum Mode {
     New {
         description: String,
         dir: Option<PathBuf>,
+        script: Option<crate::cli::ScriptKind>,
     },
     /// Check files and records.
     Validate,
@@ -192,9 +193,14 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
             from,
             force,
         },
-        Job::New { description, dir } => Mode::New {
+        Job::New {
+            description,
+            dir,
+            script,
+        } => Mode::New {
             description: description.join(" "),
             dir,
+            script,
         },
         Job::Validate => Mode::Validate,
     })

@@ -3,6 +3,7 @@
 
 pub mod directive;
 pub mod name;
+pub mod shebang;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -173,6 +174,11 @@ fn script_kind(path: &Path) -> Option<bool> {
     Some(mode & 0o111 != 0)
 }
 
+fn executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
+}
+
 /// What a directory entry is: a migration (its name's parts, the file to read, whether it is
 /// a script), or not, and why.
 fn classify(
@@ -180,27 +186,28 @@ fn classify(
     path: PathBuf,
     is_dir: bool,
 ) -> Result<(name::NameParts, PathBuf, bool), (PathBuf, Ignored)> {
+    if is_dir && !path.join("migration.sql").is_file() {
+        return Err((path, Ignored::Folder));
+    }
     match name::parse(file_name, is_dir) {
-        name::Parsed::Migration(parts) if is_dir => {
-            let file = path.join("migration.sql");
-            if !file.is_file() {
-                // A directory without migration.sql.
-                return Err((path, Ignored::NotSql));
-            }
-            Ok((parts, file, false))
-        }
+        name::Parsed::Migration(parts) if is_dir => Ok((parts, path.join("migration.sql"), false)),
         name::Parsed::Migration(parts) => Ok((parts, path, false)),
-        name::Parsed::Ignored(Ignored::NotSql)
-            if !is_dir
-                && let Some(parts) = name::parse_script(file_name)
-                && let Some(executable) = script_kind(&path) =>
-        {
-            if executable {
-                Ok((parts, path, true))
-            } else {
-                Err((path, Ignored::NotExecutable))
+        name::Parsed::Ignored(Ignored::NotSql) if !is_dir => match name::parse_script(file_name) {
+            Some(parts) => match script_kind(&path) {
+                Some(true) => Ok((parts, path, true)),
+                Some(false) => Err((path, Ignored::NotExecutable)),
+                None => Err((path, Ignored::NotSql)),
+            },
+            // Only an executable file is opened to look for a `#!` line (a no-op start reads
+            // no README).
+            None if !file_name.starts_with(['_', '.'])
+                && executable(&path)
+                && script_kind(&path) == Some(true) =>
+            {
+                Err((path, Ignored::ScriptWithoutVersion))
             }
-        }
+            None => Err((path, Ignored::NotSql)),
+        },
         name::Parsed::Ignored(why) => Err((path, why)),
     }
 }

@@ -115,6 +115,24 @@ pub enum Ignored {
     Repeatable,
     /// A versioned file with a `#!` line that is not executable (a script migration must be).
     NotExecutable,
+    /// An executable file with a `#!` line but no leading version number.
+    ScriptWithoutVersion,
+    /// A folder without a `migration.sql` (not the directory form).
+    Folder,
+}
+
+impl Ignored {
+    /// Whether a file ignored for this reason looks like a migration someone meant to run (it
+    /// is then named at warn level, not passed over in silence).
+    pub fn looks_like_a_migration(&self) -> bool {
+        matches!(
+            self,
+            Ignored::NoVersion
+                | Ignored::NotExecutable
+                | Ignored::ScriptWithoutVersion
+                | Ignored::Repeatable
+        )
+    }
 }
 
 impl fmt::Display for Ignored {
@@ -128,6 +146,10 @@ impl fmt::Display for Ignored {
             Ignored::NotExecutable => {
                 "has a #! line but is not executable (chmod +x to run it as a script)"
             }
+            Ignored::ScriptWithoutVersion => {
+                "an executable script without a leading version number (name it 006_...)"
+            }
+            Ignored::Folder => "a folder without migration.sql",
         })
     }
 }

@@ -14,6 +14,65 @@ fn sha256_hex(bytes: &[u8]) -> String {
 }
 
 #[test]
+fn new_numbers_across_every_folder_and_writes_scripts_from_the_template() {
+    use std::os::unix::fs::PermissionsExt;
+    let p = Case::sqlite();
+    let a = p.dir.path().join("a");
+    let b = p.dir.path().join("b");
+    std::fs::create_dir_all(&a).unwrap();
+    std::fs::create_dir_all(&b).unwrap();
+    std::fs::write(a.join("001_x.sql"), "").unwrap();
+    std::fs::write(a.join("002_y.sql"), "").unwrap();
+    let mut c = bare();
+    c.args(["new", "z", "--dir"]).arg(&b).env(
+        "MIGRATIONS_DIRS",
+        format!("{}:{}", a.display(), b.display()),
+    );
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, format!("{}\n", b.join("003_z.sql").display()));
+
+    // A script, executable, with a body that shows how to reach the database; and from the
+    // folder's template when there is one.
+    let mut c = bare();
+    c.args(["new", "backfill hosts", "--script", "py", "-m"])
+        .arg(&a);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let py = std::path::PathBuf::from(out.trim_end());
+    assert!(py.ends_with("003_backfill_hosts.py"), "{out}");
+    let text = std::fs::read_to_string(&py).unwrap();
+    assert!(
+        text.starts_with("#!/usr/bin/env python3\n")
+            && text.contains("SQLITE_PATH")
+            && text.contains("DATABASE_URL")
+    );
+    assert_eq!(
+        std::fs::metadata(&py).unwrap().permissions().mode() & 0o111,
+        0o111
+    );
+    std::fs::write(a.join("_template.sh"), "#!/bin/sh\n# the team's template\n").unwrap();
+    let mut c = bare();
+    c.args(["new", "fix", "--script", "sh", "-m"]).arg(&a);
+    let (code, out, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    let sh = std::path::PathBuf::from(out.trim_end());
+    assert!(sh.ends_with("004_fix.sh"), "{out}");
+    assert_eq!(
+        std::fs::read_to_string(&sh).unwrap(),
+        "#!/bin/sh\n# the team's template\n"
+    );
+    // The new script is a migration that runs (the template is not).
+    let mut c = bare();
+    c.args(["up", "-d", &p.url, "-m"]).arg(&a);
+    std::fs::remove_file(&py).unwrap();
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("applied 004_fix.sh"), "{err}");
+    assert!(!err.contains("_template"), "{err}");
+}
+
+#[test]
 fn new_creates_the_next_file_in_the_folders_style() {
     let p = Case::sqlite();
     let mut c = bare();
@@ -36,28 +95,67 @@ fn new_creates_the_next_file_in_the_folders_style() {
         "SELECT 'mine';"
     );
 
+    // Prisma folders: a timestamped folder with migration.sql.
     let ts = p.dir.path().join("prisma");
     std::fs::create_dir_all(ts.join("20260210000000_init")).unwrap();
     std::fs::write(ts.join("20260210000000_init/migration.sql"), "").unwrap();
-    let mut c = bare();
-    c.args(["new", "add hostname", "--dir"]).arg(&ts);
-    let (_, out, _) = run(c);
-    let name = std::path::Path::new(out.trim_end())
-        .file_name()
-        .unwrap()
-        .to_string_lossy()
-        .into_owned();
-    assert_eq!(
-        name.len(),
-        "20261121044500_add_hostname.sql".len(),
-        "{name}"
-    );
+    std::fs::write(ts.join("migration_lock.toml"), "").unwrap();
+    let new_in = |dir: &std::path::Path, extra: &[&str]| -> Vec<String> {
+        let mut c = bare();
+        c.args(["new", "add hostname"])
+            .args(extra)
+            .arg("--dir")
+            .arg(dir);
+        let (code, out, err) = run(c);
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .map(|l| {
+                l.strip_prefix(&format!("{}/", dir.display()))
+                    .unwrap_or(l)
+                    .to_string()
+            })
+            .collect()
+    };
+    let made = new_in(&ts, &[]);
+    assert_eq!(made.len(), 1, "{made:?}");
+    let (folder, file) = made[0].split_once('/').unwrap();
+    assert_eq!(file, "migration.sql");
     assert!(
-        name.starts_with("20")
-            && name.ends_with("_add_hostname.sql")
-            && name.as_str() > "20260210000000",
-        "{name}"
+        folder.len() == "20261121044500_add_hostname".len()
+            && folder.ends_with("_add_hostname")
+            && folder > "20260210000000",
+        "{folder}"
     );
+
+    // golang-migrate pairs: both halves.
+    let gm = p.dir.path().join("golang");
+    std::fs::create_dir(&gm).unwrap();
+    for f in ["000001_init.up.sql", "000001_init.down.sql"] {
+        std::fs::write(gm.join(f), "").unwrap();
+    }
+    assert_eq!(
+        new_in(&gm, &[]),
+        ["000002_add_hostname.up.sql", "000002_add_hostname.down.sql"]
+    );
+    // dbmate: the two sections.
+    let dm = p.dir.path().join("dbmate");
+    std::fs::create_dir(&dm).unwrap();
+    std::fs::write(
+        dm.join("20151129054053_init.sql"),
+        "-- migrate:up\nCREATE TABLE t (id int);\n-- migrate:down\nDROP TABLE t;\n",
+    )
+    .unwrap();
+    let made = new_in(&dm, &[]);
+    let text = std::fs::read_to_string(dm.join(&made[0])).unwrap();
+    assert!(
+        text.contains("-- migrate:up\n") && text.contains("-- migrate:down\n"),
+        "{text}"
+    );
+    // Flyway.
+    let fw = p.dir.path().join("flyway");
+    std::fs::create_dir(&fw).unwrap();
+    std::fs::write(fw.join("V7__init.sql"), "").unwrap();
+    assert_eq!(new_in(&fw, &[]), ["V8__add_hostname.sql"]);
 
     let mut c = bare();
     c.args(["new", "!!!", "--dir"]).arg(&ts);

@@ -191,24 +191,258 @@ fn sigterm_is_forwarded_to_the_script_which_is_retried_next_time() {
 }
 
 #[test]
-fn files_that_are_not_runnable_scripts_are_not_migrations() {
+fn files_that_look_like_migrations_but_are_not_taken_are_named() {
     let p = Case::sqlite();
     p.write("1_not_executable.sh", "#!/bin/sh\nexit 0\n");
     script(&p, "2_no_shebang.py", "print('hi')\n");
-    script(&p, "helper.py", "#!/usr/bin/python3\nprint('no version')\n");
+    script(
+        &p,
+        "add_custom_sql_to_saved_search.py",
+        "#!/usr/bin/python3\nprint('no version')\n",
+    );
+    p.write("setup.sql", "CREATE TABLE s (id INTEGER);");
+    p.write("README.md", "notes");
     let (code, _, err) = run(p.up());
     assert_eq!(code, 0, "{err}");
     assert!(!p.has_table("schema_migrations"), "nothing ran: {err}");
+    // Named at warn level by `up`, once each; a README or a file without `#!` is not.
+    for (file, why) in [
+        ("1_not_executable.sh", "is not executable"),
+        (
+            "add_custom_sql_to_saved_search.py",
+            "without a leading version",
+        ),
+        ("setup.sql", "no leading version number"),
+    ] {
+        let lines: Vec<&str> = err.lines().filter(|l| l.contains(file)).collect();
+        assert_eq!(lines.len(), 1, "{file}: {err}");
+        assert!(
+            lines[0].contains(" WARN ")
+                && lines[0].contains("not a migration")
+                && lines[0].contains(why),
+            "{}",
+            lines[0]
+        );
+    }
+    assert!(
+        !err.contains("README") && !err.contains("2_no_shebang"),
+        "{err}"
+    );
     let mut c = crate::common::bare();
     c.args(["validate", "-m"]).arg(&p.migrations);
     let (code, out, _) = run(c);
     assert_eq!(code, 1);
+    assert_eq!(out.lines().count(), 3, "{out}");
+    assert!(out.contains("1_not_executable.sh: ignored: has a #! line but is not executable"));
+
+    // A record an older runner wrote for a file that is there but not taken: `status` and
+    // `validate` say why, not "no file has it".
+    p.execute(
+        "CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, migration_name TEXT UNIQUE, success BOOLEAN DEFAULT 1); \
+         INSERT INTO schema_migrations (migration_name) VALUES ('add_custom_sql_to_saved_search.py');",
+    );
+    let mut c = crate::common::bare();
+    c.args(["validate", "-d", &p.url, "-m"]).arg(&p.migrations);
+    let (_, out, _) = run(c);
+    assert!(
+        out.contains("add_custom_sql_to_saved_search.py: recorded, but its file")
+            && out.contains(
+                "is not taken as a migration: an executable script without a leading version"
+            ),
+        "{out}"
+    );
+    assert!(!out.contains("no file has it"), "{out}");
+    let mut c = crate::common::bare();
+    c.args(["status", "-d", &p.url, "-m"]).arg(&p.migrations);
+    let (_, out, _) = run(c);
+    assert!(
+        out.contains("is there but not taken as a migration"),
+        "{out}"
+    );
+}
+
+/// A Python and a shell script migration, each recording what they were told, for every way
+/// of naming the folder and the database.
+fn scripts_in(p: &Case, folder: &std::path::Path) {
+    std::fs::create_dir_all(folder).unwrap();
+    let write = |name: &str, text: &str| {
+        let path = folder.join(name);
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    std::fs::write(
+        folder.join("001_seen.sql"),
+        "CREATE TABLE seen (who TEXT, url TEXT, path TEXT);",
+    )
+    .unwrap();
+    write(
+        "002_python.py",
+        r#"#!/usr/bin/python3
+import os
+url, path = os.environ["DATABASE_URL"], os.environ.get("SQLITE_PATH", "")
+row = ("python", url, path)
+if os.environ["MIGRATE_DIALECT"] == "sqlite":
+    import sqlite3
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO seen VALUES (?, ?, ?)", row)
+    db.commit()
+else:
+    import psycopg
+    with psycopg.connect(url) as db:
+        db.execute("INSERT INTO seen VALUES (%s, %s, %s)", row)
+print("python done")
+"#,
+    );
+    write(
+        "003_shell.sh",
+        "#!/bin/sh\nset -eu\nif [ \"$MIGRATE_DIALECT\" = sqlite ]; then\n  sqlite3 \"$SQLITE_PATH\" \"INSERT INTO seen VALUES ('shell', '$DATABASE_URL', '$SQLITE_PATH')\"\nelse\n  psql -q \"$DATABASE_URL\" -v ON_ERROR_STOP=1 -c \"INSERT INTO seen VALUES ('shell', 'pg', '')\"\nfi\necho shell done\n",
+    );
+    let _ = p;
+}
+
+#[test]
+fn scripts_work_from_relative_and_absolute_folders_against_relative_and_absolute_databases() {
+    for (m, db, kind) in [
+        (None, "sqlite:app.db", Kind::Sqlite), // the default ./migrations
+        (Some("m"), "ABS", Kind::Sqlite),      // a relative -m
+        (Some("ABS"), "app.db", Kind::Sqlite), // an absolute -m, a bare relative path
+        (Some("./m"), "PG", Kind::Postgres),   // PostgreSQL
+    ] {
+        let p = Case::new(kind);
+        let folder = match m {
+            None => p.dir.path().join("migrations"),
+            Some("ABS") => p.dir.path().join("abs-migrations"),
+            Some(rel) => p.dir.path().join(rel),
+        };
+        scripts_in(&p, &folder);
+        let url = match db {
+            "ABS" => format!("sqlite:{}", p.db.display()),
+            "PG" => p.url.clone(),
+            rel => rel.to_string(),
+        };
+        let mut c = crate::common::bare();
+        c.current_dir(p.dir.path()).args(["up", "-d", &url]);
+        match m {
+            None => {}
+            Some("ABS") => {
+                c.arg("-m").arg(&folder);
+            }
+            Some(rel) => {
+                c.args(["-m", rel]);
+            }
+        }
+        let (code, _, err) = run(c);
+        assert_eq!(code, 0, "{m:?} {db}: {err}");
+        assert!(
+            err.contains("002_python.py: python done") && err.contains("003_shell.sh: shell done"),
+            "{err}"
+        );
+        let rows = p.column("SELECT who || ' ' || url || ' ' || path FROM seen ORDER BY who");
+        match kind {
+            Kind::Sqlite => {
+                let abs = p.db.display().to_string();
+                assert_eq!(
+                    rows,
+                    [
+                        format!("python sqlite:{abs} {abs}"),
+                        format!("shell sqlite:{abs} {abs}")
+                    ],
+                    "{m:?} {db}: the scripts wrote into the database that was migrated"
+                );
+                assert!(
+                    !folder.join("app.db").exists(),
+                    "no stray database in the folder"
+                );
+            }
+            Kind::Postgres => assert_eq!(rows.len(), 2, "{rows:?}"),
+        }
+        assert_eq!(p.records().len(), 3, "{m:?} {db}");
+    }
+}
+
+#[test]
+fn a_missing_interpreter_is_named_not_the_script() {
+    let p = Case::sqlite();
+    script(&p, "1_py9.py", "#!/usr/bin/python9\nprint('x')\n");
+    script(&p, "2_crlf.sh", "#!/bin/sh\r\necho hi\r\n");
+    script(&p, "3_env.py", "#!/usr/bin/env python9\nprint('x')\n");
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 1, "{err}");
+    let msg = |name: &str| {
+        p.value(&format!(
+            "SELECT error_message FROM schema_migrations WHERE migration_name = '{name}'"
+        ))
+    };
+    assert!(
+        msg("1_py9.py")
+            .contains("the interpreter /usr/bin/python9 named by its #! line is not there"),
+        "{}",
+        msg("1_py9.py")
+    );
+    assert!(
+        msg("2_crlf.sh").contains("ends in a carriage return"),
+        "{}",
+        msg("2_crlf.sh")
+    );
+    // `env` itself is there and runs: it says what it could not find.
+    assert!(msg("3_env.py").contains("python9"), "{}", msg("3_env.py"));
+    // `validate` finds all three before anything runs.
+    let mut c = crate::common::bare();
+    c.args(["validate", "-m"]).arg(&p.migrations);
+    let (code, out, _) = run(c);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("1_py9.py: cannot run: the interpreter /usr/bin/python9"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2_crlf.sh: cannot run: its #! line ends in a carriage return"),
+        "{out}"
+    );
+    assert!(out.contains("3_env.py: cannot run: `python9`"), "{out}");
+}
+
+#[test]
+fn output_is_logged_in_the_order_written_and_a_failures_last_lines_are_warnings() {
+    let p = Case::sqlite();
+    // Written with no pause between the streams: the log keeps the order. Then, after a
+    // pause, the lines it fails with.
+    script(
+        &p,
+        "1_fails.py",
+        "#!/usr/bin/python3\nimport sys, time\nprint('step one')\nprint('note on stderr', file=sys.stderr)\nprint('step two')\ntime.sleep(3)\nraise SystemExit('it broke')\n",
+    );
+    script(
+        &p,
+        "2_ok.sh",
+        "#!/bin/sh\necho 'progress on stderr' >&2\necho done\n",
+    );
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 1, "{err}");
+    let of = |name: &str| -> Vec<&str> { err.lines().filter(|l| l.contains(name)).collect() };
+    let lines = of("1_fails.py: ");
+    let texts: Vec<&str> = lines
+        .iter()
+        .map(|l| l.split("1_fails.py: ").nth(1).unwrap())
+        .collect();
     assert_eq!(
-        out,
-        format!(
-            "{}/1_not_executable.sh: ignored: has a #! line but is not executable (chmod +x to run it as a script)\n",
-            p.migrations.display()
-        )
+        texts[..4],
+        ["step one", "note on stderr", "step two", "it broke"],
+        "{err}"
+    );
+    assert!(
+        lines[..3].iter().all(|l| l.contains(" INFO ")),
+        "output while it ran: info: {err}"
+    );
+    assert!(
+        lines[3].contains(" WARN "),
+        "what it failed with: warn: {err}"
+    );
+    let ok = of("2_ok.sh: ");
+    assert_eq!(ok.len(), 2, "{err}");
+    assert!(
+        ok.iter().all(|l| l.contains(" INFO ")),
+        "a success: info: {err}"
     );
 }
 
@@ -247,4 +481,35 @@ print("seeded")
         c.records(),
         [("001_users.sql".into(), true), ("002_seed.py".into(), true)]
     );
+}
+
+#[test]
+fn the_readmes_script_example_runs_as_written() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let start = readme.find("```python\n").expect("a python example") + "```python\n".len();
+    let end = start + readme[start..].find("```").unwrap();
+    let example: String = readme[start..end]
+        .lines()
+        .map(|l| l.strip_prefix("  ").unwrap_or(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let name = example
+        .lines()
+        .find_map(|l| l.strip_prefix("# migrations/"))
+        .expect("the example names its file");
+    let p = Case::sqlite();
+    p.write(
+        "001_hosts.sql",
+        "CREATE TABLE hosts (name TEXT, hostname TEXT);\nINSERT INTO hosts (name) VALUES ('Web-1');",
+    );
+    script(&p, name, &format!("{example}\n"));
+    // As the README says: the default ./migrations, a relative SQLite path.
+    let mut c = crate::common::bare();
+    c.current_dir(p.dir.path())
+        .args(["up", "-d", "sqlite:app.db"]);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("{name}: backfilled")), "{err}");
+    assert_eq!(p.value("SELECT hostname FROM hosts"), "web-1");
 }
