@@ -200,13 +200,75 @@ pub enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// Undo the last applied migration (or several) with the down part its folder has
+    /// (`.down.sql`, dbmate's `-- migrate:down`, Flyway's `U`), each with its record removed.
+    #[command(alias = "rollback")]
+    Down {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// How many applied migrations to undo, newest first [default: 1].
+        #[arg(long, value_name = "N", conflicts_with = "to")]
+        steps: Option<usize>,
+        /// Undo every applied migration after this version (it stays applied).
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Fix the tracking records: accept changed files, forget records of files that are gone,
+    /// or forget one record.
+    Repair {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// Store the current file's checksum for every `changed` migration.
+        #[arg(long)]
+        checksums: bool,
+        /// Remove the records of migrations no file has (`missing`).
+        #[arg(long = "forget-missing")]
+        forget_missing: bool,
+        /// Remove this migration's record, so that it runs again. Repeatable.
+        #[arg(long, value_name = "NAME")]
+        forget: Vec<String>,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Record one migration as applied without running it, or clear its failed attempt.
+    #[command(group(clap::ArgGroup::new("how").required(true).args(["applied", "rolled_back"])))]
+    Resolve {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        change: ChangeArgs,
+        /// Record this migration as applied, without running it.
+        #[arg(long, value_name = "NAME")]
+        applied: Option<String>,
+        /// Clear this migration's failed attempt (it is pending again).
+        #[arg(long = "rolled-back", value_name = "NAME")]
+        rolled_back: Option<String>,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+    /// Wait until every database answers (up to --wait); exit 0, or 3.
+    Wait {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
     /// Any other word starts the CMD to run after migrating.
     #[command(external_subcommand)]
     Exec(Vec<OsString>),
 }
 
 /// The words that name our subcommands (for the CMD rule and typo suggestions).
-pub const SUBCOMMANDS: [&str; 6] = ["up", "plan", "status", "baseline", "new", "validate"];
+pub const SUBCOMMANDS: [&str; 11] = [
+    "up", "plan", "status", "baseline", "new", "validate", "down", "rollback", "repair", "resolve",
+    "wait",
+];
 
 /// Where the migrations are.
 #[derive(Debug, Default, Clone, Args)]
@@ -290,6 +352,37 @@ pub struct RunArgs {
     /// [env: MIGRATE_SCRIPT_TIMEOUT] [default: 10m]
     #[arg(long = "script-timeout", value_name = "DURATION")]
     pub script_timeout: Option<String>,
+
+    /// Apply pending migrations up to and including this version, no further.
+    /// [env: MIGRATE_TARGET]
+    #[arg(long, value_name = "VERSION")]
+    pub target: Option<String>,
+
+    /// PostgreSQL: create a database that does not exist (through the server's `postgres`
+    /// database; needs CREATEDB). [env: MIGRATE_CREATE_DATABASE]
+    #[arg(long = "create-database")]
+    pub create_database: bool,
+}
+
+/// Commands that change records: their lock, and a dry run.
+#[derive(Debug, Default, Clone, Args)]
+pub struct ChangeArgs {
+    #[command(flatten)]
+    pub lock: LockArgs,
+
+    /// Only show what would be done, changing nothing. [env: MIGRATE_DRY_RUN]
+    #[arg(long = "dry-run")]
+    pub dry_run: bool,
+}
+
+impl ChangeArgs {
+    fn run(self) -> RunArgs {
+        RunArgs {
+            lock: self.lock,
+            dry_run: self.dry_run,
+            ..RunArgs::default()
+        }
+    }
 }
 
 /// Entrypoint mode only.
@@ -366,6 +459,8 @@ impl RunArgs {
             lock: self.lock.over(earlier.lock),
             dry_run: self.dry_run || earlier.dry_run,
             script_timeout: or(self.script_timeout, earlier.script_timeout),
+            target: or(self.target, earlier.target),
+            create_database: self.create_database || earlier.create_database,
         }
     }
 }
@@ -401,6 +496,20 @@ pub enum Job {
         script: Option<ScriptKind>,
     },
     Validate,
+    Down {
+        steps: Option<usize>,
+        to: Option<String>,
+    },
+    Repair {
+        checksums: bool,
+        forget_missing: bool,
+        forget: Vec<String>,
+    },
+    Resolve {
+        applied: Option<String>,
+        rolled_back: Option<String>,
+    },
+    Wait,
     /// A subcommand followed by `-- CMD`: a usage error.
     CmdAfter(&'static str),
 }
@@ -471,6 +580,42 @@ impl Cli {
                 (db, none(), log, job, "new")
             }
             Some(Command::Validate { db, log }) => (db, none(), log, Job::Validate, "validate"),
+            Some(Command::Down {
+                db,
+                change,
+                steps,
+                to,
+                log,
+            }) => (db, change.run(), log, Job::Down { steps, to }, "down"),
+            Some(Command::Repair {
+                db,
+                change,
+                checksums,
+                forget_missing,
+                forget,
+                log,
+            }) => {
+                let job = Job::Repair {
+                    checksums,
+                    forget_missing,
+                    forget,
+                };
+                (db, change.run(), log, job, "repair")
+            }
+            Some(Command::Resolve {
+                db,
+                change,
+                applied,
+                rolled_back,
+                log,
+            }) => {
+                let job = Job::Resolve {
+                    applied,
+                    rolled_back,
+                };
+                (db, change.run(), log, job, "resolve")
+            }
+            Some(Command::Wait { db, log }) => (db, none(), log, Job::Wait, "wait"),
         };
         let given = Given {
             wait_on_command_line: db.wait.is_some(),
@@ -520,6 +665,7 @@ pub fn suggest(word: &str) -> Option<&'static str> {
     let w = word.to_ascii_lowercase();
     let verb = match w.as_str() {
         "migrate" | "deploy" | "apply" | "upgrade" | "run" => Some("up"),
+        "undo" | "revert" | "downgrade" => Some("down"),
         "info" | "list" | "ls" | "show" | "version" | "check" => Some("status"),
         "create" | "add" | "generate" | "make" => Some("new"),
         "dry-run" | "pending" | "diff" => Some("plan"),

@@ -1,10 +1,12 @@
 //! Given the migration files and a database's records: each migration's state, and what `up`
 //! does next. Pure: no files, no database.
 
-use crate::cli::Policy;
 use std::path::Path;
 
-use crate::source::{Catalog, Dialect, Ignored, Migration, Variant};
+use crate::cli::Policy;
+use crate::settings::Mark;
+use crate::source::name;
+use crate::source::{Catalog, Dialect, DownPart, Ignored, Migration, Variant, Version};
 
 /// One row of the tracking table, as read.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -94,7 +96,10 @@ impl Entry<'_> {
         };
         StatusRow {
             name: self.name.to_string(),
-            version: self.migration.map(|m| m.version.to_string()),
+            version: self
+                .migration
+                .filter(|m| !m.repeatable)
+                .map(|m| m.version.to_string()),
             state: self.state,
             applied_at: r.and_then(|r| r.applied_at.clone()),
             checksum: r
@@ -123,7 +128,7 @@ impl Entry<'_> {
 
 /// Whether a recorded name stands for a migration: the same name, or (for tables written by
 /// the in-house runners this replaces) the name without its file extension.
-fn same_migration(record: &str, name: &str) -> bool {
+pub fn same_migration(record: &str, name: &str) -> bool {
     record == name
         || name
             .rsplit_once('.')
@@ -172,8 +177,13 @@ pub fn entries<'a>(
                 None => State::Pending,
                 Some(r) if !r.success => State::Failed,
                 Some(r) => match (r.checksum.as_deref(), variant.checksum()) {
+                    // A repeatable migration that changed is due again, as Flyway does.
                     (Some(old), Some(new)) if comparable(old) && !old.eq_ignore_ascii_case(new) => {
-                        State::Changed
+                        if m.repeatable {
+                            State::Pending
+                        } else {
+                            State::Changed
+                        }
                     }
                     _ => State::Applied,
                 },
@@ -207,9 +217,101 @@ pub fn entries<'a>(
     out
 }
 
-/// The migrations `up` attempts, in order.
-pub fn due<'e, 'a>(entries: &'e [Entry<'a>]) -> Vec<&'e Entry<'a>> {
-    entries.iter().filter(|e| e.is_due()).collect()
+/// The migrations `up` attempts, in order; with `--target`, only those up to and including
+/// it (and the repeatable ones).
+pub fn due<'e, 'a>(entries: &'e [Entry<'a>], target: Option<&Version>) -> Vec<&'e Entry<'a>> {
+    entries
+        .iter()
+        .filter(|e| e.is_due())
+        .filter(|e| match (target, e.migration) {
+            (Some(t), Some(m)) => m.repeatable || m.version <= *t,
+            _ => true,
+        })
+        .collect()
+}
+
+/// The migration a mark names: by version, or by its full name (a file or folder name, with
+/// or without `.sql`).
+pub fn find<'c>(catalog: &'c Catalog, mark: &Mark) -> Option<&'c Migration> {
+    catalog.migrations.iter().find(|m| match mark {
+        Mark::Version(v) => !m.repeatable && m.version == *v,
+        Mark::Name(n) => same_migration(n, &m.name),
+    })
+}
+
+/// The version a mark stands for: its own, or that of the migration it names.
+pub fn version_of(catalog: &Catalog, mark: &Mark) -> Result<Version, String> {
+    match mark {
+        Mark::Version(v) => Ok(v.clone()),
+        Mark::Name(n) => find(catalog, mark)
+            .map(|m| m.version.clone())
+            .ok_or_else(|| format!("no migration is named {n}")),
+    }
+}
+
+/// An applied migration `down` would undo.
+#[derive(Debug, Clone)]
+pub struct Undo<'a> {
+    pub entry: &'a Entry<'a>,
+    pub down: &'a DownPart,
+}
+
+/// The applied migrations `down` undoes, newest first: the last `steps`, or every one after
+/// `to`. Refused (each reason given) when one in range has no down part, changed since it was
+/// applied, has no file any more, or is a script.
+pub fn undo<'e>(
+    entries: &'e [Entry<'e>],
+    steps: usize,
+    to: Option<&Version>,
+) -> Result<Vec<Undo<'e>>, Vec<String>> {
+    let version = |e: &Entry<'_>| -> Option<Version> {
+        match e.migration {
+            Some(m) => Some(m.version.clone()),
+            None => match name::parse(e.name, false) {
+                name::Parsed::Migration(p) => Some(p.version),
+                _ => name::parse_script(e.name).map(|p| p.version),
+            },
+        }
+    };
+    let mut applied: Vec<(Version, &Entry<'_>)> = entries
+        .iter()
+        .filter(|e| e.record.is_some_and(|r| r.success))
+        .filter(|e| !e.migration.is_some_and(|m| m.repeatable))
+        .filter_map(|e| Some((version(e)?, e)))
+        .collect();
+    applied.sort_by(|a, b| b.0.cmp(&a.0));
+    let in_range: Vec<&Entry<'_>> = match to {
+        Some(t) => applied
+            .into_iter()
+            .filter(|(v, _)| v > t)
+            .map(|(_, e)| e)
+            .collect(),
+        None => applied.into_iter().take(steps).map(|(_, e)| e).collect(),
+    };
+    let mut refused = Vec::new();
+    let mut out = Vec::new();
+    for e in in_range {
+        let why = match (e.state, e.variant) {
+            (State::Missing, _) | (_, None) => Some("its file is gone"),
+            (State::Changed, _) => Some("its file changed since it was applied"),
+            (_, Some(v)) if v.content.as_ref().is_ok_and(|c| c.script) => {
+                Some("it is a script migration, which cannot be undone")
+            }
+            (_, Some(v)) if v.down.is_none() => Some(
+                "it has no down part (a .down.sql file, a -- migrate:down section, or a Flyway U file)",
+            ),
+            _ => None,
+        };
+        match (why, e.variant.and_then(|v| v.down.as_ref())) {
+            (None, Some(down)) => out.push(Undo { entry: e, down }),
+            (why, _) => refused.push(format!("{}: {}", e.name, why.unwrap_or("cannot be undone"))),
+        }
+    }
+    if refused.is_empty() {
+        Ok(out)
+    } else {
+        Err(refused)
+    }
 }
 
 /// Applied migrations whose file has changed since (not re-run; `up` warns).
@@ -274,8 +376,18 @@ mod tests {
                     script: false,
                 }),
                 conflicts: vec![],
+                down: None,
             }],
+            repeatable: false,
         }
+    }
+
+    fn with_down(mut m: Migration) -> Migration {
+        m.variants[0].down = Some(DownPart {
+            path: "x.down.sql".into(),
+            section: None,
+        });
+        m
     }
 
     fn rec(name: &str, success: bool, body: Option<&str>) -> Record {
@@ -333,7 +445,7 @@ mod tests {
         assert_eq!(got, want);
         let c = cat(&ms);
         let e = entries(&c, Dialect::Sqlite, &rs);
-        let due: Vec<&str> = due(&e).iter().map(|e| e.name).collect();
+        let due: Vec<&str> = due(&e, None).iter().map(|e| e.name).collect();
         assert_eq!(due, ["3_c.sql", "5_e.sql"]);
     }
 
@@ -364,7 +476,7 @@ mod tests {
         let c = cat(&ms);
         let e = entries(&c, Dialect::Sqlite, &[]);
         let blocked = |p| -> Vec<Option<String>> {
-            steps(&due(&e), p)
+            steps(&due(&e, None), p)
                 .into_iter()
                 .map(|s| s.blocked_by)
                 .collect()
@@ -375,8 +487,78 @@ mod tests {
             [None, None, Some("2_b.sql".to_string())]
         );
         assert_eq!(
-            steps(&due(&e), Policy::Stop)[1].unusable.as_deref(),
+            steps(&due(&e, None), Policy::Stop)[1].unusable.as_deref(),
             Some("cannot read")
+        );
+    }
+
+    #[test]
+    fn repeatables_are_due_again_when_they_change_and_target_stops_versions() {
+        let mut r = mig("R__views.sql", "0", "V2");
+        r.repeatable = true;
+        r.version = Version::parse("0").unwrap();
+        let ms = [mig("1_a.sql", "1", "A"), mig("2_b.sql", "2", "B"), r];
+        let rs = [
+            rec("1_a.sql", true, Some("A")),
+            rec("R__views.sql", true, Some("V1")),
+        ];
+        let c = cat(&ms);
+        let e = entries(&c, Dialect::Sqlite, &rs);
+        assert_eq!(e[2].state, State::Pending, "changed repeatable: due again");
+        assert_eq!(e[2].row().version, None);
+        let names =
+            |t: Option<&Version>| -> Vec<&str> { due(&e, t).iter().map(|e| e.name).collect() };
+        assert_eq!(names(None), ["2_b.sql", "R__views.sql"]);
+        assert_eq!(names(Some(&Version::parse("1").unwrap())), ["R__views.sql"]);
+        let rs = [rec("R__views.sql", true, Some("V2"))];
+        let e = entries(&c, Dialect::Sqlite, &rs);
+        assert_eq!(e[2].state, State::Applied);
+    }
+
+    #[test]
+    fn undo_takes_the_newest_and_refuses_what_cannot_be_undone() {
+        let ms = [
+            with_down(mig("1_a.sql", "1", "A")),
+            mig("2_b.sql", "2", "B"),
+            with_down(mig("3_c.sql", "3", "C")),
+            with_down(mig("4_d.sql", "4", "D")),
+        ];
+        let rs = [
+            rec("1_a.sql", true, Some("A")),
+            rec("2_b.sql", true, Some("B")),
+            rec("3_c.sql", true, Some("C")),
+            rec("4_d.sql", false, Some("D")), // failed: not applied, not undone
+        ];
+        let c = cat(&ms);
+        let e = entries(&c, Dialect::Sqlite, &rs);
+        let names = |u: Vec<Undo<'_>>| -> Vec<String> {
+            u.iter().map(|u| u.entry.name.to_string()).collect()
+        };
+        assert_eq!(names(undo(&e, 1, None).unwrap()), ["3_c.sql"]);
+        let refused = undo(&e, 2, None).unwrap_err();
+        assert_eq!(refused.len(), 1);
+        assert!(
+            refused[0].starts_with("2_b.sql: it has no down part"),
+            "{refused:?}"
+        );
+        assert_eq!(
+            names(undo(&e, 0, Some(&Version::parse("2").unwrap())).unwrap()),
+            ["3_c.sql"]
+        );
+        let rs = [
+            rec("1_a.sql", true, Some("A changed")),
+            rec("9_gone.sql", true, None),
+        ];
+        let e = entries(&c, Dialect::Sqlite, &rs);
+        let refused = undo(&e, 5, None).unwrap_err();
+        assert_eq!(refused.len(), 2, "{refused:?}");
+        assert!(
+            refused[0].contains("9_gone.sql: its file is gone"),
+            "{refused:?}"
+        );
+        assert!(
+            refused[1].contains("1_a.sql: its file changed"),
+            "{refused:?}"
         );
     }
 

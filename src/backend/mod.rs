@@ -114,6 +114,26 @@ impl<'a> NewRecord<'a> {
     }
 }
 
+/// What a migration's SQL is committed together with: its record, or (for an undo) the
+/// removal of its record.
+#[derive(Debug, Clone, Copy)]
+pub enum Then<'a> {
+    /// Write this row (timed with how long the SQL took).
+    Record(&'a NewRecord<'a>),
+    /// Remove the row of this name: the migration is pending again.
+    Forget(&'a str),
+}
+
+impl Then<'_> {
+    /// The migration's name, for log lines.
+    pub fn name(&self) -> &str {
+        match self {
+            Then::Record(r) => r.name,
+            Then::Forget(n) => n,
+        }
+    }
+}
+
 /// How a backend is opened.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -126,6 +146,8 @@ pub struct OpenOptions {
     pub busy_timeout: Duration,
     /// How PostgreSQL runners exclude each other.
     pub lock_mode: LockMode,
+    /// PostgreSQL: create the database when it does not exist (needs CREATEDB).
+    pub create_database: bool,
     /// SQLite: while the runner lock is held, commit by zeroing the rollback journal instead of
     /// deleting it (see `Sqlite::set_rollback_journal`). Set when a run migrates one database.
     pub keep_journal: bool,
@@ -148,18 +170,24 @@ pub trait Backend: Send {
     /// Creates the tracking table, or adds the columns an older one lacks.
     fn prepare_table(&mut self) -> Result<(), BackendError>;
 
-    /// Runs a migration's SQL and writes its success row: in one transaction when
-    /// `transactional`, else one after the other. On failure the transaction is rolled back
-    /// and nothing is written.
+    /// Runs a migration's SQL (or its down part) and then writes its success row (or removes
+    /// its row): in one transaction when `transactional`, else one after the other. On failure
+    /// the transaction is rolled back and nothing is written.
     fn apply(
         &mut self,
         sql: &str,
         transactional: bool,
-        row: &NewRecord<'_>,
+        then: Then<'_>,
     ) -> Result<Duration, Failure>;
 
     /// Writes (inserts or updates) one tracking row on its own.
     fn record(&mut self, row: &NewRecord<'_>) -> Result<(), BackendError>;
+
+    /// Removes the tracking row of this name.
+    fn forget(&mut self, name: &str) -> Result<(), BackendError>;
+
+    /// Stores another checksum in the tracking row of this name.
+    fn set_checksum(&mut self, name: &str, checksum: &str) -> Result<(), BackendError>;
 
     /// Every row of another tool's table (`table` and `columns` are plain identifiers of ours),
     /// each value as text; `None` when there is no such table.

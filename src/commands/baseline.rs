@@ -8,14 +8,23 @@ use super::adopt::{self, Tool};
 use super::{Finished, fanout, open_options};
 use crate::backend::{self, Backend, BackendError, NewRecord, OpenOptions};
 use crate::plan::{self, State};
-use crate::settings::{Settings, Target};
+use crate::settings::{Mark, Settings, Target};
 use crate::source::{Catalog, Version};
 
 /// Records what is due as applied in every database, and logs what each did.
-pub fn run(s: &Settings, through: Option<&Version>, from: Option<Tool>, force: bool) -> Finished {
+pub fn run(s: &Settings, through: Option<&Mark>, from: Option<Tool>, force: bool) -> Finished {
     let Some(catalog) = super::scan(s) else {
         return Finished::BadFolders;
     };
+    // A full migration name (`20260205000001_thin_container`) stands for its version.
+    let through = match through.map(|m| plan::version_of(&catalog, m)).transpose() {
+        Ok(t) => t,
+        Err(why) => {
+            tracing::error!("--through: {why}");
+            return Finished::BadInput;
+        }
+    };
+    let through = through.as_ref();
     if let Some(t) = through
         && !catalog.migrations.iter().any(|m| m.version == *t)
     {
@@ -141,7 +150,9 @@ fn baseline_locked(
         let (Some(m), Some(v)) = (e.migration, e.variant) else {
             continue;
         };
-        if through.is_some_and(|t| m.version > *t)
+        // Repeatable migrations are not baselined: they run when they change.
+        if m.repeatable
+            || through.is_some_and(|t| m.version > *t)
             || adoption
                 .as_ref()
                 .is_some_and(|a| !a.applied(&m.version, &m.name))

@@ -11,14 +11,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Event, Events, Finished, Opened, fanout, open_options};
-use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, OpenOptions};
+use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, OpenOptions, Then};
 use crate::output::{progress, summary};
 use crate::plan::{self, Entry, Step};
 use crate::process::exec::{self, Resolved};
 use crate::process::script::{self, ScriptEnv};
 use crate::process::signals;
 use crate::settings::{LogFormat, Mode, Policy, Settings, Target};
-use crate::source::{Catalog, Dialect};
+use crate::source::{Catalog, Dialect, Version};
 
 /// Why a database was not started at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -139,6 +139,18 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
     let Some((catalog, early)) = scan_while_opening(s, &open) else {
         return Finished::BadFolders;
     };
+    let target = match s
+        .target
+        .as_ref()
+        .map(|m| plan::version_of(&catalog, m))
+        .transpose()
+    {
+        Ok(t) => t,
+        Err(why) => {
+            tracing::error!("--target: {why}");
+            return Finished::BadInput;
+        }
+    };
     for (path, why) in catalog
         .ignored
         .iter()
@@ -155,7 +167,7 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
         }
         events(e);
     };
-    let outcomes = run_all(s, &catalog, opts, &open, early, &events);
+    let outcomes = run_all(s, &catalog, target, opts, &open, early, &events);
     drop(progress);
     summary::log_summaries(&outcomes);
     if plan_only {
@@ -216,6 +228,8 @@ struct RunOptions {
 /// sets for all.
 struct Run<'a> {
     catalog: &'a Catalog,
+    /// `--target`: no migration after this version.
+    target: Option<Version>,
     opts: RunOptions,
     abort: AtomicBool,
     events: Events<'a>,
@@ -226,6 +240,7 @@ struct Run<'a> {
 fn run_all(
     s: &Settings,
     catalog: &Catalog,
+    target: Option<Version>,
     opts: RunOptions,
     open: &OpenOptions,
     early: Option<OpenedAhead>,
@@ -233,6 +248,7 @@ fn run_all(
 ) -> Vec<Outcome> {
     let run = Run {
         catalog,
+        target,
         opts,
         abort: AtomicBool::new(false),
         events,
@@ -300,7 +316,7 @@ impl Run<'_> {
     fn database(&self, opened: &mut Opened, out: &mut Outcome, env: &ScriptEnv) {
         out.read = true;
         let entries = opened.entries(self.catalog);
-        let due = plan::due(&entries);
+        let due = plan::due(&entries, self.target.as_ref());
         for e in plan::changed(&entries) {
             tracing::warn!(
                 database = out.database,
@@ -348,7 +364,7 @@ impl Run<'_> {
         backend.prepare_table()?;
         let records = backend.read_records()?.unwrap_or_default();
         let entries = plan::entries(self.catalog, backend.dialect(), &records);
-        let due = plan::due(&entries);
+        let due = plan::due(&entries, self.target.as_ref());
         out.pending = due.len();
         for entry in due {
             if signals::caught().is_some() {
@@ -433,7 +449,11 @@ impl Run<'_> {
                 &row,
             )
         } else {
-            backend.apply(&content.body.sql, !content.body.no_transaction, &row)
+            backend.apply(
+                &content.body.sql,
+                !content.body.no_transaction,
+                Then::Record(&row),
+            )
         };
         let failure = match result {
             Ok(elapsed) => {

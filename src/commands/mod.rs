@@ -4,11 +4,15 @@
 
 pub mod adopt;
 mod baseline;
+mod down;
 mod fanout;
 mod migrate;
 mod new;
+mod repair;
+mod resolve;
 mod status;
 mod validate;
+mod wait;
 
 use std::path::PathBuf;
 
@@ -38,6 +42,14 @@ pub type Events<'a> = &'a (dyn Fn(&Event<'_>) + Sync);
 pub enum Finished {
     /// The migration folders could not be read (a configuration error).
     BadFolders,
+    /// What the command was asked to do does not fit the migrations (a usage error, logged).
+    BadInput,
+    /// `down`, `repair`, `resolve`: what each database had done.
+    Changed(Vec<Changes>),
+    /// `wait`: whether every database answered.
+    Waited {
+        all_answered: bool,
+    },
     /// `up`, `plan`, or the entrypoint when CMD is not run (or there is none).
     Migrated {
         outcomes: Vec<Outcome>,
@@ -76,6 +88,14 @@ pub fn run(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished 
             script,
         } => new::run(s, description, dir.as_deref(), *script),
         Mode::Validate => validate::run(s),
+        Mode::Down { steps, to } => down::run(s, *steps, to.as_ref()),
+        Mode::Repair {
+            checksums,
+            forget_missing,
+            forget,
+        } => repair::run(s, *checksums, *forget_missing, forget),
+        Mode::Resolve(how) => resolve::run(s, how),
+        Mode::Wait => wait::run(s),
     }
 }
 
@@ -87,6 +107,7 @@ fn open_options(s: &Settings, create: bool) -> OpenOptions {
         wait: s.wait,
         busy_timeout: s.lock_timeout,
         lock_mode: s.lock_mode,
+        create_database: s.create_database,
         // Measured here: keeping the journal made one database's apply of 200 migrations faster
         // (hyperfine, 169 -> 158 ms), but 100 SQLite files migrated by 2 jobs slower
         // (bench/fanout.sh, 2.83 -> 3.01 s), so only a lone database keeps it.
@@ -118,5 +139,78 @@ impl Opened {
     /// Every migration of this database with its state.
     pub fn entries<'a>(&'a self, catalog: &'a Catalog) -> Vec<Entry<'a>> {
         plan::entries(catalog, self.backend.dialect(), &self.records)
+    }
+}
+
+/// What a command that changes records (`down`, `repair`, `resolve`) did to one database.
+#[derive(Debug, Default)]
+pub struct Changes {
+    pub database: String,
+    /// Each change made (or, in a dry run, that would be made), as a log line.
+    pub done: Vec<String>,
+    /// Why nothing was changed: every reason.
+    pub refused: Vec<String>,
+    /// A change that the database refused (the ones before it stay).
+    pub failed: Option<String>,
+    pub error: Option<BackendError>,
+}
+
+/// Runs `work` on every database with the entries its records give: read under the lock,
+/// with the table prepared; read without a lock, creating nothing, for a dry run. Logs what
+/// each database did.
+fn change_each(
+    s: &Settings,
+    catalog: &Catalog,
+    work: impl Fn(&mut dyn Backend, &[Entry<'_>], &mut Changes) -> Result<(), BackendError> + Sync,
+) -> Finished {
+    let open = open_options(s, !s.dry_run);
+    let all = fanout::map(&s.targets, s.jobs, |t| {
+        let mut c = Changes {
+            database: t.redacted(),
+            ..Changes::default()
+        };
+        let result = backend::open(t, &open).and_then(|mut b| {
+            let b = b.as_mut();
+            let read = |b: &mut dyn Backend| b.read_records().map(Option::unwrap_or_default);
+            let dialect = b.dialect();
+            if s.dry_run {
+                let records = read(b)?;
+                return work(b, &plan::entries(catalog, dialect, &records), &mut c);
+            }
+            b.lock(s.lock_timeout)?;
+            let done = b.prepare_table().and_then(|()| {
+                let records = read(b)?;
+                work(b, &plan::entries(catalog, dialect, &records), &mut c)
+            });
+            done.and(b.unlock())
+        });
+        if let Err(e) = result {
+            c.error = Some(e);
+        }
+        log_changes(&c, s.dry_run);
+        Some(c)
+    });
+    Finished::Changed(all)
+}
+
+fn log_changes(c: &Changes, dry_run: bool) {
+    let database = c.database.as_str();
+    for line in &c.done {
+        tracing::info!(database, "{line}");
+    }
+    for why in &c.refused {
+        tracing::error!(database, "refused: {why}");
+    }
+    if let Some(why) = &c.failed {
+        tracing::error!(database, "{why}");
+    }
+    if let Some(e) = &c.error {
+        tracing::error!(database, error = %e, "{e}");
+    } else if !c.refused.is_empty() {
+        tracing::error!(database, "nothing changed");
+    } else if c.done.is_empty() {
+        tracing::info!(database, "nothing to do");
+    } else if dry_run {
+        tracing::info!(database, "dry run: nothing changed");
     }
 }

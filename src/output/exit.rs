@@ -1,7 +1,7 @@
 //! Exit codes, decided in one place from how a run ended.
 
 use crate::backend::BackendError;
-use crate::commands::{BaselineOutcome, DbStatus, Finished, NewError, Outcome};
+use crate::commands::{BaselineOutcome, Changes, DbStatus, Finished, NewError, Outcome};
 use crate::plan::State;
 use crate::process::exec::ExecError;
 
@@ -20,7 +20,15 @@ pub fn for_clap(e: &clap::Error) -> i32 {
 /// The exit code of a run that ended as `f` says.
 pub fn code(f: &Finished) -> i32 {
     match f {
-        Finished::BadFolders => USAGE,
+        Finished::BadFolders | Finished::BadInput => USAGE,
+        Finished::Changed(all) => for_changes(all),
+        Finished::Waited { all_answered } => {
+            if *all_answered {
+                OK
+            } else {
+                UNREACHABLE
+            }
+        }
         Finished::Migrated { outcomes, signal } => for_outcomes(outcomes, *signal),
         Finished::Status { dbs, exit_code } => for_status(dbs, *exit_code),
         Finished::Baseline(outcomes) => for_baseline(outcomes),
@@ -80,6 +88,21 @@ fn for_baseline(outcomes: &[BaselineOutcome]) -> i32 {
         return FAILED;
     }
     OK
+}
+
+/// `down`, `repair`, `resolve`: 3 when a database could not be read or locked, 1 when one
+/// refused or failed, else 0.
+fn for_changes(all: &[Changes]) -> i32 {
+    if all.iter().any(|c| unread(&c.error)) {
+        UNREACHABLE
+    } else if all
+        .iter()
+        .any(|c| c.error.is_some() || !c.refused.is_empty() || c.failed.is_some())
+    {
+        FAILED
+    } else {
+        OK
+    }
 }
 
 /// A migrating run: 128+n, then 3, then 1, then 0 (2 is decided before).

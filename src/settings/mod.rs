@@ -112,7 +112,7 @@ pub enum Mode {
     Status { format: Format, exit_code: bool },
     /// Record migrations as applied without running them.
     Baseline {
-        through: Option<Version>,
+        through: Option<Mark>,
         /// Adopt the history this tool recorded.
         from: Option<Tool>,
         force: bool,
@@ -125,6 +125,54 @@ pub enum Mode {
     },
     /// Check files and records.
     Validate,
+    /// Undo applied migrations: the last `steps`, or all after `to`.
+    Down { steps: usize, to: Option<Mark> },
+    /// Fix records.
+    Repair {
+        checksums: bool,
+        forget_missing: bool,
+        forget: Vec<String>,
+    },
+    /// Record one migration as applied, or clear its failed attempt.
+    Resolve(Resolve),
+    /// Wait for every database to answer.
+    Wait,
+}
+
+/// What `resolve` does to one migration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolve {
+    /// Record it as applied without running it.
+    Applied(String),
+    /// Clear its failed attempt.
+    RolledBack(String),
+}
+
+/// A point in the migrations, by version (`3`, `V3`, `20260205000001`) or by a migration's
+/// full name (`20260205000001_thin_container`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mark {
+    Version(Version),
+    Name(String),
+}
+
+impl Mark {
+    /// Reads a version, else takes the text as a migration's name.
+    pub fn parse(text: &str) -> Mark {
+        match Version::parse(text.trim_start_matches(['V', 'v'])) {
+            Some(v) => Mark::Version(v),
+            None => Mark::Name(text.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for Mark {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Mark::Version(v) => write!(f, "{v}"),
+            Mark::Name(n) => f.write_str(n),
+        }
+    }
 }
 
 impl Mode {
@@ -159,6 +207,10 @@ pub struct Settings {
     pub script_timeout: Duration,
     /// Databases worked on at once; 0 until given: the number of CPUs (see `fanout::map`).
     pub jobs: usize,
+    /// `up --target`: apply no migration after this one.
+    pub target: Option<Mark>,
+    /// PostgreSQL: create a database that does not exist.
+    pub create_database: bool,
     /// `--user`, resolved.
     pub user: Option<crate::process::privileges::Identity>,
     pub dry_run: bool,
@@ -189,7 +241,7 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
             force,
             from,
         } => Mode::Baseline {
-            through: through.as_deref().map(version).transpose()?,
+            through: through.as_deref().map(Mark::parse),
             from,
             force,
         },
@@ -203,15 +255,38 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
             script,
         },
         Job::Validate => Mode::Validate,
-    })
-}
-
-/// `--through`: `3`, `0003`, `V3`, `20260210000000`.
-fn version(text: &str) -> Result<Version, SettingsError> {
-    Version::parse(text.trim_start_matches(['V', 'v'])).ok_or_else(|| SettingsError::Invalid {
-        what: "--through".into(),
-        value: text.into(),
-        why: "expected a version number such as 3, 0003 or 20260210000000".into(),
+        Job::Down { steps, to } => Mode::Down {
+            steps: steps.unwrap_or(1),
+            to: to.as_deref().map(Mark::parse),
+        },
+        Job::Repair {
+            checksums,
+            forget_missing,
+            forget,
+        } => {
+            if !checksums && !forget_missing && forget.is_empty() {
+                return Err(SettingsError::Invalid {
+                    what: "repair".into(),
+                    value: String::new(),
+                    why: "say what to repair: --checksums, --forget-missing or --forget NAME"
+                        .into(),
+                });
+            }
+            Mode::Repair {
+                checksums,
+                forget_missing,
+                forget,
+            }
+        }
+        Job::Resolve {
+            applied,
+            rolled_back,
+        } => Mode::Resolve(match (applied, rolled_back) {
+            (Some(name), _) => Resolve::Applied(name),
+            (None, Some(name)) => Resolve::RolledBack(name),
+            (None, None) => unreachable!("clap requires one of them"),
+        }),
+        Job::Wait => Mode::Wait,
     })
 }
 
@@ -304,6 +379,10 @@ pub fn resolve(
             DEFAULT_SCRIPT_TIMEOUT,
         )?,
         jobs,
+        target: lookup(run.target.clone(), "MIGRATE_TARGET", env)?
+            .as_deref()
+            .map(Mark::parse),
+        create_database: boolean(run.create_database, "MIGRATE_CREATE_DATABASE", env)?,
         user,
         dry_run: boolean(run.dry_run, "MIGRATE_DRY_RUN", env)?,
         skip,

@@ -11,6 +11,9 @@ pub struct Body {
     pub no_transaction: bool,
     /// `-- migrate:...` directives this tool does not know, as written (for `validate`).
     pub unknown: Vec<String>,
+    /// A dbmate file's `-- migrate:down` section: the SQL that undoes it, and whether that runs
+    /// outside a transaction.
+    pub down: Option<(String, bool)>,
 }
 
 /// Reads the directives of a SQL file's text (a leading byte-order mark already removed).
@@ -18,6 +21,7 @@ pub fn parse(text: &str) -> Body {
     let mut no_transaction = false;
     let mut unknown = Vec::new();
     let mut up: Option<(usize, usize)> = None; // byte range of the up section
+    let mut down: Option<(usize, bool)> = None; // where the down section starts
     let mut offset = 0;
     let mut in_header = true;
     for line in text.split_inclusive('\n') {
@@ -42,15 +46,14 @@ pub fn parse(text: &str) -> Body {
                             }
                         }
                     }
-                    "down" => {
+                    "down" if up.is_some() && down.is_none() => {
                         if let Some((s, _)) = up {
                             up = Some((s, start));
                         }
                         // dbmate puts nothing after the down section that belongs to up.
-                        if up.is_some() {
-                            break;
-                        }
+                        down = Some((offset, words.any(|w| w == "transaction:false")));
                     }
+                    "down" | "up" => {}
                     "no-transaction" if in_header => no_transaction = true,
                     _ if in_header => unknown.push(d.trim().to_string()),
                     _ => {}
@@ -71,6 +74,7 @@ pub fn parse(text: &str) -> Body {
         sql,
         no_transaction,
         unknown,
+        down: down.map(|(at, no_tx)| (text[at..].to_string(), no_tx)),
     }
 }
 
@@ -115,12 +119,16 @@ mod tests {
         let b = parse(text);
         assert_eq!(b.sql, "CREATE TABLE t (id int);\n\n");
         assert!(!b.no_transaction);
+        assert_eq!(b.down, Some(("DROP TABLE t;\n".to_string(), false)));
 
         let b = parse(
             "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t(x);\n-- migrate:down\nDROP INDEX i;\n",
         );
         assert_eq!(b.sql, "CREATE INDEX CONCURRENTLY i ON t(x);\n");
         assert!(b.no_transaction);
+        assert_eq!(b.down, Some(("DROP INDEX i;\n".to_string(), false)));
+        let b = parse("-- migrate:up\nSELECT 1;\n-- migrate:down transaction:false\nSELECT 2;\n");
+        assert_eq!(b.down, Some(("SELECT 2;\n".to_string(), true)));
 
         let b = parse("-- migrate:up\nSELECT 1;\n");
         assert_eq!(b.sql, "SELECT 1;\n");

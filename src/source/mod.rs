@@ -41,6 +41,8 @@ pub struct Migration {
     pub description: String,
     /// At most one per dialect (`None` = applies to every backend).
     pub variants: Vec<Variant>,
+    /// A Flyway repeatable migration: applied after the versioned ones whenever it changes.
+    pub repeatable: bool,
 }
 
 /// One file of a migration.
@@ -52,6 +54,36 @@ pub struct Variant {
     pub content: Result<Content, String>,
     /// Other files with the same name and dialect but other bytes: the migration is not run.
     pub conflicts: Vec<PathBuf>,
+    /// What undoes it, when its folder has a down part.
+    pub down: Option<DownPart>,
+}
+
+/// A migration's down part: a file of its own (`.down.sql`, Flyway's `U`), read when it is
+/// needed, or the `-- migrate:down` section of its dbmate file.
+#[derive(Debug, Clone)]
+pub struct DownPart {
+    pub path: PathBuf,
+    /// dbmate: the section's SQL, and whether it runs outside a transaction.
+    pub section: Option<(String, bool)>,
+}
+
+impl DownPart {
+    /// The SQL that undoes the migration, and its directives.
+    pub fn read(&self) -> Result<Body, String> {
+        match &self.section {
+            Some((sql, no_transaction)) => Ok(Body {
+                sql: sql.clone(),
+                no_transaction: *no_transaction,
+                unknown: Vec::new(),
+                down: None,
+            }),
+            None => {
+                let bytes = read_whole(&self.path)
+                    .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
+                read_content(&bytes).map(|c| c.body)
+            }
+        }
+    }
 }
 
 /// A readable migration file.
@@ -154,6 +186,7 @@ pub fn script_content(bytes: &[u8]) -> Content {
             sql: String::new(),
             no_transaction: true,
             unknown: Vec::new(),
+            down: None,
         },
         script: true,
     }
@@ -179,22 +212,54 @@ fn executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
+/// A directory entry that counts: a migration (its name's parts, the file to read, whether it
+/// is a script), or the down part of one.
+enum Found {
+    Migration(name::NameParts, PathBuf, bool),
+    Down(name::DownOf, PathBuf),
+}
+
+/// Gives each down file to the migration it undoes; one whose migration is not there is not
+/// taken.
+fn attach_downs(catalog: &mut Catalog, downs: Vec<(name::DownOf, PathBuf)>) {
+    for (of, path) in downs {
+        let target = catalog.migrations.iter_mut().find_map(|m| match &of {
+            name::DownOf::Name(up, dialect) if m.name == *up => {
+                m.variants.iter_mut().find(|v| v.dialect == *dialect)
+            }
+            name::DownOf::Version(v) if m.version == *v && !m.repeatable => {
+                m.variants.iter_mut().find(|v| v.dialect.is_none())
+            }
+            _ => None,
+        });
+        match target {
+            Some(variant) => {
+                variant.down = Some(DownPart {
+                    path,
+                    section: None,
+                })
+            }
+            None => catalog.ignored.push((path, Ignored::Down)),
+        }
+    }
+}
+
 /// What a directory entry is: a migration (its name's parts, the file to read, whether it is
 /// a script), or not, and why.
-fn classify(
-    file_name: &str,
-    path: PathBuf,
-    is_dir: bool,
-) -> Result<(name::NameParts, PathBuf, bool), (PathBuf, Ignored)> {
+fn classify(file_name: &str, path: PathBuf, is_dir: bool) -> Result<Found, (PathBuf, Ignored)> {
     if is_dir && !path.join("migration.sql").is_file() {
         return Err((path, Ignored::Folder));
     }
+    let migration = |parts, file, script| Ok(Found::Migration(parts, file, script));
     match name::parse(file_name, is_dir) {
-        name::Parsed::Migration(parts) if is_dir => Ok((parts, path.join("migration.sql"), false)),
-        name::Parsed::Migration(parts) => Ok((parts, path, false)),
+        name::Parsed::Migration(parts) if is_dir => {
+            migration(parts, path.join("migration.sql"), false)
+        }
+        name::Parsed::Migration(parts) => migration(parts, path, false),
+        name::Parsed::Down(of) => Ok(Found::Down(of, path)),
         name::Parsed::Ignored(Ignored::NotSql) if !is_dir => match name::parse_script(file_name) {
             Some(parts) => match script_kind(&path) {
-                Some(true) => Ok((parts, path, true)),
+                Some(true) => migration(parts, path, true),
                 Some(false) => Err((path, Ignored::NotExecutable)),
                 None => Err((path, Ignored::NotSql)),
             },
@@ -221,6 +286,7 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
     // (name, dialect) -> where that file went, and its raw bytes for dedup.
     let mut seen: HashMap<(String, Option<Dialect>), Seen> = HashMap::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut downs = Vec::new();
 
     for dir in dirs {
         let entries = list_dir(dir)?;
@@ -229,7 +295,11 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
         }
         for (file_name, path, is_dir) in entries {
             let (parts, file, script) = match classify(&file_name, path, is_dir) {
-                Ok(found) => found,
+                Ok(Found::Migration(parts, file, script)) => (parts, file, script),
+                Ok(Found::Down(of, path)) => {
+                    downs.push((of, path));
+                    continue;
+                }
                 Err((path, why)) => {
                     tracing::debug!(file = %path.display(), reason = %why, "not a migration: {} ({why})", path.display());
                     catalog.ignored.push((path, why));
@@ -253,11 +323,21 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
                 Ok(bytes) => read_content(bytes),
                 Err(e) => Err(format!("cannot read {}: {e}", file.display())),
             };
+            // A dbmate file holds its own down section.
+            let down = content
+                .as_ref()
+                .ok()
+                .and_then(|c| c.body.down.clone())
+                .map(|section| DownPart {
+                    path: file.clone(),
+                    section: Some(section),
+                });
             let variant = Variant {
                 dialect: parts.dialect,
                 path: file,
                 content,
                 conflicts: Vec::new(),
+                down,
             };
             let mi = *by_name.entry(parts.name.clone()).or_insert_with(|| {
                 catalog.migrations.push(Migration {
@@ -265,6 +345,7 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
                     version: parts.version.clone(),
                     description: parts.description.clone(),
                     variants: Vec::new(),
+                    repeatable: parts.repeatable,
                 });
                 catalog.migrations.len() - 1
             });
@@ -273,9 +354,11 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
             seen.insert(key, (mi, m.variants.len() - 1, raw.ok()));
         }
     }
-    catalog
-        .migrations
-        .sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.name.cmp(&b.name)));
+    // Repeatable migrations come after the versioned ones, by name.
+    catalog.migrations.sort_by(|a, b| {
+        (a.repeatable, &a.version, &a.name).cmp(&(b.repeatable, &b.version, &b.name))
+    });
+    attach_downs(&mut catalog, downs);
     Ok(catalog)
 }
 

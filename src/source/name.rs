@@ -96,6 +96,8 @@ impl fmt::Display for Version {
 pub enum Parsed {
     /// A migration file (or, for the directory form, a migration directory).
     Migration(NameParts),
+    /// The down part of a migration: what undoes it.
+    Down(DownOf),
     /// Not a migration; the reason is logged at debug level and named by `validate`.
     Ignored(Ignored),
 }
@@ -111,8 +113,6 @@ pub enum Ignored {
     NotSql,
     /// A SQL file without a leading version number.
     NoVersion,
-    /// A Flyway repeatable migration (`R__x.sql`), which this tool does not run.
-    Repeatable,
     /// A versioned file with a `#!` line that is not executable (a script migration must be).
     NotExecutable,
     /// An executable file with a `#!` line but no leading version number.
@@ -130,7 +130,7 @@ impl Ignored {
             Ignored::NoVersion
                 | Ignored::NotExecutable
                 | Ignored::ScriptWithoutVersion
-                | Ignored::Repeatable
+                | Ignored::Down
         )
     }
 }
@@ -139,10 +139,9 @@ impl fmt::Display for Ignored {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Ignored::Hidden => "name starts with '_' or '.'",
-            Ignored::Down => "down migration",
+            Ignored::Down => "a down migration whose up migration is not there",
             Ignored::NotSql => "not a .sql file",
             Ignored::NoVersion => "no leading version number",
-            Ignored::Repeatable => "Flyway repeatable migration (R__): not supported",
             Ignored::NotExecutable => {
                 "has a #! line but is not executable (chmod +x to run it as a script)"
             }
@@ -152,6 +151,16 @@ impl fmt::Display for Ignored {
             Ignored::Folder => "a folder without migration.sql",
         })
     }
+}
+
+/// Which migration a down file undoes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownOf {
+    /// golang-migrate and sqlx: `0004_users.down.sql` undoes `0004_users.up.sql` (the name
+    /// here), of this dialect.
+    Name(String, Option<Dialect>),
+    /// Flyway: `U3__x.sql` undoes version 3.
+    Version(Version),
 }
 
 /// The parts of a migration's file name.
@@ -164,6 +173,9 @@ pub struct NameParts {
     pub description: String,
     /// `Some` for a dialect variant (`005_x.postgres.sql`).
     pub dialect: Option<Dialect>,
+    /// A Flyway repeatable migration (`R__views.sql`): no version, applied after the versioned
+    /// ones whenever its checksum changes.
+    pub repeatable: bool,
 }
 
 /// Parses the name of a directory entry. `is_dir` selects the directory (Prisma) form, whose
@@ -179,6 +191,7 @@ pub fn parse(file_name: &str, is_dir: bool) -> Parsed {
                 version,
                 description: words(rest),
                 dialect: None,
+                repeatable: false,
             }),
             None => Parsed::Ignored(Ignored::NoVersion),
         };
@@ -186,10 +199,15 @@ pub fn parse(file_name: &str, is_dir: bool) -> Parsed {
     let Some(stem) = file_name.strip_suffix(".sql") else {
         return Parsed::Ignored(Ignored::NotSql);
     };
-    if stem.ends_with(".down") {
-        return Parsed::Ignored(Ignored::Down);
-    }
     let (stem, dialect) = strip_dialect(stem);
+    if let Some(up) = stem.strip_suffix(".down") {
+        // `x.down.postgres.sql`, or the dialect before `.down`: `x.postgres.down.sql`.
+        let (up, dialect) = match dialect {
+            Some(d) => (up.to_string(), Some(d)),
+            None => strip_dialect(up),
+        };
+        return Parsed::Down(DownOf::Name(format!("{up}.up.sql"), dialect));
+    }
     let name = match dialect {
         Some(_) => format!("{stem}.sql"),
         None => file_name.to_string(),
@@ -197,15 +215,19 @@ pub fn parse(file_name: &str, is_dir: bool) -> Parsed {
     // golang-migrate's `.up` stays in the name (it is part of the file name) but not in the words.
     let words_stem = stem.strip_suffix(".up").unwrap_or(&stem);
 
-    if let Some(rest) = words_stem.strip_prefix('R')
-        && rest.starts_with("__")
-    {
-        return Parsed::Ignored(Ignored::Repeatable);
+    if let Some(rest) = words_stem.strip_prefix("R__") {
+        return Parsed::Migration(NameParts {
+            name,
+            version: Version(Vec::new()),
+            description: words(rest),
+            dialect,
+            repeatable: true,
+        });
     }
     if let Some(rest) = words_stem.strip_prefix('U')
-        && flyway_version(rest).is_some()
+        && let Some((version, _)) = flyway_version(rest)
     {
-        return Parsed::Ignored(Ignored::Down);
+        return Parsed::Down(DownOf::Version(version));
     }
     if let Some(rest) = words_stem.strip_prefix('V')
         && let Some((version, desc)) = flyway_version(rest)
@@ -215,6 +237,7 @@ pub fn parse(file_name: &str, is_dir: bool) -> Parsed {
             version,
             description: words(desc),
             dialect,
+            repeatable: false,
         });
     }
     match split_version(words_stem) {
@@ -223,6 +246,7 @@ pub fn parse(file_name: &str, is_dir: bool) -> Parsed {
             version,
             description: words(rest),
             dialect,
+            repeatable: false,
         }),
         None => Parsed::Ignored(Ignored::NoVersion),
     }
@@ -250,6 +274,7 @@ pub fn parse_script(file_name: &str) -> Option<NameParts> {
         version,
         description: words(rest),
         dialect,
+        repeatable: false,
     })
 }
 
@@ -315,6 +340,7 @@ mod tests {
             version: Version::parse(version).unwrap(),
             description: description.into(),
             dialect,
+            repeatable: false,
         })
     }
 
@@ -352,9 +378,32 @@ mod tests {
                 "0004_users.up.sql",
                 m("0004_users.up.sql", "4", "users", None),
             ),
-            ("0004_users.down.sql", Parsed::Ignored(Ignored::Down)),
-            ("U3__undo.sql", Parsed::Ignored(Ignored::Down)),
-            ("R__views.sql", Parsed::Ignored(Ignored::Repeatable)),
+            (
+                "0004_users.down.sql",
+                Parsed::Down(DownOf::Name("0004_users.up.sql".into(), None)),
+            ),
+            (
+                "0004_users.postgres.down.sql",
+                Parsed::Down(DownOf::Name("0004_users.up.sql".into(), Some(Postgres))),
+            ),
+            (
+                "0004_users.down.sqlite.sql",
+                Parsed::Down(DownOf::Name("0004_users.up.sql".into(), Some(Sqlite))),
+            ),
+            (
+                "U3__undo.sql",
+                Parsed::Down(DownOf::Version(Version::parse("3").unwrap())),
+            ),
+            (
+                "R__views.sql",
+                Parsed::Migration(NameParts {
+                    name: "R__views.sql".into(),
+                    version: Version(Vec::new()),
+                    description: "views".into(),
+                    dialect: None,
+                    repeatable: true,
+                }),
+            ),
             (
                 "005_search.postgres.sql",
                 m("005_search.sql", "5", "search", Some(Postgres)),
@@ -389,6 +438,7 @@ mod tests {
                 version: Version::parse("6").unwrap(),
                 description: "backfill hostnames".into(),
                 dialect: None,
+                repeatable: false,
             })
         );
         let p = parse_script("007_fix.postgres.sh").unwrap();

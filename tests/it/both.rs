@@ -341,3 +341,309 @@ fn lock_is_held(c: &Case) -> bool {
         }
     }
 }
+
+both!(
+    down_undoes_the_newest_with_the_folders_down_parts,
+    down_refuses_what_it_cannot_undo_and_changes_nothing,
+    repair_fixes_records_and_says_what_they_were,
+    resolve_records_or_clears_one_migration,
+    up_stops_at_the_target,
+    repeatable_migrations_run_after_the_versioned_ones_and_again_when_changed,
+    wait_exits_0_when_every_database_answers,
+);
+
+/// `args` against this case's database and folder, with `-d` and `-m`.
+fn cmd(c: &Case, args: &[&str]) -> std::process::Command {
+    let mut cmd = bare();
+    cmd.args(args).args(["-d", &c.url, "-m"]).arg(&c.migrations);
+    cmd
+}
+
+fn down_undoes_the_newest_with_the_folders_down_parts(kind: Kind) {
+    let c = Case::new(kind);
+    // golang-migrate's twin, dbmate's section, Flyway's U file.
+    c.write("1_a.up.sql", "CREATE TABLE a (id INTEGER);");
+    c.write("1_a.down.sql", "DROP TABLE a;");
+    c.write(
+        "2_b.sql",
+        "-- migrate:up\nCREATE TABLE b (id INTEGER);\n-- migrate:down\nDROP TABLE b;\n",
+    );
+    c.write("V3__c.sql", "CREATE TABLE c (id INTEGER);");
+    c.write("U3__c.sql", "DROP TABLE c;");
+    assert_eq!(run(c.up()).0, 0);
+    assert_eq!(c.records().len(), 3);
+
+    // A dry run says what it would undo and changes nothing.
+    let (code, _, err) = run(cmd(&c, &["down", "--dry-run"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("would undo V3__c.sql"), "{err}");
+    assert!(c.has_table("c") && c.records().len() == 3);
+
+    let (code, _, err) = run(cmd(&c, &["down"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("undid V3__c.sql in"), "{err}");
+    assert!(!c.has_table("c"));
+    assert_eq!(
+        c.records(),
+        [("1_a.up.sql".into(), true), ("2_b.sql".into(), true)]
+    );
+    // `rollback` is the same command; --steps takes several, newest first.
+    let (code, _, err) = run(cmd(&c, &["rollback", "--steps", "2"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(!c.has_table("a") && !c.has_table("b"), "{err}");
+    assert!(c.records().is_empty());
+    // Pending again: `up` applies them all; then `down --to 1` keeps 1.
+    assert_eq!(run(c.up()).0, 0);
+    let (code, _, err) = run(cmd(&c, &["down", "--to", "1"]));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(c.records(), [("1_a.up.sql".into(), true)]);
+    assert!(c.has_table("a") && !c.has_table("b") && !c.has_table("c"));
+    // Nothing after 1: nothing to do.
+    let (code, _, err) = run(cmd(&c, &["down", "--to", "1"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("nothing to do"), "{err}");
+}
+
+fn down_refuses_what_it_cannot_undo_and_changes_nothing(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.up.sql", "CREATE TABLE a (id INTEGER);");
+    c.write("1_a.down.sql", "DROP TABLE a;");
+    c.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    c.write("3_c.up.sql", "CREATE TABLE c (id INTEGER);");
+    c.write("3_c.down.sql", "DROP TABLE c;");
+    assert_eq!(run(c.up()).0, 0);
+    let before = c.records();
+    // 2_b has no down part: undoing 3 and 2 is refused as a whole.
+    let (code, _, err) = run(cmd(&c, &["down", "--steps", "2"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("2_b.sql: it has no down part"), "{err}");
+    assert!(err.contains("nothing changed"), "{err}");
+    assert_eq!(c.records(), before);
+    assert!(c.has_table("c"));
+    // A file changed since it was applied.
+    c.write("3_c.up.sql", "CREATE TABLE c (id INTEGER, more TEXT);");
+    let (code, _, err) = run(cmd(&c, &["down"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("3_c.up.sql: its file changed since it was applied"),
+        "{err}"
+    );
+    assert_eq!(c.records(), before);
+    // A down part that fails is rolled back with its record kept.
+    c.write("3_c.up.sql", "CREATE TABLE c (id INTEGER);");
+    c.write("3_c.down.sql", "DROP TABLE c;\nDROP TABLE no_such_table;");
+    let (code, _, err) = run(cmd(&c, &["down"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("its down part failed (rolled back)"), "{err}");
+    assert!(c.has_table("c"));
+    assert_eq!(c.records(), before);
+}
+
+fn repair_fixes_records_and_says_what_they_were(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    c.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    c.write("3_gone.sql", "CREATE TABLE gone (id INTEGER);");
+    assert_eq!(run(c.up()).0, 0);
+    std::fs::remove_file(c.migrations.join("3_gone.sql")).unwrap();
+    c.write("2_b.sql", "CREATE TABLE b (id INTEGER); -- reformatted");
+    c.execute(
+        "INSERT INTO schema_migrations (migration_name, success) VALUES ('auto_schema_x', TRUE)",
+    );
+    let (code, _, _) = run(cmd(&c, &["validate"]));
+    assert_eq!(code, 1);
+
+    // Nothing asked: a usage error.
+    assert_eq!(run(cmd(&c, &["repair"])).0, 2);
+    // An unknown name refuses the whole repair.
+    let (code, _, err) = run(cmd(
+        &c,
+        &["repair", "--forget-missing", "--forget", "nope.sql"],
+    ));
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(c.records().len(), 4);
+    // A dry run changes nothing.
+    let (code, _, err) = run(cmd(
+        &c,
+        &["repair", "--checksums", "--forget-missing", "--dry-run"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("2_b.sql: would accept the file as it is now"),
+        "{err}"
+    );
+    assert_eq!(c.records().len(), 4);
+
+    let (code, _, err) = run(cmd(&c, &["repair", "--checksums", "--forget-missing"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("3_gone.sql: forget its record (was: applied at "),
+        "the old row is logged: {err}"
+    );
+    assert!(err.contains("auto_schema_x: forget its record"), "{err}");
+    assert_eq!(
+        c.records(),
+        [("1_a.sql".into(), true), ("2_b.sql".into(), true)]
+    );
+    let (code, out, _) = run(cmd(&c, &["validate"]));
+    assert_eq!(code, 0, "{out}");
+
+    // --forget NAME: that migration runs again.
+    let (code, _, err) = run(cmd(&c, &["repair", "--forget", "1_a.sql"]));
+    assert_eq!(code, 0, "{err}");
+    c.execute("DROP TABLE a");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("applied 1_a.sql"), "{err}");
+}
+
+fn resolve_records_or_clears_one_migration(kind: Kind) {
+    let c = Case::new(kind);
+    c.write(
+        "20260205000001_thin_container.sql",
+        "CREATE TABLE thin (id INTEGER);",
+    );
+    c.write("20260205000002_broken.sql", "CREATE TABLE broken (;");
+    c.write(
+        "20260205000003_later.sql",
+        "CREATE TABLE later (id INTEGER);",
+    );
+    // The schema of the first is there already (made by hand).
+    c.execute("CREATE TABLE thin (id INTEGER)");
+    let (code, _, err) = run(cmd(
+        &c,
+        &["resolve", "--applied", "20260205000001_thin_container"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("record as applied without running it"),
+        "{err}"
+    );
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(
+        c.records(),
+        [
+            ("20260205000001_thin_container.sql".into(), true),
+            ("20260205000002_broken.sql".into(), false),
+            ("20260205000003_later.sql".into(), true),
+        ]
+    );
+    // Clearing the failed attempt: pending again, no row.
+    let (code, _, err) = run(cmd(
+        &c,
+        &["resolve", "--rolled-back", "20260205000002_broken.sql"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("clear its failed attempt"), "{err}");
+    assert_eq!(c.records().len(), 2);
+    // An applied one is not "rolled back": refused, nothing changed.
+    let (code, _, err) = run(cmd(
+        &c,
+        &["resolve", "--rolled-back", "20260205000003_later.sql"],
+    ));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("it is applied, not failed"), "{err}");
+    assert_eq!(c.records().len(), 2);
+    // Neither or both: usage errors.
+    assert_eq!(run(cmd(&c, &["resolve"])).0, 2);
+
+    // `baseline --through` takes a full name too.
+    let d = Case::new(kind);
+    d.write(
+        "20260205000001_thin_container.sql",
+        "CREATE TABLE thin (id INTEGER);",
+    );
+    d.write("20260205000002_next.sql", "CREATE TABLE next (id INTEGER);");
+    let (code, _, err) = run(cmd(
+        &d,
+        &["baseline", "--through", "20260205000001_thin_container"],
+    ));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        d.records(),
+        [("20260205000001_thin_container.sql".into(), true)]
+    );
+    assert_eq!(
+        run(cmd(&d, &["baseline", "--through", "no_such_migration"])).0,
+        2
+    );
+}
+
+fn up_stops_at_the_target(kind: Kind) {
+    let c = Case::new(kind);
+    for i in 1..=3 {
+        c.write(
+            &format!("{i}_t{i}.sql"),
+            &format!("CREATE TABLE t{i} (id INTEGER);"),
+        );
+    }
+    let (code, out, err) = run(cmd(&c, &["plan", "--on-error", "stop"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("3 to apply"), "{out}");
+    let mut up = c.up();
+    up.args(["--target", "2"]);
+    let (code, _, err) = run(up);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.records(),
+        [("1_t1.sql".into(), true), ("2_t2.sql".into(), true)]
+    );
+    // The variable, in entrypoint mode, by name.
+    let mut entry = c.cmd();
+    entry.env("MIGRATE_TARGET", "3_t3").args(["--", "true"]);
+    let (code, _, err) = run(entry);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(c.records().len(), 3);
+    let mut bad = c.up();
+    bad.args(["--target", "no_such"]);
+    assert_eq!(run(bad).0, 2);
+}
+
+fn repeatable_migrations_run_after_the_versioned_ones_and_again_when_changed(kind: Kind) {
+    let c = Case::new(kind);
+    c.write(
+        "R__a_view.sql",
+        "DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT id FROM t;",
+    );
+    c.write("1_t.sql", "CREATE TABLE t (id INTEGER, name TEXT);");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.records(),
+        [("1_t.sql".into(), true), ("R__a_view.sql".into(), true)]
+    );
+    // Unchanged: not run again.
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("up to date"), "{err}");
+    // Changed: run again, its record's checksum updated; status says so before.
+    c.write(
+        "R__a_view.sql",
+        "DROP VIEW IF EXISTS v;\nCREATE VIEW v AS SELECT id, name FROM t;",
+    );
+    let (_, out, _) = run(cmd(&c, &["status", "--format", "json"]));
+    let doc: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let r = &doc["databases"][0]["migrations"][1];
+    assert_eq!(
+        (r["name"].as_str(), r["state"].as_str()),
+        (Some("R__a_view.sql"), Some("pending"))
+    );
+    assert!(r["version"].is_null());
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("applied R__a_view.sql"), "{err}");
+    assert_eq!(c.records().len(), 2);
+    assert_eq!(c.columns("v"), ["id", "name"]);
+}
+
+fn wait_exits_0_when_every_database_answers(kind: Kind) {
+    let c = Case::new(kind);
+    let (code, _, err) = run(cmd(&c, &["wait", "--wait", "5s"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("answers"), "{err}");
+    match kind {
+        Kind::Sqlite => assert!(!c.db.exists(), "wait creates nothing"),
+        Kind::Postgres => assert!(!c.has_table("schema_migrations"), "wait changes nothing"),
+    }
+}

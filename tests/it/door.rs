@@ -22,9 +22,9 @@ fn a_typo_or_another_tools_verb_never_migrates() {
         ("migrate", Some("up")),
         ("info", Some("status")),
         ("create", Some("new")),
-        ("down", None),
-        ("rollback", None),
+        ("undo", Some("down")),
         ("dump", None),
+        ("drop", None),
     ] {
         let p = pending();
         // The bare form and the `--` form alike.

@@ -639,3 +639,60 @@ fn table_lock_takes_over_an_expired_lease_and_waits_for_a_live_one() {
     assert!(err.contains("held by a live runner"), "{err}");
     assert!(!c.has_table("c"));
 }
+
+#[test]
+fn wait_and_create_database() {
+    let server = pg::server();
+    let p = crate::common::Case::sqlite();
+    p.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    let name = format!("created_{}", rand_suffix());
+    let url = server.url_with(&name, "sslmode=disable");
+    // `wait` on a server that is not there: 3 after --wait.
+    let mut c = bare();
+    c.args([
+        "wait",
+        "--wait",
+        "1s",
+        "-d",
+        "postgres://a:hunter2@127.0.0.1:1/x",
+    ]);
+    assert_eq!(run(c).0, 3);
+    // Without --create-database, a missing database cannot be opened: 3.
+    let mut c = bare();
+    c.args(["up", "-d", &url, "-m"]).arg(&p.migrations);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("does not exist"), "{err}");
+    // With it, it is created, then migrated.
+    let mut c = bare();
+    c.args(["up", "--create-database", "-d", &url, "-m"])
+        .arg(&p.migrations);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains(&format!("created database {name}")), "{err}");
+    let created = pg::connect(&url);
+    drop(created);
+    // A role that may not create databases gets a clear error.
+    let mut admin = server.admin();
+    let role = format!("nocreate_{}", rand_suffix());
+    admin
+        .batch_execute(&format!(
+            "CREATE ROLE {role} LOGIN PASSWORD '{}' NOCREATEDB",
+            pg::PASSWORD
+        ))
+        .unwrap();
+    let other = format!(
+        "{}/{}_x?sslmode=disable",
+        server
+            .base
+            .replacen("://postgres:", &format!("://{role}:"), 1),
+        name
+    );
+    let mut c = bare();
+    c.args(["up", "--create-database", "-d", &other, "-m"])
+        .env("MIGRATE_CREATE_DATABASE", "1")
+        .arg(&p.migrations);
+    let (code, _, err) = run(c);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("needs the CREATEDB privilege"), "{err}");
+}

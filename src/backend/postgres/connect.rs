@@ -54,12 +54,13 @@ fn is_transient(e: &postgres::Error) -> bool {
 }
 
 /// Connects, retrying transient failures with back-off until `wait` has passed (zero: one
-/// attempt).
+/// attempt). With `create`, a database that does not exist is created first.
 pub fn connect(
     config: &postgres::Config,
     tls: &MakeRustlsConnect,
     shown: &str,
     wait: Duration,
+    mut create: bool,
 ) -> Result<Client, BackendError> {
     let started = Instant::now();
     let mut backoff = Backoff::new(wait, Duration::from_millis(100), Duration::from_secs(2));
@@ -87,6 +88,11 @@ pub fn connect(
             Err(e) => e,
         };
         let why = message(&err, "");
+        if create && err.code() == Some(&SqlState::INVALID_CATALOG_NAME) {
+            create_database(config, tls, shown)?;
+            create = false;
+            continue;
+        }
         if !is_transient(&err) {
             return Err(BackendError::CannotOpen(why));
         }
@@ -109,5 +115,35 @@ pub fn connect(
             backoff.next_pause().as_millis()
         );
         backoff.sleep().map_err(|_| BackendError::Cancelled)?;
+    }
+}
+
+/// Creates the database `config` names, through the server's `postgres` database (as
+/// `createdb` and `dbmate up` do).
+fn create_database(
+    config: &postgres::Config,
+    tls: &MakeRustlsConnect,
+    shown: &str,
+) -> Result<(), BackendError> {
+    let name = config.get_dbname().unwrap_or("postgres").to_string();
+    let mut maintenance = config.clone();
+    maintenance.dbname("postgres");
+    let fail = |e: postgres::Error| {
+        BackendError::CannotOpen(format!(
+            "database {name} does not exist, and it cannot be created here: {} \
+             (creating one needs the CREATEDB privilege; or create it first)",
+            message(&e, "")
+        ))
+    };
+    let mut client = maintenance.connect(tls.clone()).map_err(fail)?;
+    let ddl = format!("CREATE DATABASE \"{}\"", name.replace('"', "\"\""));
+    match client.batch_execute(&ddl) {
+        // Another runner created it meanwhile: as good.
+        Err(e) if e.code() == Some(&SqlState::DUPLICATE_DATABASE) => Ok(()),
+        Err(e) => Err(fail(e)),
+        Ok(()) => {
+            tracing::info!(database = shown, "created database {name}");
+            Ok(())
+        }
     }
 }

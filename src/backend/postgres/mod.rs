@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::tracking::{self, Cell, foreign_table};
-use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions};
+use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions, Then};
 use crate::plan::Record;
 use crate::process::signals;
 use crate::settings::target::redact;
@@ -71,7 +71,13 @@ impl Postgres {
                 None => tracing::debug!(database = %notice_db, "notice: {}", n.message()),
             }
         });
-        let client = connect::connect(&config, &tls, &shown, opts.wait)?;
+        let client = connect::connect(
+            &config,
+            &tls,
+            &shown,
+            opts.wait,
+            opts.create_database && opts.create,
+        )?;
         let lock_key = lock_key(&pg.dbname, &opts.table);
         Ok(Postgres {
             client,
@@ -408,7 +414,7 @@ impl Backend for Postgres {
         &mut self,
         sql: &str,
         transactional: bool,
-        row: &NewRecord<'_>,
+        then: Then<'_>,
     ) -> Result<Duration, Failure> {
         let token = self.client.cancel_token();
         let tls = self.tls.clone();
@@ -431,7 +437,7 @@ impl Backend for Postgres {
             message: message(e, &batch),
             elapsed: started.elapsed(),
         };
-        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(row.name.to_string());
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(then.name().to_string());
         let ran = self.client.batch_execute(&batch);
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let client = &mut self.client;
@@ -443,7 +449,7 @@ impl Backend for Postgres {
             return Err(failure);
         }
         let elapsed = started.elapsed();
-        let recorded = write_record(client, &t, self.explicit_id, &row.timed(elapsed));
+        let recorded = finish(client, &t, self.explicit_id, then, elapsed);
         let done = match transactional {
             true => recorded.and_then(|_| client.batch_execute("COMMIT")),
             false => recorded,
@@ -489,6 +495,50 @@ impl Backend for Postgres {
         let t = self.quoted_table();
         write_record(&mut self.client, &t, self.explicit_id, row)
             .map_err(|e| self.fail("cannot write the tracking record", &e))
+    }
+
+    fn forget(&mut self, name: &str) -> Result<(), BackendError> {
+        let t = self.quoted_table();
+        finish(
+            &mut self.client,
+            &t,
+            false,
+            Then::Forget(name),
+            Duration::ZERO,
+        )
+        .map_err(|e| self.fail("cannot remove the tracking record", &e))
+    }
+
+    fn set_checksum(&mut self, name: &str, checksum: &str) -> Result<(), BackendError> {
+        use postgres::types::Type;
+        let sql = format!(
+            "UPDATE {} SET checksum = $2 WHERE migration_name = $1",
+            self.quoted_table()
+        );
+        self.client
+            .execute_typed(&sql, &[(&name, Type::TEXT), (&checksum, Type::TEXT)])
+            .map(|_| ())
+            .map_err(|e| self.fail("cannot write the tracking record", &e))
+    }
+}
+
+/// What goes with a migration's SQL: its record (timed), or the removal of its record.
+fn finish(
+    client: &mut Client,
+    table: &str,
+    explicit_id: bool,
+    then: Then<'_>,
+    elapsed: Duration,
+) -> Result<(), postgres::Error> {
+    use postgres::types::Type;
+    match then {
+        Then::Record(row) => write_record(client, table, explicit_id, &row.timed(elapsed)),
+        Then::Forget(name) => client
+            .execute_typed(
+                &format!("DELETE FROM {table} WHERE migration_name = $1"),
+                &[(&name, Type::TEXT)],
+            )
+            .map(|_| ()),
     }
 }
 

@@ -19,7 +19,7 @@ mod exec;
 use exec::ExecError;
 
 use super::tracking::{self, Cell, foreign_table};
-use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions};
+use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions, Then};
 use crate::plan::Record;
 use crate::process::signals;
 use crate::settings::Table;
@@ -364,7 +364,7 @@ impl Backend for Sqlite {
         &mut self,
         sql: &str,
         transactional: bool,
-        row: &NewRecord<'_>,
+        then: Then<'_>,
     ) -> Result<Duration, Failure> {
         let conn = self.conn().map_err(|e| Failure::refused(e.to_string()))?;
         let t = self.quoted_table();
@@ -397,7 +397,7 @@ impl Backend for Sqlite {
         if !transactional {
             exec::exec_all(conn, sql).map_err(exec_fail)?;
             let elapsed = started.elapsed();
-            write_record(conn, &t, &row.timed(elapsed)).map_err(fail)?;
+            finish(conn, &t, then, elapsed).map_err(fail)?;
             return Ok(elapsed);
         }
         // IMMEDIATE takes the write lock up front, so the migration never fails half-way for
@@ -405,15 +405,15 @@ impl Backend for Sqlite {
         conn.execute_batch("BEGIN IMMEDIATE").map_err(fail)?;
         exec::exec_all(conn, sql).map_err(|e| rollback(exec_fail(e)))?;
         let elapsed = started.elapsed();
-        let row = row.timed(elapsed);
         if conn.is_autocommit() {
             // The file ended our transaction itself (a COMMIT of its own): its changes are in;
             // record them, and say how to mark such a file.
-            tracing::warn!(database = %self.shown, migration = row.name, "{} ends its own transaction; mark it `-- migrate:no-transaction` to say so", row.name);
-            write_record(conn, &t, &row).map_err(fail)?;
+            let name = then.name();
+            tracing::warn!(database = %self.shown, migration = name, "{name} ends its own transaction; mark it `-- migrate:no-transaction` to say so");
+            finish(conn, &t, then, elapsed).map_err(fail)?;
             return Ok(elapsed);
         }
-        write_record(conn, &t, &row)
+        finish(conn, &t, then, elapsed)
             .and_then(|_| conn.execute_batch("COMMIT"))
             .map_err(|e| rollback(fail(e)))?;
         Ok(elapsed)
@@ -457,6 +457,46 @@ impl Backend for Sqlite {
         let conn = self.conn()?;
         write_record(conn, &self.quoted_table(), row)
             .map_err(|e| self.fail("cannot write the tracking record", &e))
+    }
+
+    fn forget(&mut self, name: &str) -> Result<(), BackendError> {
+        let conn = self.conn()?;
+        finish(
+            conn,
+            &self.quoted_table(),
+            Then::Forget(name),
+            Duration::ZERO,
+        )
+        .map_err(|e| self.fail("cannot remove the tracking record", &e))
+    }
+
+    fn set_checksum(&mut self, name: &str, checksum: &str) -> Result<(), BackendError> {
+        let conn = self.conn()?;
+        let sql = format!(
+            "UPDATE {} SET checksum = ?2 WHERE migration_name = ?1",
+            self.quoted_table()
+        );
+        conn.execute(&sql, params![name, checksum])
+            .map(|_| ())
+            .map_err(|e| self.fail("cannot write the tracking record", &e))
+    }
+}
+
+/// What goes with a migration's SQL: its record (timed), or the removal of its record.
+fn finish(
+    conn: &Connection,
+    table: &str,
+    then: Then<'_>,
+    elapsed: Duration,
+) -> rusqlite::Result<()> {
+    match then {
+        Then::Record(row) => write_record(conn, table, &row.timed(elapsed)),
+        Then::Forget(name) => conn
+            .execute(
+                &format!("DELETE FROM {table} WHERE migration_name = ?1"),
+                [name],
+            )
+            .map(|_| ()),
     }
 }
 
