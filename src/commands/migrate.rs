@@ -47,6 +47,8 @@ pub struct Outcome {
     pub steps: Vec<Step>,
     /// Nothing was applied on purpose.
     pub dry_run: bool,
+    /// Pending migrations after `--target`, left alone.
+    pub beyond_target: usize,
 }
 
 impl Outcome {
@@ -62,6 +64,7 @@ impl Outcome {
             not_started: None,
             steps: Vec::new(),
             dry_run: false,
+            beyond_target: 0,
         }
     }
 
@@ -317,6 +320,7 @@ impl Run<'_> {
         out.read = true;
         let entries = opened.entries(self.catalog);
         let due = plan::due(&entries, self.target.as_ref());
+        out.beyond_target = plan::due(&entries, None).len() - due.len();
         for e in plan::changed(&entries) {
             tracing::warn!(
                 database = out.database,

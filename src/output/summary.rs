@@ -71,7 +71,13 @@ fn summary_line(o: &Outcome, ms: u64) -> (Level, String) {
             format!("{counts}, records not read in {ms} ms ({why})"),
         );
     }
-    let line = format!("{counts}, pending {} in {ms} ms", o.pending);
+    let mut line = format!("{counts}, pending {} in {ms} ms", o.pending);
+    if o.beyond_target > 0 {
+        line.push_str(&format!(
+            "; {} after --target left pending",
+            o.beyond_target
+        ));
+    }
     if crate::process::signals::caught().is_some() && o.pending > 0 {
         (Level::WARN, format!("{line} (stopped by a signal)"))
     } else if let Some(e) = &o.error {

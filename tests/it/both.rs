@@ -585,6 +585,7 @@ fn up_stops_at_the_target(kind: Kind) {
     up.args(["--target", "2"]);
     let (code, _, err) = run(up);
     assert_eq!(code, 0, "{err}");
+    assert!(err.contains("1 after --target left pending"), "{err}");
     assert_eq!(
         c.records(),
         [("1_t1.sql".into(), true), ("2_t2.sql".into(), true)]
