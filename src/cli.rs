@@ -141,6 +141,9 @@ pub enum Command {
         db: DbArgs,
         #[command(flatten)]
         policy: PolicyArg,
+        /// Show what `up --target VERSION` would do. [env: MIGRATE_TARGET]
+        #[arg(long, value_name = "VERSION")]
+        target: Option<String>,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -535,8 +538,17 @@ impl Cli {
                 return (given, Job::Entrypoint(cmd));
             }
             Some(Command::Up { db, run, log }) => (db, run, log, Job::Up, "up"),
-            Some(Command::Plan { db, policy, log }) => {
-                let run = RunArgs { policy, ..none() };
+            Some(Command::Plan {
+                db,
+                policy,
+                target,
+                log,
+            }) => {
+                let run = RunArgs {
+                    policy,
+                    target,
+                    ..none()
+                };
                 (db, run, log, Job::Plan, "plan")
             }
             Some(Command::Status {

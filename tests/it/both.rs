@@ -596,6 +596,14 @@ fn up_stops_at_the_target(kind: Kind) {
     let (code, _, err) = run(entry);
     assert_eq!(code, 0, "{err}");
     assert_eq!(c.records().len(), 3);
+    c.write("4_t4.sql", "CREATE TABLE t4 (id INTEGER);");
+    c.write("5_t5.sql", "CREATE TABLE t5 (id INTEGER);");
+    let (code, out, err) = run(cmd(&c, &["plan", "--target", "4"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("1 to apply") && out.contains("apply 4_t4.sql") && !out.contains("5_t5"),
+        "{out}"
+    );
     let mut bad = c.up();
     bad.args(["--target", "no_such"]);
     assert_eq!(run(bad).0, 2);
