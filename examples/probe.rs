@@ -1,7 +1,9 @@
 //! A test CMD for the container tests: reports, as one JSON object on stdout, what a process
 //! started by migrate-entrypoint sees (PID, ids, groups, argv, environment, signal state, open
 //! descriptors). `PROBE_MODE` selects other behaviour: `exit:N` exits with N, `cat` copies
-//! stdin to stdout, `sleep` waits (for `docker exec` tests), `setuid0` tries to regain root.
+//! stdin to stdout, `sleep` waits (for `docker exec` tests), `setuid0` tries to regain root;
+//! for init mode: `term0` exits 0 on SIGTERM, `int5` 5 on SIGINT, `segv` dies of a real SIGSEGV, `orphan` leaves
+//! an orphan that ends, then reports the zombies left (`nap` is that orphan).
 
 use std::io::{Read, Write};
 
@@ -17,6 +19,64 @@ fn main() {
     let mode = std::env::var("PROBE_MODE").unwrap_or_default();
     if let Some(code) = mode.strip_prefix("exit:") {
         std::process::exit(code.parse().unwrap_or(1));
+    }
+    match mode.as_str() {
+        "segv" => {
+            // SAFETY: not safe at all: a real invalid write, which is the point.
+            unsafe { std::ptr::null_mut::<u8>().write_volatile(1) };
+        }
+        "term0" | "int5" => {
+            extern "C" fn bye(sig: i32) {
+                let code = if sig == nix::libc::SIGINT { 5 } else { 0 };
+                // SAFETY: _exit is async-signal-safe.
+                unsafe { nix::libc::_exit(code) };
+            }
+            let sig = if mode == "int5" {
+                nix::sys::signal::Signal::SIGINT
+            } else {
+                nix::sys::signal::Signal::SIGTERM
+            };
+            // SAFETY: installs a handler that only calls _exit.
+            unsafe {
+                nix::sys::signal::signal(sig, nix::sys::signal::SigHandler::Handler(bye)).unwrap();
+            }
+            println!("ready");
+            loop {
+                std::thread::sleep(std::time::Duration::from_secs(3600));
+            }
+        }
+        "nap" => {
+            std::thread::sleep(std::time::Duration::from_millis(300));
+            return;
+        }
+        "orphan-parent" => {
+            let me = std::env::current_exe().unwrap();
+            std::process::Command::new(me)
+                .env("PROBE_MODE", "nap")
+                .spawn()
+                .unwrap();
+            return;
+        }
+        "orphan" => {
+            let me = std::env::current_exe().unwrap();
+            std::process::Command::new(me)
+                .env("PROBE_MODE", "orphan-parent")
+                .status()
+                .unwrap();
+            std::thread::sleep(std::time::Duration::from_millis(1500));
+            let zombies = std::fs::read_dir("/proc")
+                .unwrap()
+                .filter_map(|e| std::fs::read_to_string(e.ok()?.path().join("stat")).ok())
+                .filter(|stat| {
+                    stat.rsplit(')')
+                        .next()
+                        .is_some_and(|r| r.trim_start().starts_with('Z'))
+                })
+                .count();
+            println!("{}", serde_json::json!({ "zombies": zombies }));
+            return;
+        }
+        _ => {}
     }
     if mode == "cat" {
         let mut input = Vec::new();

@@ -22,6 +22,9 @@ CMD is looked up on PATH before any database is touched: when it is not found th
 of the commands below (`docker run IMAGE status`) runs that command, unless a program of that
 name is on PATH.
 
+With --init (MIGRATE_INIT=1), CMD runs as a child instead and this process stays PID 1:
+signals forwarded, every child reaped, CMD's exit code (for an app that is not a good PID 1).
+
 Every option can also be set through the environment variable shown with it, or through
 NAME_FILE holding the path of a file with the value (Docker and Kubernetes secrets).
 A flag wins over its variable.";
@@ -394,6 +397,17 @@ pub struct EntryArgs {
     /// Touch no database; just run CMD. [env: MIGRATE_SKIP]
     #[arg(long)]
     pub skip: bool,
+
+    /// Stay PID 1 and run CMD as a child: forward signals to it, reap every child, exit with
+    /// its code. For an app that is not a good PID 1 (a Flask dev server, a plain script or
+    /// shell wrapper): as `docker run --init` or tini would. [env: MIGRATE_INIT]
+    #[arg(long)]
+    pub init: bool,
+
+    /// With --init, signals go to CMD's whole process group (a shell's background jobs too).
+    /// [env: MIGRATE_INIT_GROUP]
+    #[arg(long = "init-group")]
+    pub init_group: bool,
 }
 
 /// The stderr log.

@@ -94,8 +94,10 @@ fn run() -> i32 {
         _ => None,
     };
     let finished = commands::run(&s, cmd, &|_| {});
-    if let commands::Finished::Exec(e) = &finished {
-        tracing::error!("{e}");
+    match &finished {
+        commands::Finished::Exec(e) => tracing::error!("{e}"),
+        commands::Finished::Child(Err(e)) => tracing::error!("{e}"),
+        _ => {}
     }
     exit::code(&finished)
 }

@@ -109,6 +109,9 @@ pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Fi
     } else {
         return finished;
     }
+    if s.init {
+        return Finished::Child(crate::process::init::run(cmd, s.init_group));
+    }
     Finished::Exec(exec::exec(cmd))
 }
 

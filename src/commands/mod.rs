@@ -68,6 +68,8 @@ pub enum Finished {
     },
     /// CMD could not be exec'd.
     Exec(ExecError),
+    /// `--init`: CMD ran as a child and ended with this code, or could not be started.
+    Child(Result<i32, crate::process::init::InitError>),
 }
 
 /// Runs the command the settings name. `cmd` is the entrypoint's CMD, already found on PATH;

@@ -46,6 +46,11 @@ pub fn code(f: &Finished) -> i32 {
             }
         }
         Finished::Exec(e) => for_exec(e),
+        Finished::Child(Ok(code)) => *code,
+        Finished::Child(Err(e)) => match e.1.kind() {
+            std::io::ErrorKind::NotFound => NOT_FOUND,
+            _ => NOT_EXECUTABLE,
+        },
     }
 }
 

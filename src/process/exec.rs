@@ -35,6 +35,31 @@ pub struct Resolved {
     args: Vec<CString>,
 }
 
+impl Resolved {
+    /// The file that runs.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// argv, as given.
+    pub fn args(&self) -> &[CString] {
+        &self.args
+    }
+
+    /// How it is named in messages.
+    pub fn shown(&self) -> String {
+        self.path.display().to_string()
+    }
+}
+
+/// Before CMD starts (exec'd or as a child): output flushed, and no descriptor this process
+/// opened left for it.
+pub fn prepare() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    close_own_fds();
+}
+
 /// Finds CMD as execvp will: a name with a `/` as it is, any other through PATH (an entry
 /// that is there but not executable is passed over, and reported when nothing else is found).
 /// `hint` is added to a not-found message (a suggestion of the right subcommand).
@@ -127,15 +152,13 @@ pub fn exec(cmd: Resolved) -> ExecError {
     let Ok(path) = CString::new(cmd.path.as_os_str().as_bytes().to_vec()) else {
         return ExecError::Nul(shown);
     };
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
+    prepare();
     if let Some(mask) = signals::original() {
         let _ = signals::restore(&mask);
     }
     // Rust's runtime ignores SIGPIPE at start-up; an ignored disposition would survive exec.
     // SAFETY: setting a default disposition installs no handler.
     let _ = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) };
-    close_own_fds();
     let err = match nix::unistd::execv(&path, &cmd.args) {
         Err(e) => e,
         Ok(never) => match never {},

@@ -2,6 +2,7 @@
 //! migrations run as child processes. Knows no SQL.
 
 pub mod exec;
+pub mod init;
 pub mod privileges;
 pub mod script;
 pub mod signals;

@@ -11,6 +11,9 @@ use std::sync::atomic::{AtomicI32, AtomicU64, Ordering};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
 
 static CAUGHT: AtomicI32 = AtomicI32::new(0);
+/// Init mode: where the watcher passes the signals it receives on (a pid, or minus a process
+/// group), once CMD runs; 0 until then.
+static FORWARD: AtomicI32 = AtomicI32::new(0);
 static ORIGINAL: std::sync::OnceLock<OriginalMask> = std::sync::OnceLock::new();
 static NEXT_ID: AtomicU64 = AtomicU64::new(1);
 type Canceller = Box<dyn Fn() + Send>;
@@ -45,6 +48,11 @@ fn watch(set: SigSet) {
     loop {
         let Ok(sig) = set.wait() else { continue };
         let n = sig as i32;
+        let to = FORWARD.load(Ordering::SeqCst);
+        if to != 0 {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(to), sig);
+            continue;
+        }
         if CAUGHT
             .compare_exchange(0, n, Ordering::SeqCst, Ordering::SeqCst)
             .is_err()
@@ -60,6 +68,19 @@ fn watch(set: SigSet) {
             cancel();
         }
     }
+}
+
+/// From now on, pass the signals the watcher receives on to `to` (init mode: CMD's pid, or
+/// minus its process group).
+pub fn forward_to(to: i32) {
+    FORWARD.store(to, Ordering::SeqCst);
+}
+
+/// This thread's signal mask now (the original one when `install` never ran).
+pub fn current() -> OriginalMask {
+    let mut set = SigSet::empty();
+    let _ = pthread_sigmask(SigmaskHow::SIG_BLOCK, None, Some(&mut set));
+    OriginalMask(set)
 }
 
 /// The mask the process started with, once `install` has run (for exec and child processes).

@@ -215,6 +215,10 @@ pub struct Settings {
     pub user: Option<crate::process::privileges::Identity>,
     pub dry_run: bool,
     pub skip: bool,
+    /// `--init`: CMD runs as a child of this process, which stays PID 1.
+    pub init: bool,
+    /// `--init-group`: signals go to CMD's process group.
+    pub init_group: bool,
     pub log: LogSettings,
 }
 
@@ -386,6 +390,9 @@ pub fn resolve(
         user,
         dry_run: boolean(run.dry_run, "MIGRATE_DRY_RUN", env)?,
         skip,
+        init: boolean(given.entry.init, "MIGRATE_INIT", env)?
+            || boolean(given.entry.init_group, "MIGRATE_INIT_GROUP", env)?,
+        init_group: boolean(given.entry.init_group, "MIGRATE_INIT_GROUP", env)?,
         log,
         mode,
     })

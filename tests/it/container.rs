@@ -914,3 +914,99 @@ fn docker_run_image_status_runs_ours_and_a_typo_migrates_nothing() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("5 applied, 0 pending"), "{out}");
 }
+
+#[test]
+fn init_mode_stays_pid_1_for_a_cmd_that_is_not_a_good_one() {
+    if !docker() {
+        return;
+    }
+    let img = images();
+    let data = volume();
+    let run_mode = |mode: &str, detach: bool| -> (String, i32, String) {
+        let cname = name();
+        let mut args = run_args(data.path());
+        if detach {
+            args.push("-d".into());
+        }
+        args.extend(
+            [
+                "--name",
+                &cname,
+                "-e",
+                "MIGRATE_INIT=1",
+                "-e",
+                &format!("PROBE_MODE={mode}"),
+                &img.base,
+            ]
+            .map(String::from),
+        );
+        let (code, out, err) = docker_run(&args);
+        if !detach {
+            let _ = sh(&["rm", "-f", &cname]);
+        }
+        assert!(detach || !err.contains("Error"), "{err}");
+        (cname, code, out)
+    };
+    // Exit codes pass through: 0, 42, and 139 for a real SIGSEGV.
+    for (mode, want) in [("exit:0", 0), ("exit:42", 42), ("segv", 139)] {
+        let (_, code, _) = run_mode(mode, false);
+        assert_eq!(code, want, "{mode}");
+    }
+    // An orphan that ends is reaped by PID 1: no zombie left.
+    let (_, code, out) = run_mode("orphan", false);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("\"zombies\":0"), "{out}");
+    // `docker stop` of a CMD without a TERM handler: forwarded, 143 (as PID 1 itself the
+    // probe would ignore it, and docker would kill it after 10 s: 137).
+    for (mode, want) in [("sleep", "143"), ("term0", "0")] {
+        let (cname, code, _) = run_mode(mode, true);
+        assert_eq!(code, 0);
+        wait_for(30, "CMD to start", || {
+            sh(&["logs", &cname]).1.contains('{') || sh(&["logs", &cname]).1.contains("ready")
+        });
+        let started = Instant::now();
+        let (code, _, err) = sh(&["stop", "-t", "10", &cname]);
+        assert_eq!(code, 0, "{err}");
+        eprintln!("docker stop ({mode}) took {:?}", started.elapsed());
+        let (_, exit, _) = sh(&["inspect", "-f", "{{.State.ExitCode}}", &cname]);
+        assert_eq!(exit.trim(), want, "{mode}");
+    }
+}
+
+#[test]
+fn init_mode_with_a_terminal_gets_ctrl_c() {
+    if !docker() {
+        return;
+    }
+    let img = images();
+    let data = volume();
+    let cname = name();
+    let cmd = format!(
+        "docker run -it --rm --name {cname} --label {} -v {}:/data -e DATABASE_URL=sqlite:///data/app.db -e MIGRATE_INIT=1 -e PROBE_MODE=int5 {}",
+        label(),
+        data.path().display(),
+        img.base
+    );
+    let mut s = Command::new("timeout");
+    s.args(["60", "script", "-qfec", &cmd, "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped());
+    let mut child = s.spawn().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut seen = Vec::new();
+    let mut byte = [0u8; 1];
+    use std::io::{Read, Write};
+    while !String::from_utf8_lossy(&seen).contains("ready") {
+        assert_eq!(
+            stdout.read(&mut byte).unwrap(),
+            1,
+            "{}",
+            String::from_utf8_lossy(&seen)
+        );
+        seen.push(byte[0]);
+    }
+    child.stdin.as_mut().unwrap().write_all(b"\x03").unwrap();
+    stdout.read_to_end(&mut seen).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(5), "{}", String::from_utf8_lossy(&seen));
+}

@@ -12,6 +12,7 @@ mod crash;
 mod door;
 mod faults;
 mod hostile;
+mod init;
 mod noop;
 mod operator;
 mod postgres;

@@ -310,22 +310,46 @@ pub fn unprivileged(mut c: Command) -> Command {
 
 pub mod pg;
 
-/// A run of the binary in the background, its stderr going to a file the test can watch.
+/// A run of the binary in the background, its stdout and stderr going to files the test can
+/// watch.
 pub struct Running {
     child: std::process::Child,
+    stdout: tempfile::NamedTempFile,
     stderr: tempfile::NamedTempFile,
 }
 
 impl Running {
-    /// Starts `c` (stdout piped, stderr to a file).
+    /// Starts `c` (stdout and stderr to files).
     pub fn start(mut c: Command) -> Running {
+        let stdout = tempfile::NamedTempFile::new().unwrap();
         let stderr = tempfile::NamedTempFile::new().unwrap();
         let child = c
-            .stdout(std::process::Stdio::piped())
+            .stdout(stdout.reopen().unwrap())
             .stderr(stderr.reopen().unwrap())
             .spawn()
             .unwrap();
-        Running { child, stderr }
+        Running {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// What it has written to stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.stdout.path()).unwrap_or_default()
+    }
+
+    /// Waits until stdout holds `needle` (at most 30 seconds).
+    pub fn wait_for_stdout(&self, needle: &str) {
+        wait_for(30, &format!("{needle:?} on stdout"), || {
+            self.stdout().contains(needle)
+        });
+    }
+
+    /// Waits until CMD says it is ready (a line `ready` on stdout).
+    pub fn wait_for_stdout_line(&self) {
+        self.wait_for_stdout("ready\n");
     }
 
     /// What it has written to stderr so far.
@@ -358,11 +382,7 @@ impl Running {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         };
-        let mut out = String::new();
-        use std::io::Read;
-        if let Some(mut o) = self.child.stdout.take() {
-            o.read_to_string(&mut out).unwrap();
-        }
+        let out = self.stdout();
         let err = self.stderr();
         assert_no_secret("stdout", &out);
         assert_no_secret("stderr", &err);
