@@ -51,6 +51,8 @@ fn main() {
         }
         "orphan-parent" => {
             let me = std::env::current_exe().unwrap();
+            // Not waited for on purpose: it is to become an orphan.
+            #[allow(clippy::zombie_processes)]
             std::process::Command::new(me)
                 .env("PROBE_MODE", "nap")
                 .spawn()
