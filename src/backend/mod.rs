@@ -158,11 +158,26 @@ pub trait Backend: Send {
     /// Which dialect variant of a migration applies here.
     fn dialect(&self) -> Dialect;
 
+    /// The database as logs name it (no password).
+    fn shown(&self) -> &str;
+
     /// The tracking records, or `None` when the table does not exist yet. Takes no lock.
     fn read_records(&mut self) -> Result<Option<Vec<Record>>, BackendError>;
 
+    /// Takes the runner lock when it is free, waiting at most `wait` for another runner to let
+    /// go (woken at the release where the database allows it); false when it was not had.
+    fn try_lock(&mut self, wait: Duration) -> Result<bool, BackendError>;
+
+    /// Who holds the runner lock, as far as the database can tell (for the log while waiting).
+    fn lock_holder(&mut self) -> Option<String>;
+
     /// Takes the runner lock, waiting up to `timeout` for another runner to let go.
-    fn lock(&mut self, timeout: Duration) -> Result<(), BackendError>;
+    fn lock(&mut self, timeout: Duration) -> Result<(), BackendError> {
+        match lock_unless(self, timeout, &mut |_| Ok(true))? {
+            Locked::Taken => Ok(()),
+            Locked::NotNeeded => unreachable!("always needed"),
+        }
+    }
 
     /// Releases the runner lock.
     fn unlock(&mut self) -> Result<(), BackendError>;
@@ -196,6 +211,62 @@ pub trait Backend: Send {
         table: &str,
         columns: &[&str],
     ) -> Result<Option<Vec<Vec<Option<String>>>>, BackendError>;
+}
+
+/// How waiting for the runner lock ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Locked {
+    /// This runner holds it now.
+    Taken,
+    /// While waiting, the work it was wanted for went away (another runner did it).
+    NotNeeded,
+}
+
+/// How long one wait for the lock lasts before `still_needed` is asked again and the holder
+/// logged.
+const LOCK_SLICE: Duration = Duration::from_millis(500);
+
+/// Takes the runner lock, waiting up to `timeout`; between waits, `still_needed` is asked
+/// whether the lock is still wanted (records re-read without it), and the holder is named in
+/// the log every few seconds. A signal stops the wait.
+pub fn lock_unless<B: Backend + ?Sized>(
+    b: &mut B,
+    timeout: Duration,
+    still_needed: &mut dyn FnMut(&mut B) -> Result<bool, BackendError>,
+) -> Result<Locked, BackendError> {
+    let deadline = std::time::Instant::now() + timeout;
+    let mut next_note = std::time::Instant::now() + Duration::from_secs(3);
+    loop {
+        if crate::process::signals::caught().is_some() {
+            return Err(BackendError::Cancelled);
+        }
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        if b.try_lock(left.min(LOCK_SLICE))? {
+            return Ok(Locked::Taken);
+        }
+        if crate::process::signals::caught().is_some() {
+            return Err(BackendError::Cancelled);
+        }
+        if !still_needed(b)? {
+            return Ok(Locked::NotNeeded);
+        }
+        let now = std::time::Instant::now();
+        if now >= deadline {
+            let holder = b.lock_holder().unwrap_or_else(|| "another runner".into());
+            return Err(BackendError::LockTimeout(format!(
+                "the migration lock was not acquired within --lock-timeout ({}), held by {holder}",
+                humantime::format_duration(timeout)
+            )));
+        }
+        if now >= next_note {
+            let holder = b.lock_holder().unwrap_or_else(|| "another runner".into());
+            tracing::info!(
+                database = b.shown(),
+                "waiting for the migration lock, held by {holder}"
+            );
+            next_note = now + Duration::from_secs(5);
+        }
+    }
 }
 
 /// Opens the database a target names.

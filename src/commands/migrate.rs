@@ -11,7 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Event, Events, Finished, Opened, fanout, open_options};
-use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, OpenOptions, Then};
+use crate::backend::{
+    self, Backend, BackendError, Failure, FailureKind, Locked, NewRecord, OpenOptions, Then,
+};
 use crate::output::{progress, summary};
 use crate::plan::{self, Entry, Step};
 use crate::process::exec::{self, Resolved};
@@ -351,10 +353,29 @@ impl Run<'_> {
         }
         drop(entries);
         let backend = opened.backend.as_mut();
-        let result = backend.lock(self.opts.lock_timeout).and_then(|()| {
-            let applied = self.apply_locked(backend, out, env);
-            applied.and(backend.unlock())
-        });
+        // While another runner holds the lock, the records are read again between waits:
+        // when it has applied everything, this one has nothing left to wait for.
+        let mut still_needed = |b: &mut (dyn Backend + 'static)| -> Result<bool, BackendError> {
+            let records = b.read_records()?.unwrap_or_default();
+            let entries = plan::entries(self.catalog, b.dialect(), &records);
+            Ok(!plan::due(&entries, self.target.as_ref()).is_empty())
+        };
+        let result = match backend::lock_unless(backend, self.opts.lock_timeout, &mut still_needed)
+        {
+            Ok(Locked::Taken) => {
+                let applied = self.apply_locked(backend, out, env);
+                applied.and(backend.unlock())
+            }
+            Ok(Locked::NotNeeded) => {
+                out.pending = 0;
+                tracing::info!(
+                    database = out.database,
+                    "another runner applied them meanwhile: nothing left to do"
+                );
+                Ok(())
+            }
+            Err(e) => Err(e),
+        };
         if let Err(e) = result {
             self.failed_as_a_whole(out, e);
         }

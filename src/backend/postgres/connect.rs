@@ -63,7 +63,10 @@ pub fn connect(
     mut create: bool,
 ) -> Result<Client, BackendError> {
     let started = Instant::now();
-    let mut backoff = Backoff::new(wait, Duration::from_millis(100), Duration::from_secs(2));
+    // Short pauses: a server that comes up is used within a fifth of a second (the log says
+    // so once, then every few seconds, not at every retry).
+    let mut backoff = Backoff::new(wait, Duration::from_millis(50), Duration::from_millis(200));
+    let mut next_note = started;
     let mut attempts = 0u32;
     loop {
         attempts += 1;
@@ -109,11 +112,15 @@ pub fn connect(
                 "not reachable {within}: {why}"
             )));
         }
-        tracing::info!(
-            database = shown,
-            "database not ready ({why}); retrying in {} ms",
-            backoff.next_pause().as_millis()
-        );
+        if Instant::now() >= next_note {
+            tracing::info!(
+                database = shown,
+                "database not ready ({why}); retrying in {} ms ({attempts} attempts so far, for up to --wait {})",
+                backoff.next_pause().as_millis(),
+                humantime::format_duration(wait)
+            );
+            next_note = Instant::now() + Duration::from_secs(5);
+        }
         backoff.sleep().map_err(|_| BackendError::Cancelled)?;
     }
 }

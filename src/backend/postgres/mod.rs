@@ -44,6 +44,9 @@ pub struct Postgres {
     session_ready: bool,
     /// An older table's `id` without a default: rows are numbered by us (under the lock).
     explicit_id: bool,
+    /// `table` lock mode: the lock table is there, and this runner's name in it.
+    lease_table_ready: bool,
+    lease_name: String,
     /// The migration whose statements run now: its notices are logged at info, with its name.
     running: Arc<Mutex<Option<String>>>,
 }
@@ -91,6 +94,8 @@ impl Postgres {
             locked: false,
             session_ready: false,
             explicit_id: false,
+            lease_table_ready: false,
+            lease_name: lease::holder_name(),
             running,
         })
     }
@@ -160,8 +165,68 @@ impl Postgres {
         v.as_deref() != Some("false")
     }
 
-    /// Who holds the lock, for the log line while waiting.
-    fn lock_holder(&mut self) -> Option<String> {
+    /// Waits up to `wait` for the advisory lock in the server itself (`lock_timeout` for that
+    /// one statement), so that a waiter is woken at the release; a signal cancels the wait.
+    fn wait_for_advisory(&mut self, wait: Duration) -> Result<bool, BackendError> {
+        let ms = wait.as_millis().max(1);
+        let sql = format!(
+            "BEGIN; SET LOCAL lock_timeout = '{ms}ms'; SELECT pg_advisory_lock({}); COMMIT;",
+            self.lock_key
+        );
+        let token = self.client.cancel_token();
+        let tls = self.tls.clone();
+        let _cancel = signals::on_cancel(move || {
+            let _ = token.cancel_query(tls.clone());
+        });
+        match self.client.batch_execute(&sql) {
+            Ok(()) => Ok(true),
+            Err(e) => {
+                let _ = self.client.batch_execute("ROLLBACK");
+                if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
+                    Ok(false)
+                } else if signals::caught().is_some() {
+                    Err(BackendError::Cancelled)
+                } else {
+                    Err(self.fail("cannot take the migration lock", &e))
+                }
+            }
+        }
+    }
+
+    /// Polls the lease for up to `wait` (one autocommit statement each: a transaction-pooling
+    /// PgBouncer may give each its own server connection).
+    fn wait_for_lease(&mut self, wait: Duration) -> Result<bool, BackendError> {
+        let lease_table = lease::lock_table(&self.table);
+        if !self.lease_table_ready {
+            lease::create(&mut self.client, &lease_table)
+                .map_err(|e| self.fail("cannot create the lock table", &e))?;
+            self.lease_table_ready = true;
+        }
+        let holder_name = self.lease_name.clone();
+        let mut polls = Backoff::new(wait, Duration::from_millis(20), Duration::from_millis(100));
+        loop {
+            let got = lease::try_take(&mut self.client, &lease_table, &holder_name)
+                .map_err(|e| self.fail("cannot take the migration lock", &e))?;
+            if got {
+                let renewer = lease::Renewer::start(
+                    self.config.clone(),
+                    self.tls.clone(),
+                    lease_table,
+                    holder_name.clone(),
+                    self.shown.clone(),
+                );
+                self.lease = Some((holder_name, renewer));
+                return Ok(true);
+            }
+            if polls.remaining().is_zero() {
+                return Ok(false);
+            }
+            polls.sleep().map_err(|_| BackendError::Cancelled)?;
+        }
+    }
+
+    /// Who holds the advisory lock, for the log line while waiting.
+    fn advisory_holder(&mut self) -> Option<String> {
         let k = self.lock_key;
         let sql = format!(
             "SELECT a.pid::text, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
@@ -275,6 +340,10 @@ impl Backend for Postgres {
         Dialect::Postgres
     }
 
+    fn shown(&self) -> &str {
+        &self.shown
+    }
+
     fn read_records(&mut self) -> Result<Option<Vec<Record>>, BackendError> {
         // One round trip on the common path: every column of every row, whatever the shape.
         let sql = format!("SELECT to_jsonb(t)::text FROM {} t", self.quoted_table());
@@ -309,59 +378,20 @@ impl Backend for Postgres {
         Ok(Some(rows.into_iter().map(|(_, r)| r).collect()))
     }
 
-    fn lock(&mut self, timeout: Duration) -> Result<(), BackendError> {
+    fn try_lock(&mut self, wait: Duration) -> Result<bool, BackendError> {
         self.prepare_session();
-        let lease_table = lease::lock_table(&self.table);
-        let holder_name = lease::holder_name();
-        if self.lock_mode == LockMode::Table {
-            lease::create(&mut self.client, &lease_table)
-                .map_err(|e| self.fail("cannot create the lock table", &e))?;
-        }
-        let mut wait = Backoff::new(timeout, Duration::from_millis(20), Duration::from_secs(1));
-        let mut next_note = Instant::now() + Duration::from_secs(3);
-        let advisory = format!("SELECT pg_try_advisory_lock({})", self.lock_key);
-        loop {
-            let got = match self.lock_mode {
-                LockMode::Advisory => self
-                    .client
-                    .simple_query(&advisory)
-                    .map(|m| first_value(&m).as_deref() == Some("t")),
-                LockMode::Table => lease::try_take(&mut self.client, &lease_table, &holder_name),
-            }
-            .map_err(|e| self.fail("cannot take the migration lock", &e))?;
-            if got {
-                if self.lock_mode == LockMode::Table {
-                    let renewer = lease::Renewer::start(
-                        self.config.clone(),
-                        self.tls.clone(),
-                        lease_table,
-                        holder_name.clone(),
-                        self.shown.clone(),
-                    );
-                    self.lease = Some((holder_name, renewer));
-                }
-                self.locked = true;
-                return Ok(());
-            }
-            let holder = |me: &mut Self| match me.lock_mode {
-                LockMode::Advisory => me.lock_holder(),
-                LockMode::Table => lease::holder(&mut me.client, &lease_table),
-            };
-            if wait.remaining().is_zero() {
-                let holder = holder(self)
-                    .map(|h| format!(", held by {h}"))
-                    .unwrap_or_default();
-                return Err(BackendError::LockTimeout(format!(
-                    "the migration lock was not acquired within --lock-timeout ({}){holder}",
-                    humantime::format_duration(timeout)
-                )));
-            }
-            if Instant::now() >= next_note {
-                let holder = holder(self).unwrap_or_else(|| "another session".into());
-                tracing::info!(database = %self.shown, "waiting for the migration lock, held by {holder}");
-                next_note = Instant::now() + Duration::from_secs(5);
-            }
-            wait.sleep().map_err(|_| BackendError::Cancelled)?;
+        let got = match self.lock_mode {
+            LockMode::Advisory => self.wait_for_advisory(wait)?,
+            LockMode::Table => self.wait_for_lease(wait)?,
+        };
+        self.locked = got;
+        Ok(got)
+    }
+
+    fn lock_holder(&mut self) -> Option<String> {
+        match self.lock_mode {
+            LockMode::Advisory => self.advisory_holder(),
+            LockMode::Table => lease::holder(&mut self.client, &lease::lock_table(&self.table)),
         }
     }
 

@@ -238,6 +238,10 @@ impl Backend for Sqlite {
         Dialect::Sqlite
     }
 
+    fn shown(&self) -> &str {
+        &self.shown
+    }
+
     fn read_records(&mut self) -> Result<Option<Vec<Record>>, BackendError> {
         let Some(conn) = self.conn.as_ref() else {
             return Ok(None);
@@ -271,13 +275,10 @@ impl Backend for Sqlite {
         Ok(Some(rows.into_iter().map(|(_, r)| r).collect()))
     }
 
-    fn lock(&mut self, timeout: Duration) -> Result<(), BackendError> {
-        let mut wait = Backoff::new(
-            timeout,
-            Duration::from_millis(5),
-            Duration::from_millis(250),
-        );
-        let mut next_note = Instant::now() + Duration::from_secs(5);
+    fn try_lock(&mut self, wait: Duration) -> Result<bool, BackendError> {
+        // flock has no timed wait: short polls (a system call each), so that a waiter goes
+        // ahead within milliseconds of the release.
+        let mut polls = Backoff::new(wait, Duration::from_millis(2), Duration::from_millis(20));
         let mut file = self.unlocked.take().map(Ok).unwrap_or_else(|| {
             File::open(&self.path)
                 .map_err(|e| BackendError::Failed(format!("cannot open for locking: {e}")))
@@ -289,7 +290,7 @@ impl Backend for Sqlite {
                     if self.keep_journal {
                         self.set_rollback_journal("delete", "persist");
                     }
-                    return Ok(());
+                    return Ok(true);
                 }
                 Err((f, nix::errno::Errno::EWOULDBLOCK)) => file = f,
                 Err((f, e)) => {
@@ -297,22 +298,15 @@ impl Backend for Sqlite {
                     return Err(BackendError::Failed(format!("cannot lock: {e}")));
                 }
             }
-            if wait.remaining().is_zero() {
+            if polls.remaining().is_zero() || polls.sleep().is_err() {
                 self.unlocked = Some(file);
-                return Err(BackendError::LockTimeout(format!(
-                    "another migrate-entrypoint held the lock for longer than --lock-timeout ({})",
-                    humantime::format_duration(timeout)
-                )));
-            }
-            if Instant::now() >= next_note {
-                tracing::info!(database = %self.shown, "waiting for another migrate-entrypoint to finish (it holds the lock)");
-                next_note = Instant::now() + Duration::from_secs(5);
-            }
-            if wait.sleep().is_err() {
-                self.unlocked = Some(file);
-                return Err(BackendError::Cancelled);
+                return Ok(false);
             }
         }
+    }
+
+    fn lock_holder(&mut self) -> Option<String> {
+        Some("another migrate-entrypoint (a flock on the database file)".into())
     }
 
     fn unlock(&mut self) -> Result<(), BackendError> {
