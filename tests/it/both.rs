@@ -3,7 +3,7 @@
 
 use std::process::Stdio;
 
-use crate::common::{Case, Kind, bare, run};
+use crate::common::{Case, Kind, Running, bare, run};
 
 /// Instantiates a behaviour test for both backends.
 macro_rules! both {
@@ -655,4 +655,52 @@ fn wait_exits_0_when_every_database_answers(kind: Kind) {
         Kind::Sqlite => assert!(!c.db.exists(), "wait creates nothing"),
         Kind::Postgres => assert!(!c.has_table("schema_migrations"), "wait changes nothing"),
     }
+}
+
+both!(a_waiter_whose_work_was_done_meanwhile_stops_waiting);
+
+/// A runner waiting for the lock re-reads the records between waits: when another runner has
+/// applied what it waited to apply, it stops waiting, never having taken the lock.
+fn a_waiter_whose_work_was_done_meanwhile_stops_waiting(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    assert_eq!(run(c.up()).0, 0);
+    // The holder: on SQLite the test itself (a flock on the file, as a runner takes it); on
+    // PostgreSQL a runner in a long migration from a folder of its own.
+    let holder_dir = c.dir.path().join("holder");
+    std::fs::create_dir(&holder_dir).unwrap();
+    std::fs::copy(c.migrations.join("1_a.sql"), holder_dir.join("1_a.sql")).unwrap();
+    std::fs::write(holder_dir.join("2_slow.sql"), "SELECT pg_sleep(60);").unwrap();
+    let mut h = bare();
+    h.args(["up", "-d", &c.url, "-m"]).arg(&holder_dir);
+    let (holder, _flock) = match kind {
+        Kind::Sqlite => {
+            use nix::fcntl::{Flock, FlockArg};
+            let f = std::fs::File::open(&c.db).unwrap();
+            (None, Some(Flock::lock(f, FlockArg::LockExclusive).unwrap()))
+        }
+        Kind::Postgres => (Some(Running::start(h)), None),
+    };
+    crate::common::wait_for(20, "the holder to take the lock", || lock_is_held(&c));
+    // The waiter has one migration due.
+    c.write("3_new.sql", "CREATE TABLE new (id INTEGER);");
+    let mut w = c.up();
+    w.args(["--lock-timeout", "60s"]);
+    let waiter = Running::start(w);
+    waiter.wait_for_log(30, "waiting for the migration lock");
+    // Someone else applies it (its record appears), while the holder still holds the lock.
+    c.execute("CREATE TABLE new (id INTEGER)");
+    c.execute("INSERT INTO schema_migrations (migration_name, success) VALUES ('3_new.sql', TRUE)");
+    let (code, _, err) = waiter.finish();
+    let still_held = lock_is_held(&c);
+    if let Some(holder) = holder {
+        holder.signal(nix::sys::signal::Signal::SIGTERM);
+        let _ = holder.finish();
+    }
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("another runner applied them meanwhile: nothing left to do"),
+        "{err}"
+    );
+    assert!(still_held, "it never needed the lock");
 }

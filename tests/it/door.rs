@@ -171,7 +171,10 @@ fn a_signal_while_waiting_for_the_lock_and_in_the_queue_ends_the_run() {
         .arg(&p.migrations)
         .args(["--", "echo", "cmd ran"]);
     let r = Running::start(c);
-    r.wait_for_log(30, "waiting for the migration lock, held by another migrate-entrypoint");
+    r.wait_for_log(
+        30,
+        "waiting for the migration lock, held by another migrate-entrypoint",
+    );
     r.signal(Signal::SIGTERM);
     let (code, out, err) = r.finish();
     drop(held);

@@ -245,7 +245,10 @@ fn unreachable_server_exits_3_after_wait_and_entrypoint_mode_goes_on() {
         .and_then(|s| s.rsplit('(').next())
         .and_then(|n| n.trim().parse().ok())
         .unwrap();
-    assert!(attempts >= 4, "retried more than the log says: {attempts}\n{err}");
+    assert!(
+        attempts >= 4,
+        "retried more than the log says: {attempts}\n{err}"
+    );
     assert!(err.contains("postgres://app:***@127.0.0.1:1/app"), "{err}");
 
     assert!(err.contains("(not reachable)"), "{err}");

@@ -203,7 +203,7 @@ impl Postgres {
             self.lease_table_ready = true;
         }
         let holder_name = self.lease_name.clone();
-        let mut polls = Backoff::new(wait, Duration::from_millis(20), Duration::from_millis(100));
+        let mut polls = Backoff::new(wait, Duration::from_millis(10), Duration::from_millis(50));
         loop {
             let got = lease::try_take(&mut self.client, &lease_table, &holder_name)
                 .map_err(|e| self.fail("cannot take the migration lock", &e))?;
