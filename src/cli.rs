@@ -534,6 +534,7 @@ pub enum Job {
 impl Cli {
     /// Splits the command line into the options as given (before the subcommand or after it;
     /// after wins) and the job.
+    // Long, but a table: one flat arm per subcommand, moving its fields; no logic to split.
     pub fn into_parts(self) -> (Given, Job) {
         let none = RunArgs::default;
         let (db, run, log, job, word) = match self.command {

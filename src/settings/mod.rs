@@ -295,6 +295,7 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
 }
 
 /// Resolves the command line against the environment. `log` was resolved before, by `log`.
+// Long, but a list: each setting read once, flag or variable or default, in one place.
 pub fn resolve(
     given: Given,
     job: Job,
