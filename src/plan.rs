@@ -545,6 +545,17 @@ mod tests {
             names(undo(&e, 0, Some(&Version::parse("2").unwrap())).unwrap()),
             ["3_c.sql"]
         );
+        // A script cannot be undone, down part or not.
+        let mut script = with_down(mig("5_s.py", "5", "S"));
+        if let Ok(c) = script.variants[0].content.as_mut() {
+            c.script = true;
+        }
+        let ms5 = [script];
+        let c5 = cat(&ms5);
+        let rs5 = [rec("5_s.py", true, Some("S"))];
+        let e5 = entries(&c5, Dialect::Sqlite, &rs5);
+        let refused = undo(&e5, 1, None).unwrap_err();
+        assert!(refused[0].contains("a script migration"), "{refused:?}");
         let rs = [
             rec("1_a.sql", true, Some("A changed")),
             rec("9_gone.sql", true, None),
