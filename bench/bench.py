@@ -184,6 +184,9 @@ def pg_url(tool, pg, db):
         return u.replace("postgres://", "postgresql://", 1)
     if tool == "sqitch":
         return "db:pg" + u[len("postgres"):]
+    if tool == "dbmate":
+        # dbmate (lib/pq) requires TLS unless told; this throwaway server has none.
+        return u + "?sslmode=disable"
     return u
 
 
@@ -352,27 +355,36 @@ def scaling(pg):
     """Seconds of no-op and apply by migration count (ours, and the plain client applying the
     same files, to tell our growth from the database's), and by SQLite database count (ours).
     A by-count row: n, SQLite apply, SQLite no-op, PostgreSQL apply, PostgreSQL no-op, sqlite3
-    apply, psql apply."""
+    apply, psql apply, then dbmate's SQLite apply, no-op, PostgreSQL apply, no-op (None when it
+    is not installed)."""
     by_count = []
     for n in (10, 100, 1000, 5000):
         print(f"scaling: {n} migrations", file=sys.stderr)
         dirs = migrations(n)
         runs = 3 if n >= 1000 else 5
-        row, plains = [n], []
+        row, plains, dbmate = [n], [], []
         for backend in ("sqlite", "postgres"):
-            if backend == "sqlite":
-                path = os.path.join(WORK, f"scale{n}.db")
-                url, prep = sqlite_url("ours", path), reset_sqlite(path)
-            else:
-                pg.create(f"scale{n}")
-                url, prep = pg.url(f"scale{n}"), pg.reset(f"scale{n}")
+            jobs = {}
+            for tool in ("ours", "dbmate"):
+                if tool == "dbmate" and not DBMATE:
+                    continue
+                if backend == "sqlite":
+                    path = os.path.join(WORK, f"scale{n}-{tool}.db")
+                    url, prep = sqlite_url(tool, path), reset_sqlite(path)
+                else:
+                    pg.create(f"scale{n}_{tool}")
+                    url, prep = pg_url(tool, pg, f"scale{n}_{tool}"), pg.reset(f"scale{n}_{tool}")
+                jobs[tool] = (command(tool, url, dirs, noop=False), prep, command(tool, url, dirs, noop=True))
             plain = plain_apply(backend, pg, dirs, f"scale{n}_plain")
-            applied = interleaved({"ours": (command("ours", url, dirs, noop=False), prep), "plain": plain}, runs)
-            row.append(applied["ours"])
+            applied = interleaved({t: (a, p) for t, (a, p, _) in jobs.items()} | {"plain": plain}, runs)
             plains.append(applied["plain"])
-            ensure(command("ours", url, dirs, noop=False), prepare=prep)
-            row.append(hyperfine(command("ours", url, dirs, noop=True), RUNS_NOOP, warmup=2))
-        by_count.append(row + plains)
+            for tool, (apply, prep, noop) in jobs.items():
+                ensure(apply, prepare=prep)
+                times = [applied[tool], hyperfine(noop, RUNS_NOOP, warmup=2)]
+                (row if tool == "ours" else dbmate).extend(times)
+            if "dbmate" not in jobs:
+                dbmate.extend([None, None])
+        by_count.append(row + plains + dbmate)
     by_dbs = []
     dirs = migrations(100)
     for k in (1, 10, 100):
@@ -461,6 +473,10 @@ def report(results, by_count, by_dbs, true_s):
                   "| PostgreSQL no-op |",
                   "|---:|---:|---:|---:|---:|---:|---:|"]
         lines += [f"| {r[0]} | " + " | ".join(ms(r[i]) for i in (1, 5, 2, 3, 6, 4)) + " |" for r in by_count]
+        lines += ["", "dbmate at the same counts (its SQLite apply and no-op, PostgreSQL apply and no-op):", "",
+                  "| migrations | SQLite apply | SQLite no-op | PostgreSQL apply | PostgreSQL no-op |",
+                  "|---:|---:|---:|---:|---:|"]
+        lines += [f"| {r[0]} | " + " | ".join(ms(r[i]) for i in (7, 8, 9, 10)) + " |" for r in by_count]
         lines += ["", "| SQLite databases × 100 migrations | apply | no-op |", "|---:|---:|---:|"]
         lines += [f"| {k} | {ms(a)} | {ms(n)} |" for k, n, a in by_dbs]
     return "\n".join(lines) + "\n", verdicts
