@@ -44,8 +44,9 @@ pub enum Finished {
     BadFolders,
     /// What the command was asked to do does not fit the migrations (a usage error, logged).
     BadInput,
-    /// `down`, `repair`, `resolve`: what each database had done.
-    Changed(Vec<Changes>),
+    /// `down`, `repair`, `resolve`: what each database had done, and the signal that stopped
+    /// them, if one did.
+    Changed(Vec<Changes>, Option<i32>),
     /// `wait`: whether every database answered.
     Waited {
         all_answered: bool,
@@ -165,8 +166,16 @@ fn change_each(
     catalog: &Catalog,
     work: impl Fn(&mut dyn Backend, &[Entry<'_>], &mut Changes) -> Result<(), BackendError> + Sync,
 ) -> Finished {
+    // As while migrating: a signal cancels the statement in flight (an undo's transaction is
+    // rolled back) and the run ends with 128 + n.
+    if let Err(e) = crate::process::signals::install() {
+        tracing::warn!("cannot watch for signals ({e}): SIGTERM will not cancel a change");
+    }
     let open = open_options(s, !s.dry_run);
     let all = fanout::map(&s.targets, s.jobs, |t| {
+        if crate::process::signals::caught().is_some() {
+            return None;
+        }
         let mut c = Changes {
             database: t.redacted(),
             ..Changes::default()
@@ -186,13 +195,17 @@ fn change_each(
             });
             done.and(b.unlock())
         });
-        if let Err(e) = result {
-            c.error = Some(e);
+        match result {
+            Err(BackendError::Cancelled) => {
+                tracing::warn!(database = c.database, "stopped by a signal")
+            }
+            Err(e) => c.error = Some(e),
+            Ok(()) => {}
         }
         log_changes(&c, s.dry_run);
         Some(c)
     });
-    Finished::Changed(all)
+    Finished::Changed(all, crate::process::signals::caught())
 }
 
 fn log_changes(c: &Changes, dry_run: bool) {

@@ -21,7 +21,8 @@ pub fn for_clap(e: &clap::Error) -> i32 {
 pub fn code(f: &Finished) -> i32 {
     match f {
         Finished::BadFolders | Finished::BadInput => USAGE,
-        Finished::Changed(all) => for_changes(all),
+        Finished::Changed(_, Some(n)) => 128 + n,
+        Finished::Changed(all, None) => for_changes(all),
         Finished::Waited { all_answered } => {
             if *all_answered {
                 OK

@@ -704,3 +704,26 @@ fn a_waiter_whose_work_was_done_meanwhile_stops_waiting(kind: Kind) {
     );
     assert!(still_held, "it never needed the lock");
 }
+
+both!(a_signal_during_down_rolls_the_undo_back_and_exits_128_plus_n);
+
+fn a_signal_during_down_rolls_the_undo_back_and_exits_128_plus_n(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.up.sql", "CREATE TABLE a (id INTEGER);");
+    let slow = match kind {
+        Kind::Sqlite => {
+            "DROP TABLE a;\nWITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n) SELECT count(*) FROM n;"
+        }
+        Kind::Postgres => "DROP TABLE a;\nSELECT pg_sleep(60);",
+    };
+    c.write("1_a.down.sql", slow);
+    assert_eq!(run(c.up()).0, 0);
+    let r = Running::start(cmd(&c, &["down"]));
+    crate::common::wait_for(20, "the undo to hold the lock", || lock_is_held(&c));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    r.signal(nix::sys::signal::Signal::SIGTERM);
+    let (code, _, err) = r.finish();
+    assert_eq!(code, 143, "{err}");
+    assert!(c.has_table("a"), "the undo was rolled back: {err}");
+    assert_eq!(c.records(), [("1_a.up.sql".into(), true)]);
+}
