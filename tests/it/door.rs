@@ -227,10 +227,16 @@ fn cmd_inherits_the_descriptors_this_process_inherited() {
     // The descriptors a command sees, started with one more (7, as socket activation hands a
     // listening socket on) through migrate-entrypoint or directly.
     let seen = |mut c: std::process::Command| -> Vec<String> {
-        // SAFETY: dup2 between fork and exec.
+        // SAFETY: dup2 or fcntl between fork and exec. When the file already is descriptor 7,
+        // dup2 would keep its close-on-exec flag: it is cleared instead.
         unsafe {
             c.pre_exec(move || {
-                if nix::libc::dup2(fd, 7) < 0 {
+                let r = if fd == 7 {
+                    nix::libc::fcntl(7, nix::libc::F_SETFD, 0)
+                } else {
+                    nix::libc::dup2(fd, 7)
+                };
+                if r < 0 {
                     return Err(std::io::Error::last_os_error());
                 }
                 Ok(())
