@@ -134,12 +134,26 @@ fn a_signal_while_the_files_are_read_ends_the_run() {
     let mut c = p.up();
     c.args(["--log-level", "debug"]);
     let r = Running::start(c);
-    // The signal watcher is up once the log says so much as nothing; wait a little for the
-    // process to reach the FIFO (it cannot go past it).
-    std::thread::sleep(std::time::Duration::from_millis(300));
+    // A writer can open the FIFO without blocking once a reader has it open: then the run is
+    // reading the files (its signal watcher is up by then), and cannot go past this one.
+    let writer = loop {
+        use nix::fcntl::{OFlag, open};
+        match open(
+            &fifo,
+            OFlag::O_WRONLY | OFlag::O_NONBLOCK,
+            nix::sys::stat::Mode::empty(),
+        ) {
+            Ok(fd) => break std::fs::File::from(fd),
+            Err(nix::errno::Errno::ENXIO) => {
+                std::thread::sleep(std::time::Duration::from_millis(10))
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
     r.signal(Signal::SIGTERM);
     r.wait_for_log(30, "SIGTERM: stopping");
-    std::fs::write(&fifo, "CREATE TABLE f (id INTEGER);").unwrap();
+    std::io::Write::write_all(&mut &writer, b"CREATE TABLE f (id INTEGER);").unwrap();
+    drop(writer);
     let (code, _, err) = r.finish();
     assert_eq!(code, 143, "{err}");
     assert!(err.contains("not started (stopped by a signal)"), "{err}");

@@ -136,9 +136,9 @@ fn orphans_are_reaped_as_a_subreaper() {
     let d = tempfile::tempdir().unwrap();
     let pidfile = d.path().join("orphan.pid");
     let script = format!(
-        "sh -c 'sleep 0.5 & echo $! > {p}'; o=$(cat {p}); \
+        "sh -c 'sleep 2 & echo $! > {p}'; o=$(cat {p}); \
          echo parent=$(awk '{{print $4}}' /proc/$o/stat) me=$PPID; \
-         sleep 1.5; if [ -e /proc/$o ]; then echo left=$(awk '{{print $3}}' /proc/$o/stat); else echo left=none; fi",
+         sleep 3.5; if [ -e /proc/$o ]; then echo left=$(awk '{{print $3}}' /proc/$o/stat); else echo left=none; fi",
         p = pidfile.display()
     );
     let (code, out, err) = run(init(&["sh", "-c", &script]));

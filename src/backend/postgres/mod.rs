@@ -178,6 +178,9 @@ impl Postgres {
         let _cancel = signals::on_cancel(move || {
             let _ = token.cancel_query(tls.clone());
         });
+        if signals::caught().is_some() {
+            return Err(BackendError::Cancelled);
+        }
         match self.client.batch_execute(&sql) {
             Ok(()) => Ok(true),
             Err(e) => {
@@ -451,6 +454,15 @@ impl Backend for Postgres {
         let _cancel = signals::on_cancel(move || {
             let _ = token.cancel_query(tls.clone());
         });
+        // A cancel request sent before the statement starts cancels nothing: a signal that
+        // came already stops here.
+        if signals::caught().is_some() {
+            return Err(Failure {
+                kind: FailureKind::Cancelled,
+                message: "stopped by a signal before it started".into(),
+                elapsed: Duration::ZERO,
+            });
+        }
         let t = self.quoted_table();
         // BEGIN goes with the file, in one round trip: the server runs the statements of one
         // query string in order and stops at the first error (the transaction is then aborted,
