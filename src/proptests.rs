@@ -65,6 +65,16 @@ proptest! {
     }
 
     #[test]
+    fn statements_are_pieces_of_the_text_in_order(s in "([a-z ;'\"$*/\n-]|\\$\\$|--|/\\*|\\*/){0,40}") {
+        let mut after = 0;
+        for (at, piece) in crate::source::statements::split(&s) {
+            prop_assert!(at >= after, "{s:?}");
+            prop_assert_eq!(&s[at..at + piece.len()], piece);
+            after = at + piece.len();
+        }
+    }
+
+    #[test]
     fn durations_never_panic(s in "\\PC{0,20}") {
         let _ = settings::parse_duration(&s);
     }

@@ -4,6 +4,7 @@
 pub mod directive;
 pub mod name;
 pub mod shebang;
+pub mod statements;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -705,3 +705,32 @@ fn wait_and_create_database() {
     assert_eq!(code, 3, "{err}");
     assert!(err.contains("needs the CREATEDB privilege"), "{err}");
 }
+
+#[test]
+fn a_no_transaction_file_may_hold_several_statements() {
+    // As one query string, PostgreSQL would run these in one implicit transaction, where
+    // CREATE INDEX CONCURRENTLY is refused (25001): each is sent on its own.
+    let c = Case::new(Kind::Postgres);
+    c.write(
+        "1_concurrently.sql",
+        "-- migrate:no-transaction\nCREATE TABLE t (x INTEGER); -- a table; then its index\n\
+         CREATE INDEX CONCURRENTLY t_x ON t (x);\n\
+         DO $$ BEGIN PERFORM 1; END $$;\n",
+    );
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.value("SELECT indisvalid::text FROM pg_index WHERE indexrelid = 't_x'::regclass"),
+        "true"
+    );
+    // An error names the file's own line.
+    c.write(
+        "2_broken.sql",
+        "-- migrate:no-transaction\nCREATE TABLE u (x INTEGER);\nSELECT (;\n",
+    );
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 1, "{err}");
+    let msg = c
+        .value("SELECT error_message FROM schema_migrations WHERE migration_name = '2_broken.sql'");
+    assert_eq!(msg, "syntax error at or near \";\" (42601) at line 3");
+}

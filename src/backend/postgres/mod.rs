@@ -480,11 +480,22 @@ impl Backend for Postgres {
             elapsed: started.elapsed(),
         };
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(then.name().to_string());
-        let ran = self.client.batch_execute(&batch);
+        let ran = if transactional {
+            self.client.batch_execute(&batch).map_err(|e| (e, None))
+        } else {
+            each_statement(&mut self.client, sql)
+        };
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let client = &mut self.client;
-        if let Err(e) = ran {
-            let failure = fail(&e);
+        if let Err((e, sent)) = ran {
+            let failure = match sent {
+                // Placed in the statement as sent (newlines in front: the file's line).
+                Some(sent) => Failure {
+                    message: message(&e, &sent),
+                    ..fail(&e)
+                },
+                None => fail(&e),
+            };
             if transactional {
                 let _ = client.batch_execute("ROLLBACK");
             }
@@ -562,6 +573,25 @@ impl Backend for Postgres {
             .map(|_| ())
             .map_err(|e| self.fail("cannot write the tracking record", &e))
     }
+}
+
+/// Runs the statements of a file that runs outside a transaction one by one: PostgreSQL runs
+/// the statements of one query string as one implicit transaction, where `CREATE INDEX
+/// CONCURRENTLY` is refused. On an error, what was sent: the statement after as many
+/// newlines as come before it in the file, so that the error's line is the file's.
+fn each_statement(client: &mut Client, sql: &str) -> Result<(), (postgres::Error, Option<String>)> {
+    for (at, statement) in crate::source::statements::split(sql) {
+        // With its own semicolon, so that an error reads as it would for the whole file.
+        let end = if sql[at + statement.len()..].starts_with(';') {
+            ";"
+        } else {
+            ""
+        };
+        let lines = "\n".repeat(sql[..at].matches('\n').count());
+        let sent = format!("{lines}{statement}{end}");
+        client.batch_execute(&sent).map_err(|e| (e, Some(sent)))?;
+    }
+    Ok(())
 }
 
 /// What goes with a migration's SQL: its record (timed), or the removal of its record.
