@@ -6,6 +6,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use strsim::osa_distance;
 
 const ABOUT: &str = "Applies pending database migrations, then runs your container's command.";
 
@@ -704,33 +705,9 @@ pub fn suggest(word: &str) -> Option<&'static str> {
         SUBCOMMANDS
             .iter()
             .copied()
-            .filter(|s| w != *s && distance(&w, s) <= if s.len() <= 4 { 1 } else { 2 })
-            .min_by_key(|s| distance(&w, s))
+            .filter(|s| w != *s && osa_distance(&w, s) <= if s.len() <= 4 { 1 } else { 2 })
+            .min_by_key(|s| osa_distance(&w, s))
     })
-}
-
-/// Edit distance with adjacent swaps (Damerau, optimal string alignment).
-fn distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            d[i][j] = (d[i - 1][j] + 1)
-                .min(d[i][j - 1] + 1)
-                .min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                d[i][j] = d[i][j].min(d[i - 2][j - 2] + 1);
-            }
-        }
-    }
-    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
