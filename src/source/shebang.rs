@@ -54,13 +54,8 @@ pub fn problem(path: &Path) -> Option<String> {
         ));
     }
     let program = s.program?;
-    let path_var =
-        std::env::var_os("PATH").unwrap_or_else(|| "/usr/local/bin:/bin:/usr/bin".into());
-    let found = if program.contains('/') {
-        executable(Path::new(&program))
-    } else {
-        std::env::split_paths(&path_var).any(|d| executable(&d.join(&program)))
-    };
+    // Found as `env` will find it: the search CMD goes through too.
+    let found = crate::process::exec::on_path(program.as_ref());
     (!found).then(|| {
         format!(
             "`{program}`, which its #! line runs through {}, is not on PATH",
