@@ -103,19 +103,17 @@ pub fn missing_columns(existing: &[String], dialect: Dialect) -> Vec<(&'static s
         .collect()
 }
 
-/// Adds the columns an older table (`existing`) lacks, one statement each through `exec`
-/// (which gives the database's message on failure), and logs each.
+/// Adds the columns an older table (`existing`; `quoted`: its name as the backend quotes it)
+/// lacks, one statement each through `exec` (which gives the database's message on failure),
+/// and logs each.
 pub fn complete(
     table: &Table,
+    quoted: &str,
     existing: &[String],
     dialect: Dialect,
     database: &str,
     mut exec: impl FnMut(&str) -> Result<(), String>,
 ) -> Result<(), super::BackendError> {
-    let quoted = match (&table.schema, dialect) {
-        (Some(s), Dialect::Postgres) => format!("\"{s}\".\"{}\"", table.name),
-        _ => format!("\"{}\"", table.name),
-    };
     let name = table.display();
     for (col, ty) in missing_columns(existing, dialect) {
         exec(&format!("ALTER TABLE {quoted} ADD COLUMN {col} {ty}")).map_err(|e| {

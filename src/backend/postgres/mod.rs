@@ -438,9 +438,14 @@ impl Backend for Postgres {
             self.explicit_id = !self.id_has_default(&t);
         }
         let client = &mut self.client;
-        tracking::complete(&self.table, &cols, Dialect::Postgres, &self.shown, |sql| {
-            client.batch_execute(sql).map_err(|e| message(&e, ""))
-        })
+        tracking::complete(
+            &self.table,
+            &t,
+            &cols,
+            Dialect::Postgres,
+            &self.shown,
+            |sql| client.batch_execute(sql).map_err(|e| message(&e, "")),
+        )
     }
 
     fn apply(

@@ -347,6 +347,7 @@ impl Backend for Sqlite {
         }
         tracking::complete(
             &self.table,
+            &t,
             &existing,
             Dialect::Sqlite,
             &self.shown,
