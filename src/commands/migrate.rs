@@ -177,14 +177,12 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
     };
     let outcomes = run_all(s, &catalog, target, opts, &open, early, &events);
     drop(progress);
-    summary::log_summaries(&outcomes);
+    let signal = signals::caught();
+    summary::log_summaries(&outcomes, signal);
     if plan_only {
         let _ = summary::write_plan(&mut std::io::stdout().lock(), &outcomes);
     }
-    Finished::Migrated {
-        outcomes,
-        signal: signals::caught(),
-    }
+    Finished::Migrated { outcomes, signal }
 }
 
 /// A run's first step on its one database, taken while the files are read (connecting, or
@@ -325,7 +323,9 @@ impl Run<'_> {
         out.read = true;
         let entries = opened.entries(self.catalog);
         let due = plan::due(&entries, self.target.as_ref());
-        out.beyond_target = plan::due(&entries, None).len() - due.len();
+        if self.target.is_some() {
+            out.beyond_target = plan::due(&entries, None).len() - due.len();
+        }
         for e in plan::changed(&entries) {
             tracing::warn!(
                 database = out.database,

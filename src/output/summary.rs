@@ -8,11 +8,12 @@ use crate::backend::BackendError;
 use crate::commands::{DbStatus, NotStarted, Outcome};
 use crate::plan::{State, StatusRow};
 
-/// Logs one summary line per database (and a total when there are several).
-pub fn log_summaries(outcomes: &[Outcome]) {
+/// Logs one summary line per database (and a total when there are several); `signal`: the
+/// one that stopped the run, if one did.
+pub fn log_summaries(outcomes: &[Outcome], signal: Option<i32>) {
     for o in outcomes {
         let ms = o.elapsed.as_millis() as u64;
-        let (level, line) = summary_line(o, ms);
+        let (level, line) = summary_line(o, ms, signal.is_some());
         let error = o.error.as_ref().map(|e| e.to_string());
         // The level of a tracing event is part of its static metadata: one call per level.
         macro_rules! summary {
@@ -50,7 +51,7 @@ pub fn log_summaries(outcomes: &[Outcome]) {
 }
 
 /// A database's summary line and its level.
-fn summary_line(o: &Outcome, ms: u64) -> (Level, String) {
+fn summary_line(o: &Outcome, ms: u64, signalled: bool) -> (Level, String) {
     let counts = format!("applied {}, failed {}", o.applied, o.failed);
     if let Some(why) = o.not_started {
         let why = match why {
@@ -78,7 +79,7 @@ fn summary_line(o: &Outcome, ms: u64) -> (Level, String) {
             o.beyond_target
         ));
     }
-    if crate::process::signals::caught().is_some() && o.pending > 0 {
+    if signalled && o.pending > 0 {
         (Level::WARN, format!("{line} (stopped by a signal)"))
     } else if let Some(e) = &o.error {
         let why = match e {

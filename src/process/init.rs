@@ -12,7 +12,6 @@ use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::CommandExt;
 use std::process::Command;
-use std::time::Duration;
 
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, pthread_sigmask};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -104,7 +103,7 @@ fn reap(cmd: Pid) -> Option<i32> {
 /// The next signal, or `None` after a second without one (the loop then reaps again).
 fn wait_signal(set: &SigSet) -> Option<Signal> {
     let timeout = nix::libc::timespec {
-        tv_sec: Duration::from_secs(1).as_secs() as _,
+        tv_sec: 1,
         tv_nsec: 0,
     };
     // SAFETY: a valid signal set and timeout; no siginfo wanted.

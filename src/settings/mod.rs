@@ -341,6 +341,7 @@ pub fn resolve(
         )?
     };
     let jobs = jobs(lookup(db.jobs.clone(), "MIGRATE_JOBS", env)?)?;
+    let init_group = boolean(given.entry.init_group, "MIGRATE_INIT_GROUP", env)?;
     let user = lookup(db.user.clone(), "MIGRATE_USER", env)?
         .map(|spec| crate::process::privileges::resolve(&spec))
         .transpose()?;
@@ -391,9 +392,9 @@ pub fn resolve(
         user,
         dry_run: boolean(run.dry_run, "MIGRATE_DRY_RUN", env)?,
         skip,
-        init: boolean(given.entry.init, "MIGRATE_INIT", env)?
-            || boolean(given.entry.init_group, "MIGRATE_INIT_GROUP", env)?,
-        init_group: boolean(given.entry.init_group, "MIGRATE_INIT_GROUP", env)?,
+        // --init-group implies --init.
+        init: boolean(given.entry.init, "MIGRATE_INIT", env)? || init_group,
+        init_group,
         log,
         mode,
     })
