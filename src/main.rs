@@ -11,6 +11,7 @@ mod plan;
 mod process;
 #[cfg(test)]
 mod proptests;
+mod schema;
 mod settings;
 mod source;
 

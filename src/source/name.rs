@@ -279,7 +279,7 @@ pub fn parse_script(file_name: &str) -> Option<NameParts> {
 }
 
 /// Removes a `.postgres`/`.sqlite` part from the end of a stem (before or after `.up`).
-fn strip_dialect(stem: &str) -> (String, Option<Dialect>) {
+pub(crate) fn strip_dialect(stem: &str) -> (String, Option<Dialect>) {
     const SUFFIXES: [(&str, Dialect); 5] = [
         (".postgres", Dialect::Postgres),
         (".postgresql", Dialect::Postgres),

@@ -1,0 +1,108 @@
+//! `schema dump`: a live schema as SQL that `--schema` accepts, so a team can start from the
+//! schema it already has. Pure.
+
+use std::fmt::Write;
+
+use super::model::{Live, default_schema, quoted};
+use crate::source::Dialect;
+
+/// The tables, columns, indexes (and on PostgreSQL schemas, extensions, types, sequences and
+/// constraints) of `live`, as statements. `skip`: the tracking table, left out.
+pub fn render(live: &Live, dialect: Dialect, skip: &super::Name) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "-- The schema of this database as migrate-entrypoint read it (schema dump).\n"
+    );
+    match dialect {
+        Dialect::Sqlite => {
+            for (name, sql) in live.statements.iter().filter(|(n, _)| n != skip) {
+                let _ = writeln!(out, "{sql};\n");
+                let mut indexes: Vec<_> = live
+                    .indexes
+                    .values()
+                    .filter(|i| &i.table == name && !i.sql.is_empty())
+                    .collect();
+                indexes.sort_by(|a, b| a.sql.cmp(&b.sql));
+                for i in indexes {
+                    let _ = writeln!(out, "{};", i.sql);
+                }
+                if live
+                    .indexes
+                    .values()
+                    .any(|i| &i.table == name && !i.sql.is_empty())
+                {
+                    out.push('\n');
+                }
+            }
+        }
+        Dialect::Postgres => postgres(&mut out, live, skip),
+    }
+    out
+}
+
+fn postgres(out: &mut String, live: &Live, skip: &super::Name) {
+    for s in live
+        .schemas
+        .iter()
+        .filter(|s| *s != default_schema(Dialect::Postgres))
+    {
+        let _ = writeln!(
+            out,
+            "CREATE SCHEMA IF NOT EXISTS \"{}\";",
+            s.replace('"', "\"\"")
+        );
+    }
+    for e in live.extensions.iter().filter(|e| *e != "plpgsql") {
+        let _ = writeln!(
+            out,
+            "CREATE EXTENSION IF NOT EXISTS \"{}\";",
+            e.replace('"', "\"\"")
+        );
+    }
+    for t in &live.type_defs {
+        let _ = writeln!(out, "{t};");
+    }
+    for (n, kind) in &live.relations {
+        if *kind == 'S' {
+            let _ = writeln!(out, "CREATE SEQUENCE {};", quoted(n));
+        }
+    }
+    out.push('\n');
+    for (name, cols) in live.tables.iter().filter(|(n, _)| *n != skip) {
+        let _ = writeln!(out, "CREATE TABLE {} (", quoted(name));
+        let lines: Vec<String> = cols
+            .iter()
+            .map(|c| {
+                let mut l = format!("    \"{}\" {}", c.name.replace('"', "\"\""), c.data_type);
+                if let Some(g) = &c.generated {
+                    let _ = write!(l, " {g}");
+                }
+                if let Some(d) = &c.default {
+                    let _ = write!(l, " DEFAULT {d}");
+                }
+                if c.not_null {
+                    l.push_str(" NOT NULL");
+                }
+                l
+            })
+            .collect();
+        let _ = writeln!(out, "{}\n);\n", lines.join(",\n"));
+    }
+    for (table, name, def) in live.constraint_defs.iter().filter(|(t, _, _)| t != skip) {
+        let _ = writeln!(
+            out,
+            "ALTER TABLE {} ADD CONSTRAINT \"{}\" {def};",
+            quoted(table),
+            name.replace('"', "\"\"")
+        );
+    }
+    out.push('\n');
+    for i in live
+        .indexes
+        .values()
+        .filter(|i| !i.constraint && &i.table != skip)
+    {
+        let _ = writeln!(out, "{};", i.sql);
+    }
+}

@@ -1,0 +1,397 @@
+//! The declared schema as objects (what the files create, each with the statements that belong
+//! to it), and the live schema as a backend reads it. Pure.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::SchemaFile;
+use super::recognize::{Alter, ColumnDef, Name, What, recognize};
+use crate::source::{Dialect, statements};
+
+/// A declared schema, extension, type or sequence.
+#[derive(Debug, Clone)]
+pub struct Object {
+    pub name: Name,
+    pub file: String,
+    pub sql: String,
+}
+
+/// A declared index.
+#[derive(Debug, Clone)]
+pub struct Index {
+    pub name: Name,
+    pub table: Name,
+    pub file: String,
+    pub sql: String,
+    /// Where `CONCURRENTLY` goes in `sql`, when it is not there.
+    pub concurrently_at: Option<usize>,
+    /// Where its parts are in `sql`.
+    pub spans: super::recognize::Spans,
+}
+
+/// A declared table and what belongs to it.
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub name: Name,
+    pub file: String,
+    /// Its `CREATE TABLE` statement.
+    pub create: String,
+    pub columns: Vec<ColumnDef>,
+    /// `PARTITION OF`: its columns are its parent's.
+    pub partition: bool,
+    /// `ALTER TABLE` statements run with it when it is created (keys, defaults, identity),
+    /// and `ALTER SEQUENCE ... OWNED BY` it.
+    pub extras: Vec<String>,
+    /// Its foreign keys added by `ALTER TABLE` (run after every new table exists).
+    pub foreign: Vec<(Option<String>, String)>,
+    /// Constraint names its statements give (for "a new constraint on an existing table").
+    pub constraint_names: Vec<String>,
+    /// Column defaults set by `ALTER TABLE ... SET DEFAULT` (pg_dump's serials).
+    pub defaults: BTreeMap<String, String>,
+    pub indexes: Vec<Index>,
+}
+
+/// Everything the declared files create, for one dialect.
+#[derive(Debug, Clone, Default)]
+pub struct Model {
+    pub schemas: Vec<Object>,
+    pub extensions: Vec<Object>,
+    pub types: Vec<Object>,
+    pub sequences: Vec<Object>,
+    pub tables: Vec<Table>,
+    /// Statements not managed: (file, what, its first line).
+    pub not_managed: Vec<(String, String, String)>,
+}
+
+/// The schema a name without one is in.
+pub fn default_schema(dialect: Dialect) -> &'static str {
+    match dialect {
+        Dialect::Postgres => "public",
+        Dialect::Sqlite => "main",
+    }
+}
+
+/// A name with its schema filled in (and, for SQLite, folded: it ignores case even in quotes).
+pub fn qualify(n: &Name, dialect: Dialect) -> Name {
+    let fold = |s: &str| match dialect {
+        Dialect::Sqlite => s.to_lowercase(),
+        Dialect::Postgres => s.to_string(),
+    };
+    Name {
+        schema: Some(fold(n.schema.as_deref().unwrap_or(default_schema(dialect)))),
+        name: fold(&n.name),
+    }
+}
+
+/// A name as logs and record names show it: without the default schema.
+pub fn shown(n: &Name, dialect: Dialect) -> String {
+    match n.schema.as_deref() {
+        Some(s) if s != default_schema(dialect) => format!("{s}.{}", n.name),
+        _ => n.name.clone(),
+    }
+}
+
+/// A name as SQL: each part double-quoted.
+pub fn quoted(n: &Name) -> String {
+    let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+    match &n.schema {
+        Some(s) => format!("{}.{}", q(s), q(&n.name)),
+        None => q(&n.name),
+    }
+}
+
+/// Lines that are client commands, not SQL: pg_dump's `\restrict`, psql's `\connect`.
+fn without_meta_lines(text: &str) -> String {
+    text.lines()
+        .map(|l| {
+            if l.trim_start().starts_with('\\') {
+                ""
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// The first line of a statement that has code, for listing it.
+fn first_line(sql: &str) -> String {
+    sql.lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty() && !l.starts_with("--"))
+        .unwrap_or("")
+        .chars()
+        .take(80)
+        .collect()
+}
+
+impl Model {
+    /// Recognises every statement of the files.
+    pub fn build(files: &[&SchemaFile], dialect: Dialect) -> Model {
+        let mut m = Model::default();
+        // ALTERs and indexes may come before or after their table: gathered, then attached.
+        let mut alters: Vec<(Name, Alter, String)> = Vec::new();
+        let mut owned: Vec<(Name, String)> = Vec::new();
+        let mut indexes: Vec<Index> = Vec::new();
+        for f in files {
+            let text = without_meta_lines(&f.text);
+            let pieces = statements::split(&text);
+            let mut i = 0;
+            while i < pieces.len() {
+                let sql = pieces[i].1.trim();
+                i += 1;
+                let file = f.label.clone();
+                let object = |name: Name| Object {
+                    name: qualify(&name, dialect),
+                    file: file.clone(),
+                    sql: sql.to_string(),
+                };
+                match recognize(sql) {
+                    What::Schema(s) => m.schemas.push(object(Name {
+                        schema: None,
+                        name: s,
+                    })),
+                    What::Extension(e) => m.extensions.push(object(Name {
+                        schema: None,
+                        name: e,
+                    })),
+                    What::Type(n) => m.types.push(object(n)),
+                    What::Sequence(n) => m.sequences.push(object(n)),
+                    What::Table {
+                        name,
+                        columns,
+                        constraints,
+                    } => {
+                        let constraint_names = constraints
+                            .iter()
+                            .filter_map(|c| constraint_name(c))
+                            .collect();
+                        m.tables.push(Table {
+                            name: qualify(&name, dialect),
+                            file,
+                            create: sql.to_string(),
+                            partition: columns.is_empty(),
+                            columns: columns
+                                .into_iter()
+                                .map(|c| ColumnDef {
+                                    name: match dialect {
+                                        Dialect::Sqlite => c.name.to_lowercase(),
+                                        Dialect::Postgres => c.name,
+                                    },
+                                    text: c.text,
+                                })
+                                .collect(),
+                            extras: Vec::new(),
+                            foreign: Vec::new(),
+                            constraint_names,
+                            defaults: BTreeMap::new(),
+                            indexes: Vec::new(),
+                        });
+                    }
+                    What::Index {
+                        name: Some(name),
+                        table,
+                        concurrently_at,
+                        spans,
+                        ..
+                    } => indexes.push(Index {
+                        spans,
+                        name: qualify(&name, dialect),
+                        table: qualify(&table, dialect),
+                        file,
+                        sql: sql.to_string(),
+                        concurrently_at,
+                    }),
+                    What::Index { name: None, .. } => {
+                        m.not_managed
+                            .push((file, "index without a name".into(), first_line(sql)))
+                    }
+                    What::AlterTable { table, action } => {
+                        alters.push((qualify(&table, dialect), action, sql.to_string()))
+                    }
+                    What::SequenceOwnedBy { table, .. } => {
+                        owned.push((qualify(&table, dialect), sql.to_string()))
+                    }
+                    What::Skipped => {}
+                    What::NotManaged(what) => {
+                        // A SQLite trigger's body holds semicolons: its pieces up to END go with it.
+                        if what == "trigger" && dialect == Dialect::Sqlite {
+                            while i < pieces.len()
+                                && !pieces[i - 1]
+                                    .1
+                                    .trim_end()
+                                    .to_ascii_uppercase()
+                                    .ends_with("END")
+                            {
+                                i += 1;
+                            }
+                        }
+                        m.not_managed.push((file, what.into(), first_line(sql)));
+                    }
+                }
+            }
+        }
+        let find = |tables: &mut Vec<Table>, n: &Name| tables.iter().position(|t| &t.name == n);
+        for (table, action, sql) in alters {
+            let Some(t) = find(&mut m.tables, &table) else {
+                if action != Alter::Owner {
+                    m.not_managed.push((
+                        String::new(),
+                        "change to a table not declared".into(),
+                        first_line(&sql),
+                    ));
+                }
+                continue;
+            };
+            let t = &mut m.tables[t];
+            match action {
+                Alter::Owner => {}
+                Alter::AddConstraint { name, foreign } => {
+                    if let Some(n) = &name {
+                        t.constraint_names.push(n.clone());
+                    }
+                    if foreign {
+                        t.foreign.push((name, sql));
+                    } else {
+                        t.extras.push(sql);
+                    }
+                }
+                Alter::SetDefault { column, expr } => {
+                    let column = match dialect {
+                        Dialect::Sqlite => column.to_lowercase(),
+                        Dialect::Postgres => column,
+                    };
+                    t.defaults.insert(column, expr);
+                    t.extras.push(sql);
+                }
+                Alter::Other => t.extras.push(sql),
+            }
+        }
+        for (table, sql) in owned {
+            if let Some(t) = find(&mut m.tables, &table) {
+                m.tables[t].extras.push(sql);
+            }
+        }
+        for ix in indexes {
+            match find(&mut m.tables, &ix.table) {
+                Some(t) => m.tables[t].indexes.push(ix),
+                None => m.not_managed.push((
+                    ix.file.clone(),
+                    "index on a table not declared".into(),
+                    first_line(&ix.sql),
+                )),
+            }
+        }
+        m
+    }
+}
+
+/// The name a table constraint gives itself (`CONSTRAINT x ...`).
+fn constraint_name(text: &str) -> Option<String> {
+    let t = super::lex::tokens(text);
+    if !t.first()?.is(text, "CONSTRAINT") {
+        return None;
+    }
+    let (n, q) = t.get(1)?.name(text)?;
+    Some(if q { n } else { n.to_lowercase() })
+}
+
+/// A live column as the database describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveColumn {
+    pub name: String,
+    /// The type as the database spells it (`character varying(255)`, `TEXT`).
+    pub data_type: String,
+    pub not_null: bool,
+    pub default: Option<String>,
+    /// Part of the primary key (SQLite).
+    pub primary_key: bool,
+    /// PostgreSQL: `GENERATED ... AS IDENTITY` or `GENERATED ALWAYS AS (...) STORED`.
+    pub generated: Option<String>,
+}
+
+/// A live index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveIndex {
+    pub table: Name,
+    /// PostgreSQL: false for a concurrent build that failed.
+    pub valid: bool,
+    /// Its definition without its name and table, for comparing.
+    pub definition: String,
+    /// Its whole `CREATE INDEX` statement (for `schema dump`).
+    pub sql: String,
+    /// It backs a constraint (dumped with the constraint, not on its own).
+    pub constraint: bool,
+}
+
+/// What a database has, as far as the declared schema is concerned. Names are qualified.
+#[derive(Debug, Clone, Default)]
+pub struct Live {
+    pub schemas: BTreeSet<String>,
+    pub extensions: BTreeSet<String>,
+    pub types: BTreeSet<Name>,
+    /// Every relation by name (tables, views, indexes, sequences) with its kind.
+    pub relations: BTreeMap<Name, char>,
+    /// Every table's columns, in order.
+    pub tables: BTreeMap<Name, Vec<LiveColumn>>,
+    pub indexes: BTreeMap<Name, LiveIndex>,
+    /// Every named constraint of every table.
+    pub constraints: BTreeSet<(Name, String)>,
+    /// SQLite: the statement of each table as stored (for `schema dump`).
+    pub statements: Vec<(Name, String)>,
+    /// PostgreSQL: each type's `CREATE TYPE` (for `schema dump`).
+    pub type_defs: Vec<String>,
+    /// PostgreSQL: each constraint as `ALTER TABLE ... ADD CONSTRAINT` (for `schema dump`).
+    pub constraint_defs: Vec<(Name, String, String)>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> SchemaFile {
+        SchemaFile {
+            path: "schema.sql".into(),
+            label: "schema.sql".into(),
+            dialect: None,
+            text: text.into(),
+        }
+    }
+
+    #[test]
+    fn pg_dump_statements_are_gathered_by_table() {
+        let f = file(
+            "\\restrict abc\nSET x = 1;\nCREATE TABLE public.users (\n    id integer NOT NULL,\n    email text\n);\n\
+             ALTER TABLE public.users OWNER TO app;\n\
+             CREATE SEQUENCE public.users_id_seq START WITH 1;\n\
+             ALTER SEQUENCE public.users_id_seq OWNED BY public.users.id;\n\
+             ALTER TABLE ONLY public.users ALTER COLUMN id SET DEFAULT nextval('public.users_id_seq'::regclass);\n\
+             ALTER TABLE ONLY public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);\n\
+             CREATE INDEX users_email ON public.users USING btree (email);\n\
+             CREATE INDEX other_idx ON public.other (x);\n\
+             ALTER TABLE ONLY public.users ADD CONSTRAINT users_self FOREIGN KEY (id) REFERENCES public.users(id);\n\
+             CREATE VIEW v AS SELECT 1;\n\\unrestrict abc\n",
+        );
+        let m = Model::build(&[&f], Dialect::Postgres);
+        assert_eq!(m.tables.len(), 1);
+        let t = &m.tables[0];
+        assert_eq!(shown(&t.name, Dialect::Postgres), "users");
+        assert_eq!(t.columns.len(), 2);
+        assert_eq!(t.extras.len(), 3, "{:?}", t.extras);
+        assert_eq!(t.foreign.len(), 1);
+        assert_eq!(t.defaults["id"], "nextval('public.users_id_seq'::regclass)");
+        assert_eq!(t.indexes.len(), 1);
+        assert_eq!(m.sequences.len(), 1);
+        let listed: Vec<&str> = m.not_managed.iter().map(|n| n.1.as_str()).collect();
+        assert_eq!(listed, ["view", "index on a table not declared"]);
+    }
+
+    #[test]
+    fn sqlite_trigger_bodies_stay_whole() {
+        let f = file(
+            "CREATE TABLE t (x);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 1; DELETE FROM t; END;\nCREATE INDEX i ON t (x);",
+        );
+        let m = Model::build(&[&f], Dialect::Sqlite);
+        assert_eq!(m.not_managed.len(), 1);
+        assert_eq!(m.tables[0].indexes.len(), 1);
+    }
+}
