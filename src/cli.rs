@@ -259,6 +259,12 @@ pub enum Command {
         #[command(flatten)]
         log: LogArgs,
     },
+    /// The declared schema: `schema dump` prints a database's tables, columns and indexes as
+    /// SQL that --schema accepts.
+    Schema {
+        #[command(subcommand)]
+        action: SchemaCommand,
+    },
     /// Wait until every database answers (up to --wait); exit 0, or 3.
     Wait {
         #[command(flatten)]
@@ -271,10 +277,23 @@ pub enum Command {
     Exec(Vec<OsString>),
 }
 
+/// What `schema` does.
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// Print a database's tables, columns and indexes (and on PostgreSQL its schemas,
+    /// extensions, types, sequences and constraints) as SQL that --schema accepts.
+    Dump {
+        #[command(flatten)]
+        db: DbArgs,
+        #[command(flatten)]
+        log: LogArgs,
+    },
+}
+
 /// The words that name our subcommands (for the CMD rule and typo suggestions).
-pub const SUBCOMMANDS: [&str; 11] = [
+pub const SUBCOMMANDS: [&str; 12] = [
     "up", "plan", "status", "baseline", "new", "validate", "down", "rollback", "repair", "resolve",
-    "wait",
+    "wait", "schema",
 ];
 
 /// Where the migrations are.
@@ -317,6 +336,30 @@ pub struct DbArgs {
     /// it. Needs root. [env: MIGRATE_USER]
     #[arg(long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
+
+    #[command(flatten)]
+    pub schema: SchemaArgs,
+}
+
+/// The declared schema.
+#[derive(Debug, Default, Clone, Args)]
+pub struct SchemaArgs {
+    /// Declared schema: a .sql file or a folder of them (`*.postgres.sql` / `*.sqlite.sql`
+    /// for one backend). What a database lacks of it (tables, columns, indexes, schemas,
+    /// extensions, types, sequences) is added after the migrations; nothing is dropped.
+    /// Repeatable. [env: MIGRATE_SCHEMA, ':'-separated]
+    #[arg(long, value_name = "PATH")]
+    pub schema: Vec<PathBuf>,
+
+    /// Add the declared schema before the migrations instead of after them.
+    /// [env: MIGRATE_SCHEMA_FIRST]
+    #[arg(long = "schema-first")]
+    pub schema_first: bool,
+
+    /// Differences between the declared schema and existing objects fail the run instead of
+    /// being warnings. [env: MIGRATE_SCHEMA_STRICT]
+    #[arg(long = "schema-strict")]
+    pub schema_strict: bool,
 }
 
 /// Taking the runner lock.
@@ -455,6 +498,11 @@ impl DbArgs {
             wait: or(self.wait, earlier.wait),
             jobs: or(self.jobs, earlier.jobs),
             user: or(self.user, earlier.user),
+            schema: SchemaArgs {
+                schema: or_vec(self.schema.schema, earlier.schema.schema),
+                schema_first: self.schema.schema_first || earlier.schema.schema_first,
+                schema_strict: self.schema.schema_strict || earlier.schema.schema_strict,
+            },
         }
     }
 }
@@ -528,6 +576,7 @@ pub enum Job {
         rolled_back: Option<String>,
     },
     Wait,
+    SchemaDump,
     /// A subcommand followed by `-- CMD`: a usage error.
     CmdAfter(&'static str),
 }
@@ -644,6 +693,9 @@ impl Cli {
                 (db, change.run(), log, job, "resolve")
             }
             Some(Command::Wait { db, log }) => (db, none(), log, Job::Wait, "wait"),
+            Some(Command::Schema {
+                action: SchemaCommand::Dump { db, log },
+            }) => (db, none(), log, Job::SchemaDump, "schema"),
         };
         let given = Given {
             wait_on_command_line: db.wait.is_some(),
@@ -697,6 +749,7 @@ pub fn suggest(word: &str) -> Option<&'static str> {
         "info" | "list" | "ls" | "show" | "version" | "check" => Some("status"),
         "create" | "add" | "generate" | "make" => Some("new"),
         "dry-run" | "pending" | "diff" => Some("plan"),
+        "dump" => Some("schema"),
         "lint" | "verify" => Some("validate"),
         "mark" | "adopt" | "fake" => Some("baseline"),
         _ => None,

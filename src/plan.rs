@@ -64,6 +64,9 @@ pub struct StatusRow {
     /// The recorded error of a failed attempt, or why the file cannot be used.
     pub error: Option<String>,
     pub file: Option<String>,
+    /// A declared schema's change: what it did (`add column users.last_login`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub declared: Option<String>,
 }
 
 /// A migration known from its files, its record, or both.
@@ -108,6 +111,7 @@ impl Entry<'_> {
             execution_time_ms: r.and_then(|r| r.execution_time_ms),
             error,
             file: self.variant.map(|v| v.path.display().to_string()),
+            declared: None,
         }
     }
 
@@ -199,7 +203,8 @@ pub fn entries<'a>(
         });
     }
     for (r, used) in records.iter().zip(used) {
-        if !used {
+        // The declared schema's rows are not migrations (`status` shows them apart).
+        if !used && !crate::schema::is_declared_record(&r.name) {
             out.push(Entry {
                 name: &r.name,
                 migration: None,
@@ -215,6 +220,31 @@ pub fn entries<'a>(
         }
     }
     out
+}
+
+/// The `status` lines of the declared schema's changes (not its state row), from their records.
+pub fn declared_rows(records: &[Record]) -> Vec<StatusRow> {
+    records
+        .iter()
+        .filter(|r| {
+            r.name != crate::schema::STATE_ROW && crate::schema::is_declared_record(&r.name)
+        })
+        .map(|r| StatusRow {
+            name: r.name.clone(),
+            version: None,
+            state: if r.success {
+                State::Applied
+            } else {
+                State::Failed
+            },
+            applied_at: r.applied_at.clone(),
+            checksum: r.checksum.clone(),
+            execution_time_ms: r.execution_time_ms,
+            error: r.error_message.clone().filter(|_| !r.success),
+            file: r.name.split_once('#').map(|(f, _)| f.to_string()),
+            declared: r.description.clone(),
+        })
+        .collect()
 }
 
 /// The migrations `up` attempts, in order; with `--target`, only those up to and including
@@ -331,6 +361,8 @@ pub struct Step {
     pub unusable: Option<String>,
     /// The earlier migration after whose certain failure the policy tries no more.
     pub blocked_by: Option<String>,
+    /// A declared schema's change: what it does (`add column users.last_login`).
+    pub declared: Option<String>,
 }
 
 /// The steps `up` would take. Under `stop` or `abort`, those after a migration that is certain
@@ -348,6 +380,7 @@ pub fn steps(due: &[&Entry<'_>], policy: Policy) -> Vec<Step> {
                 script: content.is_some_and(|c| c.script),
                 unusable: unusable.clone(),
                 blocked_by: blocker.clone(),
+                declared: None,
             };
             if unusable.is_some() && policy != Policy::Continue && blocker.is_none() {
                 blocker = Some(e.name.to_string());

@@ -9,6 +9,7 @@ pub mod tracking;
 use std::time::Duration;
 
 use crate::plan::Record;
+use crate::schema::{Live, Model, Name};
 use crate::settings::{LockMode, Table, Target};
 use crate::source::Dialect;
 
@@ -203,6 +204,22 @@ pub trait Backend: Send {
 
     /// Stores another checksum in the tracking row of this name.
     fn set_checksum(&mut self, name: &str, checksum: &str) -> Result<(), BackendError>;
+
+    /// A text that changes whenever the schema does (tables, columns, indexes, constraints),
+    /// read in one query: equal to the one recorded after the last run, nothing was dropped
+    /// or added since.
+    fn schema_fingerprint(&mut self) -> Result<String, BackendError>;
+
+    /// What the database has, as far as the declared schema is concerned.
+    fn live_schema(&mut self) -> Result<Live, BackendError>;
+
+    /// Whether the table holds a row.
+    fn has_rows(&mut self, table: &Name) -> Result<bool, BackendError>;
+
+    /// The declared tables and indexes that exist in `live`, as the database itself describes
+    /// them (built where nothing is kept: an in-memory database, a rolled-back transaction),
+    /// for comparing definitions without comparing texts.
+    fn probe_schema(&mut self, model: &Model, live: &Live) -> Result<Live, BackendError>;
 
     /// Every row of another tool's table (`table` and `columns` are plain identifiers of ours),
     /// each value as text; `None` when there is no such table.

@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::declare::DeclaredRun;
 use super::{Event, Events, Finished, Opened, fanout, open_options};
 use crate::backend::{
     self, Backend, BackendError, Failure, FailureKind, Locked, NewRecord, OpenOptions, Then,
@@ -51,6 +52,9 @@ pub struct Outcome {
     pub dry_run: bool,
     /// Pending migrations after `--target`, left alone.
     pub beyond_target: usize,
+    /// What `plan` says besides the steps: the declared schema's differences and the
+    /// statements it does not manage.
+    pub notes: Vec<String>,
 }
 
 impl Outcome {
@@ -67,6 +71,7 @@ impl Outcome {
             steps: Vec::new(),
             dry_run: false,
             beyond_target: 0,
+            notes: Vec::new(),
         }
     }
 
@@ -144,7 +149,7 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
         script_timeout: s.script_timeout,
     };
     let open = open_options(s, !opts.dry_run);
-    let Some((catalog, early)) = scan_while_opening(s, &open) else {
+    let Some((catalog, declared, early)) = scan_while_opening(s, &open) else {
         return Finished::BadFolders;
     };
     let target = match s
@@ -175,7 +180,16 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
         }
         events(e);
     };
-    let outcomes = run_all(s, &catalog, target, opts, &open, early, &events);
+    let outcomes = run_all(
+        s,
+        &catalog,
+        declared.as_ref(),
+        target,
+        opts,
+        &open,
+        early,
+        &events,
+    );
     drop(progress);
     let signal = signals::caught();
     summary::log_summaries(&outcomes, signal);
@@ -192,10 +206,14 @@ struct OpenedAhead {
     opened: Result<Opened, BackendError>,
 }
 
-/// Reads the migration files; a single database is opened at the same time. Not with several:
-/// a slow one, waited for here, would hold up the others. Nor a SQLite file that does not
-/// exist yet: opening would create it, and a folder error must leave nothing behind.
-fn scan_while_opening(s: &Settings, open: &OpenOptions) -> Option<(Catalog, Option<OpenedAhead>)> {
+/// Reads the migration files (and the declared schema's); a single database is opened at the
+/// same time. Not with several: a slow one, waited for here, would hold up the others. Nor a
+/// SQLite file that does not exist yet: opening would create it, and a folder error must leave
+/// nothing behind.
+fn scan_while_opening(
+    s: &Settings,
+    open: &OpenOptions,
+) -> Option<(Catalog, Option<DeclaredRun>, Option<OpenedAhead>)> {
     let first = s
         .targets
         .first()
@@ -212,9 +230,14 @@ fn scan_while_opening(s: &Settings, open: &OpenOptions) -> Option<(Catalog, Opti
             })
         });
         let catalog = super::scan(s);
-        (catalog, early.and_then(|h| h.join().ok()))
+        let declared = DeclaredRun::read(s).inspect_err(|e| tracing::error!("{e}"));
+        (
+            catalog.zip(declared.ok()),
+            early.and_then(|h| h.join().ok()),
+        )
     });
-    Some((catalog?, early))
+    let (catalog, declared) = catalog?;
+    Some((catalog, declared, early))
 }
 
 /// How a run treats one database.
@@ -234,6 +257,8 @@ struct RunOptions {
 /// sets for all.
 struct Run<'a> {
     catalog: &'a Catalog,
+    /// `--schema`, read.
+    declared: Option<&'a DeclaredRun>,
     /// `--target`: no migration after this version.
     target: Option<Version>,
     opts: RunOptions,
@@ -243,9 +268,11 @@ struct Run<'a> {
 
 /// Opens and migrates every target, up to `--jobs` at once. After `abort` or a signal, the
 /// databases not started yet are reported as such.
+#[allow(clippy::too_many_arguments)] // each is a different part of the run, passed once
 fn run_all(
     s: &Settings,
     catalog: &Catalog,
+    declared: Option<&DeclaredRun>,
     target: Option<Version>,
     opts: RunOptions,
     open: &OpenOptions,
@@ -254,6 +281,7 @@ fn run_all(
 ) -> Vec<Outcome> {
     let run = Run {
         catalog,
+        declared,
         target,
         opts,
         abort: AtomicBool::new(false),
@@ -321,7 +349,8 @@ impl Run<'_> {
     /// Migrates one opened database whose records were read.
     fn database(&self, opened: &mut Opened, out: &mut Outcome, env: &ScriptEnv) {
         out.read = true;
-        let entries = opened.entries(self.catalog);
+        let Opened { backend, records } = opened;
+        let entries = plan::entries(self.catalog, backend.dialect(), records);
         let due = plan::due(&entries, self.target.as_ref());
         if self.target.is_some() {
             out.beyond_target = plan::due(&entries, None).len() - due.len();
@@ -335,30 +364,65 @@ impl Run<'_> {
             );
         }
         out.pending = due.len();
-        if due.is_empty() || self.opts.dry_run {
+        let schema_needed = match self.declared {
+            Some(d) => match d.needed(backend.as_mut(), records) {
+                Ok(needed) => needed,
+                Err(e) => return self.failed_as_a_whole(out, e),
+            },
+            None => false,
+        };
+        if self.opts.dry_run {
             out.steps = plan::steps(&due, self.opts.policy);
-            out.dry_run = self.opts.dry_run;
+            out.dry_run = true;
+            if let (Some(d), true) = (self.declared, schema_needed) {
+                match d.work_out(backend.as_mut()) {
+                    Ok(worked) => {
+                        let steps = d.steps(&worked, records);
+                        out.pending += steps.len();
+                        if d.first {
+                            out.steps.splice(0..0, steps);
+                        } else {
+                            out.steps.extend(steps);
+                        }
+                        out.notes = notes(&worked);
+                        if self.opts.log_steps {
+                            d.report(&worked, &out.database);
+                        }
+                    }
+                    Err(e) => return self.failed_as_a_whole(out, e),
+                }
+            }
             for s in out.steps.iter().filter(|_| self.opts.log_steps) {
                 let note = if s.no_transaction {
                     " (no transaction)"
                 } else {
                     ""
                 };
-                tracing::info!(database = out.database, migration = %s.name, "would apply {}{note}", s.name);
+                let what = s.declared.as_deref().unwrap_or(&s.name);
+                tracing::info!(database = out.database, migration = %s.name, "would apply {what}{note}");
             }
+            return;
+        }
+        if due.is_empty() && !schema_needed {
             return;
         }
         if self.abort.load(Ordering::SeqCst) || signals::caught().is_some() {
             return;
         }
         drop(entries);
-        let backend = opened.backend.as_mut();
+        let backend = backend.as_mut();
         // While another runner holds the lock, the records are read again between waits:
         // when it has applied everything, this one has nothing left to wait for.
         let mut still_needed = |b: &mut (dyn Backend + 'static)| -> Result<bool, BackendError> {
             let records = b.read_records()?.unwrap_or_default();
             let entries = plan::entries(self.catalog, b.dialect(), &records);
-            Ok(!plan::due(&entries, self.target.as_ref()).is_empty())
+            if !plan::due(&entries, self.target.as_ref()).is_empty() {
+                return Ok(true);
+            }
+            match self.declared {
+                Some(d) => d.needed(b, &records),
+                None => Ok(false),
+            }
         };
         let result = match backend::lock_unless(backend, self.opts.lock_timeout, &mut still_needed)
         {
@@ -381,6 +445,28 @@ impl Run<'_> {
         }
     }
 
+    /// Under the lock, the declared schema's changes (records as read under the lock).
+    /// False when the policy stops this database.
+    fn apply_declared(
+        &self,
+        backend: &mut dyn Backend,
+        out: &mut Outcome,
+    ) -> Result<bool, BackendError> {
+        let Some(d) = self.declared else {
+            return Ok(true);
+        };
+        let records = backend.read_records()?.unwrap_or_default();
+        let abort = || self.abort.load(Ordering::SeqCst);
+        let counts = d.apply(backend, &records, &out.database, self.opts.policy, &abort)?;
+        out.applied += counts.applied;
+        out.failed += counts.failed;
+        out.pending += counts.left;
+        if counts.stopped && self.opts.policy == Policy::Abort {
+            self.abort.store(true, Ordering::SeqCst);
+        }
+        Ok(!counts.stopped)
+    }
+
     /// Under the lock: prepares the table, reads the records again (another runner may have
     /// applied some meanwhile), and applies what is still due, under the policy.
     fn apply_locked(
@@ -390,6 +476,10 @@ impl Run<'_> {
         env: &ScriptEnv,
     ) -> Result<(), BackendError> {
         backend.prepare_table()?;
+        let first = self.declared.is_some_and(|d| d.first);
+        if first && !self.apply_declared(backend, out)? {
+            return Ok(());
+        }
         let records = backend.read_records()?.unwrap_or_default();
         let entries = plan::entries(self.catalog, backend.dialect(), &records);
         let due = plan::due(&entries, self.target.as_ref());
@@ -426,6 +516,11 @@ impl Run<'_> {
                     return Ok(());
                 }
             }
+        }
+        // A migration that failed under `continue` does not hold the declared schema back:
+        // what it lacks is added as on any start.
+        if !first && !self.abort.load(Ordering::SeqCst) {
+            self.apply_declared(backend, out)?;
         }
         Ok(())
     }
@@ -493,6 +588,20 @@ impl Run<'_> {
         };
         settle(backend, database, &m.name, content.script, &row, failure)
     }
+}
+
+/// What `plan` notes besides the steps of a declared schema.
+fn notes(worked: &super::declare::Worked) -> Vec<String> {
+    let mut notes: Vec<String> = worked.diff.differences.clone();
+    notes.extend(worked.not_managed.iter().map(|(file, what, line)| {
+        let file = if file.is_empty() {
+            String::new()
+        } else {
+            format!(" ({file})")
+        };
+        format!("not managed, {what}: {line}{file}")
+    }));
+    notes
 }
 
 /// What a failed attempt leaves: a refusal is recorded and the run goes on; a cancelled

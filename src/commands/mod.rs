@@ -4,7 +4,9 @@
 
 pub mod adopt;
 mod baseline;
+mod declare;
 mod down;
+mod dump;
 mod fanout;
 mod migrate;
 mod new;
@@ -99,6 +101,7 @@ pub fn run(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished 
         } => repair::run(s, *checksums, *forget_missing, forget),
         Mode::Resolve(how) => resolve::run(s, how),
         Mode::Wait => wait::run(s),
+        Mode::SchemaDump => dump::run(s),
     }
 }
 

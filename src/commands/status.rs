@@ -6,7 +6,7 @@ use std::io::{IsTerminal, Write};
 use super::{Finished, Opened, fanout, open_options};
 use crate::backend::BackendError;
 use crate::output::{log, summary};
-use crate::plan::{Entry, StatusRow};
+use crate::plan::{self, Entry, StatusRow};
 use crate::settings::{Format, Settings};
 
 /// What `status` found in one database.
@@ -27,8 +27,11 @@ pub fn run(s: &Settings, format: Format, exit_code: bool) -> Finished {
     let open = open_options(s, false);
     let dbs = fanout::map(&s.targets, s.jobs, |target| {
         let database = target.redacted();
-        let rows = Opened::open(target, &open)
-            .map(|o| o.entries(&catalog).iter().map(Entry::row).collect());
+        let rows = Opened::open(target, &open).map(|o| {
+            let mut rows: Vec<StatusRow> = o.entries(&catalog).iter().map(Entry::row).collect();
+            rows.extend(plan::declared_rows(&o.records));
+            rows
+        });
         Some(match rows {
             Ok(rows) => DbStatus {
                 database,

@@ -16,6 +16,7 @@ pub fn run(s: &Settings) -> Finished {
         return Finished::BadFolders;
     };
     let mut problems = check_files(&catalog);
+    problems.extend(check_declared(s));
     let open = open_options(s, false);
     let checked = fanout::map(&s.targets, s.jobs, |t| {
         let database = t.redacted();
@@ -73,6 +74,78 @@ fn problem(place: impl Into<String>, what: impl Into<String>) -> Problem {
         place: place.into(),
         what: what.into(),
     }
+}
+
+/// Problems of the declared schema's files: unreadable, a table, column or index declared
+/// twice, a statement not recognised; for SQLite (when a SQLite database is checked or a
+/// `.sqlite.sql` variant exists) each table and index as SQLite itself reads it.
+fn check_declared(s: &Settings) -> Vec<Problem> {
+    use crate::schema::{Declared, Model, model};
+    use crate::source::Dialect;
+    if s.schema.is_empty() {
+        return Vec::new();
+    }
+    let declared = match Declared::read(&s.schema) {
+        Ok(d) => d,
+        Err(e) => return vec![problem("--schema", e.to_string())],
+    };
+    let mut out = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    for dialect in [Dialect::Postgres, Dialect::Sqlite] {
+        let files = declared.for_dialect(dialect);
+        let m = Model::build(&files, dialect);
+        let mut report = |place: &str, what: String| {
+            if seen.insert((place.to_string(), what.clone())) {
+                out.push(problem(place, what));
+            }
+        };
+        let mut tables = std::collections::BTreeSet::new();
+        let mut indexes = std::collections::BTreeSet::new();
+        for t in &m.tables {
+            let n = model::shown(&t.name, dialect);
+            if !tables.insert(&t.name) {
+                report(&t.file, format!("table {n} is declared twice"));
+            }
+            let mut cols = std::collections::BTreeSet::new();
+            for c in &t.columns {
+                if !cols.insert(&c.name) {
+                    report(&t.file, format!("column {n}.{} is declared twice", c.name));
+                }
+            }
+            for ix in &t.indexes {
+                if !indexes.insert(&ix.name) {
+                    report(
+                        &ix.file,
+                        format!(
+                            "index {} is declared twice",
+                            model::shown(&ix.name, dialect)
+                        ),
+                    );
+                }
+            }
+        }
+        for (file, what, line) in &m.not_managed {
+            if what == "statement" || what.ends_with(" statement") || what.contains("not declared")
+            {
+                let place = if file.is_empty() { "--schema" } else { file };
+                report(
+                    place,
+                    format!("not recognised as a declaration ({what}): {line}"),
+                );
+            }
+        }
+        let wanted = s
+            .targets
+            .iter()
+            .any(|t| matches!(t, crate::settings::Target::Sqlite { .. }))
+            || declared.files.iter().any(|f| f.dialect == Some(dialect));
+        if dialect == Dialect::Sqlite && wanted {
+            for (file, why) in crate::backend::sqlite::check_declared(&m) {
+                report(&file, format!("SQLite refuses it: {why}"));
+            }
+        }
+    }
+    out
 }
 
 /// Problems of the files: versions used twice, conflicting copies, files passed over for want

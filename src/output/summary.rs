@@ -107,9 +107,9 @@ pub fn write_plan(w: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()
         }
         if o.steps.is_empty() {
             writeln!(w, "{}: up to date", o.database)?;
-            continue;
+        } else {
+            writeln!(w, "{}: {} to apply", o.database, o.steps.len())?;
         }
-        writeln!(w, "{}: {} to apply", o.database, o.steps.len())?;
         for s in &o.steps {
             let mut notes = Vec::new();
             if s.state == State::Failed {
@@ -121,16 +121,30 @@ pub fn write_plan(w: &mut dyn Write, outcomes: &[Outcome]) -> std::io::Result<()
                 notes.push("no transaction".to_string());
             }
             if let Some(why) = &s.unusable {
-                notes.push(format!("will fail: {why}"));
+                notes.push(format!(
+                    "{}: {why}",
+                    if s.declared.is_some() {
+                        "refused"
+                    } else {
+                        "will fail"
+                    }
+                ));
             }
             if let Some(first) = &s.blocked_by {
                 notes.push(format!("not tried: --on-error stops after {first} fails"));
             }
+            let what = match &s.declared {
+                Some(what) => format!("{what}  [{}]", s.name),
+                None => format!("apply {}", s.name),
+            };
             if notes.is_empty() {
-                writeln!(w, "  apply {}", s.name)?;
+                writeln!(w, "  {what}")?;
             } else {
-                writeln!(w, "  apply {}  ({})", s.name, notes.join("; "))?;
+                writeln!(w, "  {what}  ({})", notes.join("; "))?;
             }
+        }
+        for note in &o.notes {
+            writeln!(w, "  note: {note}")?;
         }
     }
     Ok(())

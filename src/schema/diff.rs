@@ -233,7 +233,7 @@ fn existing_table(
             what,
             sql,
             transactional: true,
-            refused: why.map(|w| format!("cannot add column {n}.{}: {w}", c.name)),
+            refused: why,
         });
     }
     for ix in &t.indexes {
@@ -525,7 +525,6 @@ mod tests {
 
     fn model(sql: &str, dialect: Dialect) -> Model {
         let f = SchemaFile {
-            path: "schema.sql".into(),
             label: "schema.sql".into(),
             dialect: None,
             text: sql.into(),

@@ -63,8 +63,10 @@ fn postgres(out: &mut String, live: &Live, skip: &super::Name) {
     for t in &live.type_defs {
         let _ = writeln!(out, "{t};");
     }
+    // The tracking table's own sequence is ours, like the table.
+    let own_sequence = format!("{}_id_seq", skip.name);
     for (n, kind) in &live.relations {
-        if *kind == 'S' {
+        if *kind == 'S' && !(n.schema == skip.schema && n.name == own_sequence) {
             let _ = writeln!(out, "CREATE SEQUENCE {};", quoted(n));
         }
     }

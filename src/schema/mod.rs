@@ -9,6 +9,7 @@ pub mod diff;
 pub mod dump;
 pub mod lex;
 pub mod model;
+pub mod probe;
 pub mod recognize;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use std::path::{Path, PathBuf};
 use crate::source::Dialect;
 
 pub use diff::{Change, Diff};
-pub use model::{Live, LiveColumn, LiveIndex, Model};
+pub use model::{Live, Model};
 pub use recognize::Name;
 
 /// The name of the tracking row that holds the declared files' checksum (`checksum`) and the
@@ -61,7 +62,6 @@ pub enum SchemaError {
 /// One declared file.
 #[derive(Debug, Clone)]
 pub struct SchemaFile {
-    pub path: PathBuf,
     /// Its name without a dialect part: what its records are named after (`schema.sql`).
     pub label: String,
     /// `Some` for `schema.postgres.sql` / `schema.sqlite.sql`.
@@ -126,11 +126,6 @@ impl Declared {
         }
         crate::source::checksum(&all)
     }
-
-    /// Whether there is nothing declared.
-    pub fn is_empty(&self) -> bool {
-        self.files.is_empty()
-    }
 }
 
 fn read_file(path: &Path) -> Result<SchemaFile, SchemaError> {
@@ -148,7 +143,6 @@ fn read_file(path: &Path) -> Result<SchemaFile, SchemaError> {
         format!("{stem}.{ext}")
     };
     Ok(SchemaFile {
-        path: path.to_path_buf(),
         label,
         dialect,
         text,
@@ -181,15 +175,23 @@ mod tests {
         std::fs::write(dir.path().join("extra.sql"), "CREATE TABLE b (x int);").unwrap();
         std::fs::write(dir.path().join("notes.txt"), "not sql").unwrap();
         let d = Declared::read(&[dir.path().to_path_buf()]).unwrap();
-        let names = |dialect| -> Vec<String> {
+        let files = |dialect| -> Vec<(String, Option<Dialect>)> {
             d.for_dialect(dialect)
                 .iter()
-                .map(|f| f.path.file_name().unwrap().to_string_lossy().into_owned())
+                .map(|f| (f.label.clone(), f.dialect))
                 .collect()
         };
-        assert_eq!(names(Dialect::Sqlite), ["extra.sql", "schema.sqlite.sql"]);
-        assert_eq!(names(Dialect::Postgres), ["extra.sql", "schema.sql"]);
-        assert_eq!(d.for_dialect(Dialect::Sqlite)[1].label, "schema.sql");
+        assert_eq!(
+            files(Dialect::Sqlite),
+            [
+                ("extra.sql".into(), None),
+                ("schema.sql".into(), Some(Dialect::Sqlite))
+            ]
+        );
+        assert_eq!(
+            files(Dialect::Postgres),
+            [("extra.sql".into(), None), ("schema.sql".into(), None)]
+        );
         assert_ne!(d.checksum(Dialect::Sqlite), d.checksum(Dialect::Postgres));
         assert!(matches!(
             Declared::read(&[dir.path().join("nope.sql")]),

@@ -350,7 +350,6 @@ mod tests {
 
     fn file(text: &str) -> SchemaFile {
         SchemaFile {
-            path: "schema.sql".into(),
             label: "schema.sql".into(),
             dialect: None,
             text: text.into(),

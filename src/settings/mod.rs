@@ -6,7 +6,7 @@ pub mod env;
 pub mod target;
 
 use std::ffi::OsString;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 pub use crate::cli::{Format, LockMode, LogFormat, Policy, Tool};
@@ -137,6 +137,8 @@ pub enum Mode {
     Resolve(Resolve),
     /// Wait for every database to answer.
     Wait,
+    /// `schema dump`: print a database's schema as SQL.
+    SchemaDump,
 }
 
 /// What `resolve` does to one migration.
@@ -178,7 +180,10 @@ impl std::fmt::Display for Mark {
 impl Mode {
     /// Commands that only look: a readiness probe must not hang on a database that is down.
     fn only_looks(&self) -> bool {
-        matches!(self, Mode::Plan | Mode::Status { .. } | Mode::Validate)
+        matches!(
+            self,
+            Mode::Plan | Mode::Status { .. } | Mode::Validate | Mode::SchemaDump
+        )
     }
 }
 
@@ -219,6 +224,12 @@ pub struct Settings {
     pub init: bool,
     /// `--init-group`: signals go to CMD's process group.
     pub init_group: bool,
+    /// `--schema`: the declared schema's files and folders.
+    pub schema: Vec<PathBuf>,
+    /// `--schema-first`: the declared schema before the migrations.
+    pub schema_first: bool,
+    /// `--schema-strict`: differences on existing objects fail.
+    pub schema_strict: bool,
     pub log: LogSettings,
 }
 
@@ -291,6 +302,7 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
             (None, None) => unreachable!("clap requires one of them"),
         }),
         Job::Wait => Mode::Wait,
+        Job::SchemaDump => Mode::SchemaDump,
     })
 }
 
@@ -321,7 +333,14 @@ pub fn resolve(
             .map(PathBuf::from)
             .collect()
     })?;
-    if dirs.is_empty() {
+    let schema = list(&db.schema.schema, "MIGRATE_SCHEMA", env, |v| {
+        v.split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect()
+    })?;
+    // A team with only a declared schema need not keep an empty ./migrations.
+    if dirs.is_empty() && (schema.is_empty() || Path::new(DEFAULT_DIR).exists()) {
         dirs.push(PathBuf::from(DEFAULT_DIR));
     }
 
@@ -395,6 +414,9 @@ pub fn resolve(
         // --init-group implies --init.
         init: boolean(given.entry.init, "MIGRATE_INIT", env)? || init_group,
         init_group,
+        schema,
+        schema_first: boolean(db.schema.schema_first, "MIGRATE_SCHEMA_FIRST", env)?,
+        schema_strict: boolean(db.schema.schema_strict, "MIGRATE_SCHEMA_STRICT", env)?,
         log,
         mode,
     })

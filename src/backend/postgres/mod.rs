@@ -5,6 +5,7 @@
 //! in flight is cancelled through the cancel token when a signal comes.
 
 mod connect;
+mod introspect;
 mod lease;
 mod sql;
 mod tls;
@@ -22,6 +23,7 @@ use super::tracking::{self, Cell, foreign_table};
 use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions, Then};
 use crate::plan::Record;
 use crate::process::signals;
+use crate::schema::{Live, Model, Name};
 use crate::settings::target::redact;
 use crate::settings::{LockMode, Table};
 use crate::source::Dialect;
@@ -565,6 +567,25 @@ impl Backend for Postgres {
             Duration::ZERO,
         )
         .map_err(|e| self.fail("cannot remove the tracking record", &e))
+    }
+
+    fn schema_fingerprint(&mut self) -> Result<String, BackendError> {
+        introspect::fingerprint(&mut self.client)
+            .map_err(|e| self.fail("cannot read the schema", &e))
+    }
+
+    fn live_schema(&mut self) -> Result<Live, BackendError> {
+        introspect::live(&mut self.client).map_err(|e| self.fail("cannot read the schema", &e))
+    }
+
+    fn has_rows(&mut self, table: &Name) -> Result<bool, BackendError> {
+        introspect::has_rows(&mut self.client, table)
+            .map_err(|e| self.fail("cannot count rows", &e))
+    }
+
+    fn probe_schema(&mut self, model: &Model, live: &Live) -> Result<Live, BackendError> {
+        introspect::probe(&mut self.client, model, live)
+            .map_err(|e| self.fail("cannot probe the declared schema", &e))
     }
 
     fn set_checksum(&mut self, name: &str, checksum: &str) -> Result<(), BackendError> {

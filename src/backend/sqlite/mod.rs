@@ -15,6 +15,7 @@ use rusqlite::{Connection, OpenFlags, params};
 
 mod alloc;
 mod exec;
+mod introspect;
 
 use exec::ExecError;
 
@@ -22,8 +23,11 @@ use super::tracking::{self, Cell, foreign_table};
 use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions, Then};
 use crate::plan::Record;
 use crate::process::signals;
+use crate::schema::{Live, Model, Name};
 use crate::settings::Table;
 use crate::source::Dialect;
+
+pub use introspect::check as check_declared;
 
 /// The busy timeout in milliseconds, read by the busy handler (a plain `fn`, so it cannot
 /// capture; every connection of a run uses the same setting).
@@ -463,6 +467,38 @@ impl Backend for Sqlite {
             Duration::ZERO,
         )
         .map_err(|e| self.fail("cannot remove the tracking record", &e))
+    }
+
+    fn schema_fingerprint(&mut self) -> Result<String, BackendError> {
+        match &self.conn {
+            Some(conn) => introspect::fingerprint(conn)
+                .map_err(|e| read_error("cannot read the schema version", &e)),
+            None => Ok("sqlite:none".into()),
+        }
+    }
+
+    fn live_schema(&mut self) -> Result<Live, BackendError> {
+        match &self.conn {
+            Some(conn) => {
+                introspect::live(conn).map_err(|e| read_error("cannot read the schema", &e))
+            }
+            None => Ok(Live::default()),
+        }
+    }
+
+    fn has_rows(&mut self, table: &Name) -> Result<bool, BackendError> {
+        match &self.conn {
+            Some(conn) => {
+                introspect::has_rows(conn, table).map_err(|e| read_error("cannot count rows", &e))
+            }
+            None => Ok(false),
+        }
+    }
+
+    fn probe_schema(&mut self, model: &Model, live: &Live) -> Result<Live, BackendError> {
+        introspect::probe(model, live).map_err(|e| {
+            BackendError::Failed(format!("cannot probe the declared schema: {}", message(&e)))
+        })
     }
 
     fn set_checksum(&mut self, name: &str, checksum: &str) -> Result<(), BackendError> {

@@ -1,0 +1,314 @@
+//! What a PostgreSQL database has, for the declared schema, read from the catalogs; the
+//! fingerprint that tells a no-op start nothing changed; and the probe that has the server
+//! describe the declared tables and indexes (see `schema::probe`).
+
+use postgres::{Client, SimpleQueryMessage};
+
+use crate::schema::model::{Live, LiveColumn, LiveIndex, Model, quoted};
+use crate::schema::{Name, probe};
+
+/// The schemas that are the user's (not the system's, not temporary).
+const USER: &str = "n.nspname !~ '^pg_' AND n.nspname <> 'information_schema'";
+
+type Rows = Vec<Vec<Option<String>>>;
+
+fn rows(client: &mut Client, sql: &str) -> Result<Rows, postgres::Error> {
+    Ok(client
+        .simple_query(sql)?
+        .into_iter()
+        .filter_map(|m| match m {
+            SimpleQueryMessage::Row(r) => {
+                Some((0..r.len()).map(|i| r.get(i).map(str::to_string)).collect())
+            }
+            _ => None,
+        })
+        .collect())
+}
+
+fn text(row: &[Option<String>], i: usize) -> String {
+    row.get(i).cloned().flatten().unwrap_or_default()
+}
+
+fn truth(row: &[Option<String>], i: usize) -> bool {
+    text(row, i) == "t"
+}
+
+fn name(row: &[Option<String>], schema: usize, name: usize) -> Name {
+    Name {
+        schema: Some(text(row, schema)),
+        name: text(row, name),
+    }
+}
+
+/// One query over the catalogs whose answer changes when a relation, a column (its type,
+/// nullability, default, being dropped), an index's validity, a constraint, a schema, an
+/// extension or a type does. Statistics (`reltuples`, `relpages`) are left out: rows written
+/// to a table must not look like a schema change.
+pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
+    let sql = format!(
+        "SELECT 'pg:' || coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM (\
+         SELECT c.oid::text || c.relkind::text || c.relname::text || n.nspname::text AS x FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relpersistence <> 't' \
+         UNION ALL SELECT a.attrelid::text || a.attnum::text || a.attname::text || a.atttypid::text \
+           || a.atttypmod::text || a.attnotnull::text || a.atthasdef::text || a.attisdropped::text FROM pg_attribute a \
+           JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE {USER} AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND a.attnum > 0 \
+         UNION ALL SELECT i.indexrelid::text || i.indisvalid::text FROM pg_index i \
+           JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE {USER} AND c.relpersistence <> 't' \
+         UNION ALL SELECT k.oid::text || k.conname::text FROM pg_constraint k \
+           JOIN pg_namespace n ON n.oid = k.connamespace WHERE {USER} \
+         UNION ALL SELECT 'n' || n.nspname::text FROM pg_namespace n WHERE {USER} \
+         UNION ALL SELECT 'e' || extname::text FROM pg_extension \
+         UNION ALL SELECT t.oid::text || t.typname::text FROM pg_type t \
+           JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER} AND t.typtype IN ('e', 'd')\
+         ) s"
+    );
+    Ok(rows(client, &sql)?
+        .first()
+        .map(|r| text(r, 0))
+        .unwrap_or_default())
+}
+
+/// The live schema.
+pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
+    let mut live = Live::default();
+    for r in rows(
+        client,
+        &format!("SELECT n.nspname FROM pg_namespace n WHERE {USER}"),
+    )? {
+        live.schemas.insert(text(&r, 0));
+    }
+    for r in rows(client, "SELECT extname FROM pg_extension")? {
+        live.extensions.insert(text(&r, 0));
+    }
+    let types = format!(
+        "SELECT n.nspname, t.typname, t.typtype::text, \
+           (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) \
+              FROM pg_enum e WHERE e.enumtypid = t.oid), \
+           format_type(t.typbasetype, t.typtypmod) \
+         FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
+         WHERE {USER} AND (t.typtype IN ('e', 'd') OR (t.typtype = 'c' AND \
+           (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
+         ORDER BY n.nspname, t.typname"
+    );
+    for r in rows(client, &types)? {
+        let n = name(&r, 0, 1);
+        match text(&r, 2).as_str() {
+            "e" => live.type_defs.push(format!(
+                "CREATE TYPE {} AS ENUM ({})",
+                quoted(&n),
+                text(&r, 3)
+            )),
+            "d" => live
+                .type_defs
+                .push(format!("CREATE DOMAIN {} AS {}", quoted(&n), text(&r, 4))),
+            _ => {}
+        }
+        live.types.insert(n);
+    }
+    // Sequences an identity column owns are not declared on their own: kind 'q'.
+    let relations = format!(
+        "SELECT n.nspname, c.relname, c.relkind::text, \
+           EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_class'::regclass \
+             AND d.objid = c.oid AND d.deptype = 'i') \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND c.relpersistence <> 't' AND c.relkind <> 't' AND c.relkind <> 'c' \
+         ORDER BY n.nspname, c.relname"
+    );
+    for r in rows(client, &relations)? {
+        let kind = text(&r, 2).chars().next().unwrap_or('r');
+        let kind = if kind == 'S' && truth(&r, 3) {
+            'q'
+        } else {
+            kind
+        };
+        live.relations.insert(name(&r, 0, 1), kind);
+    }
+    let columns = format!(
+        "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), \
+           a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE {USER} AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
+           AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY n.nspname, c.relname, a.attnum"
+    );
+    for r in rows(client, &columns)? {
+        let col = column(&r);
+        live.tables.entry(name(&r, 0, 1)).or_default().push(col);
+    }
+    let indexes = format!(
+        "SELECT n.nspname, ic.relname, tn.nspname, tc.relname, i.indisvalid, \
+           pg_get_indexdef(i.indexrelid), \
+           EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid \
+             AND k.conrelid = i.indrelid AND k.contype IN ('p', 'u', 'x')) \
+         FROM pg_index i JOIN pg_class ic ON ic.oid = i.indexrelid \
+           JOIN pg_namespace n ON n.oid = ic.relnamespace \
+           JOIN pg_class tc ON tc.oid = i.indrelid JOIN pg_namespace tn ON tn.oid = tc.relnamespace \
+         WHERE {USER} AND ic.relpersistence <> 't'"
+    );
+    for r in rows(client, &indexes)? {
+        let sql = text(&r, 5);
+        live.indexes.insert(
+            name(&r, 0, 1),
+            LiveIndex {
+                table: name(&r, 2, 3),
+                valid: truth(&r, 4),
+                definition: definition(&sql),
+                sql,
+                constraint: truth(&r, 6),
+            },
+        );
+    }
+    // NOT NULL constraints (PostgreSQL 18 lists them) are the columns' own.
+    let constraints = format!(
+        "SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid) \
+         FROM pg_constraint k JOIN pg_class c ON c.oid = k.conrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND k.contype <> 'n' AND c.relpersistence <> 't' \
+         ORDER BY k.contype = 'f', n.nspname, c.relname, k.conname"
+    );
+    for r in rows(client, &constraints)? {
+        let table = name(&r, 0, 1);
+        live.constraints.insert((table.clone(), text(&r, 2)));
+        live.constraint_defs.push((table, text(&r, 2), text(&r, 3)));
+    }
+    Ok(live)
+}
+
+fn column(r: &[Option<String>]) -> LiveColumn {
+    let default = r.get(5).cloned().flatten();
+    let generated = match (text(r, 6).as_str(), text(r, 7).as_str()) {
+        ("a", _) => Some("GENERATED ALWAYS AS IDENTITY".to_string()),
+        ("d", _) => Some("GENERATED BY DEFAULT AS IDENTITY".to_string()),
+        (_, "s") => Some(format!(
+            "GENERATED ALWAYS AS ({}) STORED",
+            default.clone().unwrap_or_default()
+        )),
+        _ => None,
+    };
+    LiveColumn {
+        name: text(r, 2),
+        data_type: text(r, 3),
+        not_null: truth(r, 4),
+        // A generated column's expression is not a default.
+        default: if text(r, 7) == "s" { None } else { default },
+        primary_key: false,
+        generated,
+    }
+}
+
+/// `pg_get_indexdef` without the index's name and table: uniqueness, method, keys, predicate.
+fn definition(indexdef: &str) -> String {
+    let unique = indexdef.starts_with("CREATE UNIQUE INDEX");
+    let rest = indexdef
+        .find(" USING ")
+        .map_or(indexdef, |at| &indexdef[at + 1..]);
+    format!("{}{rest}", if unique { "UNIQUE " } else { "" })
+}
+
+/// Whether the table holds a row.
+pub fn has_rows(client: &mut Client, table: &Name) -> Result<bool, postgres::Error> {
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", quoted(table));
+    Ok(rows(client, &sql)?.first().is_some_and(|r| truth(r, 0)))
+}
+
+/// The declared tables and indexes that exist in `live`, built as temporary tables in a
+/// transaction that is rolled back, and read back through the same catalog queries. A
+/// declared statement the server refuses is left out (its savepoint rolled back).
+pub fn probe(client: &mut Client, model: &Model, live: &Live) -> Result<Live, postgres::Error> {
+    client.batch_execute("BEGIN")?;
+    let result = probe_in(client, model, live);
+    let _ = client.batch_execute("ROLLBACK");
+    result
+}
+
+fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, postgres::Error> {
+    let mut out = Live::default();
+    let mut tables = Vec::new();
+    let mut indexes = Vec::new();
+    for (i, t) in model.tables.iter().enumerate() {
+        let Some(cols) = live.tables.get(&t.name) else {
+            continue;
+        };
+        if let Some(stmts) = probe::table(t, &format!("probe_t{i}")) {
+            if attempt(client, &stmts.join(";\n"))? {
+                tables.push((format!("probe_t{i}"), t.name.clone()));
+            }
+        }
+        // The indexes are built on a copy of the live table (its real columns).
+        let copy = format!("probe_c{i}");
+        let live_indexes: Vec<_> = t
+            .indexes
+            .iter()
+            .filter(|ix| live.indexes.contains_key(&ix.name))
+            .collect();
+        if live_indexes.is_empty() || cols.is_empty() {
+            continue;
+        }
+        let like = format!("CREATE TEMP TABLE \"{copy}\" (LIKE {})", quoted(&t.name));
+        if !attempt(client, &like)? {
+            continue;
+        }
+        for (j, ix) in live_indexes.into_iter().enumerate() {
+            let temp = format!("probe_i{i}_{j}");
+            if let Some(sql) = probe::index(ix, &temp, &copy) {
+                if attempt(client, &sql)? {
+                    indexes.push((temp, ix.name.clone(), t.name.clone()));
+                }
+            }
+        }
+    }
+    let columns = "SELECT '', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), \
+           a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'probe\\_t%' \
+           AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY c.relname, a.attnum";
+    let by_temp: std::collections::HashMap<String, Name> = tables.into_iter().collect();
+    for r in rows(client, columns)? {
+        if let Some(n) = by_temp.get(&text(&r, 1)) {
+            out.tables.entry(n.clone()).or_default().push(column(&r));
+        }
+    }
+    for (temp, ix, table) in indexes {
+        let sql = format!(
+            "SELECT pg_get_indexdef(c.oid) FROM pg_class c \
+             WHERE c.relnamespace = pg_my_temp_schema() AND c.relname = '{temp}'"
+        );
+        if let Some(def) = rows(client, &sql)?.first().map(|r| text(r, 0)) {
+            out.indexes.insert(
+                ix,
+                LiveIndex {
+                    table,
+                    valid: true,
+                    definition: definition(&def),
+                    sql: def,
+                    constraint: false,
+                },
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Runs `sql` under a savepoint: false (and rolled back to it) when the server refuses it.
+/// A lost connection is an error.
+fn attempt(client: &mut Client, sql: &str) -> Result<bool, postgres::Error> {
+    client.batch_execute("SAVEPOINT probe")?;
+    match client.batch_execute(sql) {
+        Ok(()) => {
+            client.batch_execute("RELEASE SAVEPOINT probe")?;
+            Ok(true)
+        }
+        Err(e) if e.as_db_error().is_some() => {
+            tracing::debug!("probe refused: {e}: {sql}");
+            client.batch_execute("ROLLBACK TO SAVEPOINT probe")?;
+            Ok(false)
+        }
+        Err(e) => Err(e),
+    }
+}

@@ -1,0 +1,309 @@
+//! The declared schema's part of a run, per database: whether anything can be missing (the
+//! state row against the declared checksum and the live fingerprint: no lock, no parse), what
+//! is missing (recognise, read the live schema, probe, diff), and, under the lock, each change
+//! applied with its own record.
+
+use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, Then};
+use crate::plan::{Record, State, Step};
+use crate::schema::{self, Change, Declared, Diff, Model, STATE_ROW, is_declared_record};
+use crate::settings::{Policy, Settings};
+
+/// The declared schema of a run, read once with the migration files.
+#[derive(Debug)]
+pub struct DeclaredRun {
+    pub declared: Declared,
+    /// Before the migrations instead of after them.
+    pub first: bool,
+    /// Differences on existing objects fail.
+    pub strict: bool,
+}
+
+/// What working out the changes found.
+pub struct Worked {
+    pub diff: Diff,
+    /// Statements of the files that are not managed: (file, what, first line).
+    pub not_managed: Vec<(String, String, String)>,
+}
+
+/// How applying the changes to one database went.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub applied: usize,
+    pub failed: usize,
+    /// Not tried (a policy stop, abort).
+    pub left: usize,
+    /// The policy stops this database (or every database, under abort).
+    pub stopped: bool,
+}
+
+impl DeclaredRun {
+    /// Reads `--schema` (none: `None`).
+    pub fn read(s: &Settings) -> Result<Option<DeclaredRun>, schema::SchemaError> {
+        if s.schema.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(DeclaredRun {
+            declared: Declared::read(&s.schema)?,
+            first: s.schema_first,
+            strict: s.schema_strict,
+        }))
+    }
+
+    /// Whether this database may lack something: no state row yet, another declared checksum,
+    /// another live fingerprint, or a change whose last attempt failed. One query at most.
+    pub fn needed(
+        &self,
+        backend: &mut dyn Backend,
+        records: &[Record],
+    ) -> Result<bool, BackendError> {
+        if records
+            .iter()
+            .any(|r| !r.success && r.name != STATE_ROW && is_declared_record(&r.name))
+        {
+            return Ok(true);
+        }
+        let Some(state) = records.iter().find(|r| r.name == STATE_ROW) else {
+            return Ok(true);
+        };
+        if state.checksum.as_deref() != Some(&self.declared.checksum(backend.dialect())) {
+            return Ok(true);
+        }
+        Ok(state.description.as_deref() != Some(&backend.schema_fingerprint()?))
+    }
+
+    /// What this database lacks of the declared schema, and how it differs.
+    pub fn work_out(&self, backend: &mut dyn Backend) -> Result<Worked, BackendError> {
+        let dialect = backend.dialect();
+        let model = Model::build(&self.declared.for_dialect(dialect), dialect);
+        let live = backend.live_schema()?;
+        let mut with_rows = std::collections::BTreeSet::new();
+        for t in schema::diff::tables_to_count(&model, &live) {
+            if backend.has_rows(&t)? {
+                with_rows.insert(t);
+            }
+        }
+        let normalised = match backend.probe_schema(&model, &live) {
+            Ok(p) => Some(p),
+            Err(e @ BackendError::Failed(_)) => {
+                tracing::warn!(database = backend.shown(), "{e}: differences not checked");
+                None
+            }
+            Err(e) => return Err(e),
+        };
+        let diff = schema::diff::diff(&model, &live, &with_rows, normalised.as_ref(), dialect);
+        Ok(Worked {
+            diff,
+            not_managed: model.not_managed,
+        })
+    }
+
+    /// The steps `plan` shows for these changes.
+    pub fn steps(&self, worked: &Worked, records: &[Record]) -> Vec<Step> {
+        worked
+            .diff
+            .changes
+            .iter()
+            .map(|c| Step {
+                name: c.record.clone(),
+                state: if records.iter().any(|r| r.name == c.record && !r.success) {
+                    State::Failed
+                } else {
+                    State::Pending
+                },
+                no_transaction: !c.transactional,
+                script: false,
+                unusable: c.refused.clone(),
+                blocked_by: None,
+                declared: Some(c.what.clone()),
+            })
+            .collect()
+    }
+
+    /// Logs the differences (warnings; errors with `--schema-strict`) and the statements not
+    /// managed. Returns how many differences count as failures.
+    pub fn report(&self, worked: &Worked, database: &str) -> usize {
+        for d in &worked.diff.differences {
+            if self.strict {
+                tracing::error!(database, "declared schema: {d}");
+            } else {
+                tracing::warn!(database, "declared schema: {d}");
+            }
+        }
+        if !worked.not_managed.is_empty() {
+            let listed: Vec<String> = worked
+                .not_managed
+                .iter()
+                .map(|(file, what, line)| {
+                    let file = if file.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({file})")
+                    };
+                    format!("{what}: {line}{file}")
+                })
+                .collect();
+            tracing::info!(
+                database,
+                "declared schema: {} statement(s) not managed (views, functions, triggers, data are left to migrations): {}",
+                listed.len(),
+                listed.join("; ")
+            );
+        }
+        if self.strict {
+            worked.diff.differences.len()
+        } else {
+            0
+        }
+    }
+
+    /// Under the lock, with the records as read under it: applies each change with its record,
+    /// under the policy; clears failed records of changes no longer needed; and records the
+    /// state once nothing failed. `Err`: the database cannot go on (a signal, a lost connection).
+    pub fn apply(
+        &self,
+        backend: &mut dyn Backend,
+        records: &[Record],
+        database: &str,
+        policy: Policy,
+        abort: &dyn Fn() -> bool,
+    ) -> Result<Counts, BackendError> {
+        let mut counts = Counts::default();
+        if !self.needed(backend, records)? {
+            return Ok(counts);
+        }
+        let worked = self.work_out(backend)?;
+        for r in records.iter().filter(|r| {
+            !r.success
+                && r.name != STATE_ROW
+                && is_declared_record(&r.name)
+                && !worked.diff.changes.iter().any(|c| c.record == r.name)
+        }) {
+            tracing::info!(
+                database,
+                migration = r.name,
+                "{}: nothing left to do (declared object present or no longer declared): its failed record is removed",
+                r.name
+            );
+            backend.forget(&r.name)?;
+        }
+        let changes = &worked.diff.changes;
+        for (i, change) in changes.iter().enumerate() {
+            if crate::process::signals::caught().is_some() {
+                return Err(BackendError::Cancelled);
+            }
+            if abort() {
+                counts.left = changes.len() - i;
+                return Ok(counts);
+            }
+            if self.attempt(backend, change, records, database)? {
+                counts.applied += 1;
+                continue;
+            }
+            counts.failed += 1;
+            if policy != Policy::Continue {
+                counts.left = changes.len() - i - 1;
+                counts.stopped = true;
+                if counts.left > 0 {
+                    tracing::warn!(
+                        database,
+                        "--on-error {}: {} later declared change(s) of this database not tried",
+                        if policy == Policy::Stop {
+                            "stop"
+                        } else {
+                            "abort"
+                        },
+                        counts.left
+                    );
+                }
+                return Ok(counts);
+            }
+        }
+        // Differences are judged on the schema as it is now: a probe made before a declared
+        // type or schema existed could not build the tables that use it.
+        let after = if counts.applied > 0 {
+            self.work_out(backend)?
+        } else {
+            worked
+        };
+        counts.failed += self.report(&after, database);
+        if counts.failed == 0 {
+            let fingerprint = backend.schema_fingerprint()?;
+            let checksum = self.declared.checksum(backend.dialect());
+            backend.record(&NewRecord {
+                name: STATE_ROW,
+                description: &fingerprint,
+                checksum: Some(&checksum),
+                success: true,
+                error_message: None,
+                execution_time_ms: None,
+                row_exists: records.iter().any(|r| r.name == STATE_ROW),
+            })?;
+        }
+        Ok(counts)
+    }
+
+    /// Makes one change (or records its refusal). `Ok(true)`: made.
+    fn attempt(
+        &self,
+        backend: &mut dyn Backend,
+        change: &Change,
+        records: &[Record],
+        database: &str,
+    ) -> Result<bool, BackendError> {
+        let checksum = crate::source::checksum(change.sql.as_bytes());
+        let row = NewRecord {
+            name: &change.record,
+            description: &change.what,
+            checksum: Some(&checksum),
+            success: true,
+            error_message: None,
+            execution_time_ms: None,
+            row_exists: records.iter().any(|r| r.name == change.record),
+        };
+        let failure = match &change.refused {
+            Some(why) => Failure::refused(why.clone()),
+            None => match backend.apply(&change.sql, change.transactional, Then::Record(&row)) {
+                Ok(elapsed) => {
+                    let ms = elapsed.as_millis() as u64;
+                    tracing::info!(
+                        database,
+                        migration = change.record,
+                        duration_ms = ms,
+                        "declared schema: {} in {ms} ms",
+                        change.what
+                    );
+                    return Ok(true);
+                }
+                Err(f) => f,
+            },
+        };
+        match failure.kind {
+            FailureKind::Refused => {
+                let verb = if change.refused.is_some() {
+                    "refused"
+                } else {
+                    "failed"
+                };
+                tracing::error!(database, migration = change.record, error = %failure.message, "declared schema: {verb} {}: {}", change.what, failure.message);
+                let failed = row.failed(&failure.message, Some(failure.elapsed));
+                if let Err(e) = backend.record(&failed) {
+                    tracing::error!(database, migration = change.record, error = %e, "cannot record the failure: {e}");
+                }
+                Ok(false)
+            }
+            FailureKind::Cancelled => {
+                tracing::warn!(
+                    database,
+                    migration = change.record,
+                    "cancelled {}: rolled back",
+                    change.what
+                );
+                Err(BackendError::Cancelled)
+            }
+            FailureKind::ConnectionLost => Err(BackendError::Failed(format!(
+                "the connection was lost during {}: {}",
+                change.what, failure.message
+            ))),
+        }
+    }
+}

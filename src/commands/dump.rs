@@ -1,0 +1,47 @@
+//! `schema dump`: prints each database's tables, columns and indexes as SQL that `--schema`
+//! accepts. Reads only: no lock, nothing created.
+
+use std::io::Write;
+
+use super::{Finished, fanout, open_options};
+use crate::backend;
+use crate::schema::{Name, dump};
+use crate::settings::Settings;
+
+/// Reads every database's schema and prints it (the tracking table left out).
+pub fn run(s: &Settings) -> Finished {
+    let open = open_options(s, false);
+    let several = s.targets.len() > 1;
+    let dumps = fanout::map(&s.targets, s.jobs, |t| {
+        let database = t.redacted();
+        let read = backend::open(t, &open).and_then(|mut b| {
+            let live = b.live_schema()?;
+            let dialect = b.dialect();
+            let skip = crate::schema::model::qualify(
+                &Name {
+                    schema: s.table.schema.clone(),
+                    name: s.table.name.clone(),
+                },
+                dialect,
+            );
+            Ok(dump::render(&live, dialect, &skip))
+        });
+        Some(match read {
+            Ok(sql) => Some((database, sql)),
+            Err(e) => {
+                tracing::error!(database, error = %e, "{e}");
+                None
+            }
+        })
+    });
+    let mut out = std::io::stdout().lock();
+    for (database, sql) in dumps.iter().flatten() {
+        if several {
+            let _ = writeln!(out, "-- {database}");
+        }
+        let _ = write!(out, "{sql}");
+    }
+    Finished::Waited {
+        all_answered: dumps.iter().all(Option::is_some),
+    }
+}

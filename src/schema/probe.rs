@@ -1,0 +1,169 @@
+//! The statements of a PostgreSQL probe: each declared table as a `TEMP` table with the same
+//! columns, each declared index on a temporary copy of its live table, run in a transaction
+//! that is rolled back, so that the server describes the declared definitions exactly as it
+//! describes the live ones. Pure.
+//!
+//! Temporary tables may only reference temporary tables: `REFERENCES` is left out, and so are
+//! the constraints that do not change how a column reads (CHECK, UNIQUE, EXCLUDE).
+
+use super::lex::{self, Kind};
+use super::model::{Index, Table};
+
+/// The `CREATE TEMP TABLE` (and its defaults set apart) that stands for `t`, or `None` for a
+/// partition (its columns are its parent's).
+pub fn table(t: &Table, temp: &str) -> Option<Vec<String>> {
+    if t.partition {
+        return None;
+    }
+    let mut parts: Vec<String> = t
+        .columns
+        .iter()
+        .map(|c| without_references(&c.text))
+        .collect();
+    // A primary key makes its columns NOT NULL: kept, wherever it was declared.
+    for sql in &t.extras {
+        if let Some(pk) = primary_key(sql) {
+            parts.push(pk);
+        }
+    }
+    let mut out = vec![format!(
+        "CREATE TEMP TABLE \"{temp}\" ({})",
+        parts.join(", ")
+    )];
+    for (column, expr) in &t.defaults {
+        out.push(format!(
+            "ALTER TABLE \"{temp}\" ALTER COLUMN \"{}\" SET DEFAULT {expr}",
+            column.replace('"', "\"\"")
+        ));
+    }
+    Some(out)
+}
+
+/// `ix` built under the name `temp_index` on the table `temp_table`, in a transaction.
+pub fn index(ix: &Index, temp_index: &str, temp_table: &str) -> Option<String> {
+    let s = &ix.spans;
+    let (name_start, name_end) = s.name?;
+    let sql = &ix.sql;
+    let (mut head, rest) = (sql[..name_start].to_string(), &sql[name_end..s.table.0]);
+    if let Some((a, b)) = s.concurrently {
+        head = format!("{}{}", sql[..a].trim_end(), &sql[b..name_start]);
+    }
+    Some(format!(
+        "{head}\"{temp_index}\"{rest}\"{temp_table}\"{}",
+        &sql[s.table.1..]
+    ))
+}
+
+/// `ALTER TABLE ... ADD [CONSTRAINT x] PRIMARY KEY (...)` as a table constraint.
+fn primary_key(sql: &str) -> Option<String> {
+    let t = lex::tokens(sql);
+    let at = t.iter().position(|x| x.is(sql, "PRIMARY"))?;
+    t.get(at + 1).filter(|x| x.is(sql, "KEY"))?;
+    Some(sql[t[at].start..].to_string())
+}
+
+/// A column definition without its `REFERENCES` clause (and that clause's actions).
+pub fn without_references(text: &str) -> String {
+    let t = lex::tokens(text);
+    let Some(at) = t.iter().position(|x| x.is(text, "REFERENCES")) else {
+        return text.to_string();
+    };
+    let mut k = at + 1;
+    // The table: name or schema.name.
+    k += 1;
+    while t.get(k).map(|x| x.kind) == Some(Kind::Punct(b'.')) {
+        k += 2;
+    }
+    if t.get(k).map(|x| x.kind) == Some(Kind::Punct(b'(')) {
+        k = lex::matching(&t, k) + 1;
+    }
+    loop {
+        let w = |i: usize| {
+            t.get(i)
+                .map(|x| x.text(text).to_ascii_uppercase())
+                .unwrap_or_default()
+        };
+        match w(k).as_str() {
+            "MATCH" | "INITIALLY" => k += 2,
+            "DEFERRABLE" => k += 1,
+            "NOT" if w(k + 1) == "DEFERRABLE" => k += 2,
+            "ON" => {
+                k += 2; // ON DELETE / ON UPDATE
+                match w(k).as_str() {
+                    "NO" | "SET" => k += 2,
+                    _ => k += 1,
+                }
+                if t.get(k).map(|x| x.kind) == Some(Kind::Punct(b'(')) {
+                    k = lex::matching(&t, k) + 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    let mut out = text[..t[at].start].trim_end().to_string();
+    if let Some(next) = t.get(k) {
+        out.push(' ');
+        out.push_str(&text[next.start..]);
+    }
+    // A `CONSTRAINT name` left dangling before the clause goes too.
+    let tt = lex::tokens(&out);
+    if tt.len() >= 2 && tt[tt.len() - 2].is(&out, "CONSTRAINT") && k >= t.len() {
+        out.truncate(tt[tt.len() - 2].start);
+        out = out.trim_end().to_string();
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::schema::SchemaFile;
+    use crate::schema::model::Model;
+    use crate::source::Dialect;
+
+    #[test]
+    fn references_are_left_out() {
+        let cases = [
+            ("a int REFERENCES t", "a int"),
+            (
+                "a int REFERENCES s.t (id) ON DELETE SET NULL NOT NULL",
+                "a int NOT NULL",
+            ),
+            (
+                "a int NOT NULL REFERENCES t(id) ON UPDATE NO ACTION ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED DEFAULT 1",
+                "a int NOT NULL DEFAULT 1",
+            ),
+            ("a int CONSTRAINT fk REFERENCES t", "a int"),
+            ("a int DEFAULT 0", "a int DEFAULT 0"),
+        ];
+        for (text, want) in cases {
+            assert_eq!(without_references(text), want, "{text}");
+        }
+    }
+
+    #[test]
+    fn probe_statements() {
+        let f = SchemaFile {
+            label: "s.sql".into(),
+            dialect: None,
+            text: "CREATE TABLE public.t (id integer NOT NULL, u int REFERENCES x);\n\
+                   ALTER TABLE ONLY public.t ALTER COLUMN id SET DEFAULT nextval('t_id_seq'::regclass);\n\
+                   ALTER TABLE ONLY public.t ADD CONSTRAINT t_pkey PRIMARY KEY (id);\n\
+                   CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS t_u ON ONLY public.t USING btree (u) WHERE (u > 0);"
+                .into(),
+        };
+        let m = Model::build(&[&f], Dialect::Postgres);
+        let t = &m.tables[0];
+        assert_eq!(
+            table(t, "p1").unwrap(),
+            [
+                "CREATE TEMP TABLE \"p1\" (id integer NOT NULL, u int, PRIMARY KEY (id))",
+                "ALTER TABLE \"p1\" ALTER COLUMN \"id\" SET DEFAULT nextval('t_id_seq'::regclass)",
+            ]
+        );
+        assert_eq!(
+            index(&t.indexes[0], "pi1", "pt1").unwrap(),
+            "CREATE UNIQUE INDEX IF NOT EXISTS \"pi1\" ON ONLY \"pt1\" USING btree (u) WHERE (u > 0)"
+        );
+    }
+}
