@@ -74,8 +74,11 @@ impl DeclaredRun {
     /// What this database lacks of the declared schema, and how it differs.
     pub fn work_out(&self, backend: &mut dyn Backend) -> Result<Worked, BackendError> {
         let dialect = backend.dialect();
+        let started = std::time::Instant::now();
         let model = Model::build(&self.declared.for_dialect(dialect), dialect);
+        let recognised = started.elapsed();
         let live = backend.live_schema()?;
+        let read = started.elapsed();
         let mut with_rows = std::collections::BTreeSet::new();
         for t in schema::diff::tables_to_count(&model, &live) {
             if backend.has_rows(&t)? {
@@ -90,7 +93,13 @@ impl DeclaredRun {
             }
             Err(e) => return Err(e),
         };
+        let probed = started.elapsed();
         let diff = schema::diff::diff(&model, &live, &with_rows, normalised.as_ref(), dialect);
+        tracing::debug!(
+            database = backend.shown(),
+            "declared schema worked out: recognised in {recognised:?}, live schema read by {read:?}, probed by {probed:?}, compared by {:?}",
+            started.elapsed()
+        );
         Ok(Worked {
             diff,
             not_managed: model.not_managed,

@@ -43,10 +43,11 @@ fn name(row: &[Option<String>], schema: usize, name: usize) -> Name {
 /// One query over the catalogs whose answer changes when a relation, a column (its type,
 /// nullability, default, being dropped), an index's validity, a constraint, a schema, an
 /// extension or a type does. Statistics (`reltuples`, `relpages`) are left out: rows written
-/// to a table must not look like a schema change.
+/// to a table must not look like a schema change. The rows are summed as hashes (no sort):
+/// the order of the catalogs does not matter, and a change changes the sum.
 pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
     let sql = format!(
-        "SELECT 'pg:' || coalesce(md5(string_agg(x, '|' ORDER BY x)), '') FROM (\
+        "SELECT 'pg:' || count(*)::text || ':' || coalesce(sum(hashtext(x)), 0)::text FROM (\
          SELECT c.oid::text || c.relkind::text || c.relname::text || n.nspname::text AS x FROM pg_class c \
            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relpersistence <> 't' \
          UNION ALL SELECT a.attrelid::text || a.attnum::text || a.attname::text || a.atttypid::text \
@@ -226,17 +227,23 @@ pub fn probe(client: &mut Client, model: &Model, live: &Live) -> Result<Live, po
 }
 
 fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, postgres::Error> {
-    let mut out = Live::default();
-    let mut tables = Vec::new();
-    let mut indexes = Vec::new();
+    // What to build: each statement with what it stands for.
+    enum Built {
+        Table(Name),
+        Copy,
+        Index(Name, Name),
+    }
+    let mut steps: Vec<(String, String, Built)> = Vec::new();
     for (i, t) in model.tables.iter().enumerate() {
         let Some(cols) = live.tables.get(&t.name) else {
             continue;
         };
         if let Some(stmts) = probe::table(t, &format!("probe_t{i}")) {
-            if attempt(client, &stmts.join(";\n"))? {
-                tables.push((format!("probe_t{i}"), t.name.clone()));
-            }
+            steps.push((
+                format!("probe_t{i}"),
+                stmts.join(";\n"),
+                Built::Table(t.name.clone()),
+            ));
         }
         // The indexes are built on a copy of the live table (its real columns).
         let copy = format!("probe_c{i}");
@@ -249,16 +256,37 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
             continue;
         }
         let like = format!("CREATE TEMP TABLE \"{copy}\" (LIKE {})", quoted(&t.name));
-        if !attempt(client, &like)? {
-            continue;
-        }
+        steps.push((copy.clone(), like, Built::Copy));
         for (j, ix) in live_indexes.into_iter().enumerate() {
             let temp = format!("probe_i{i}_{j}");
             if let Some(sql) = probe::index(ix, &temp, &copy) {
-                if attempt(client, &sql)? {
-                    indexes.push((temp, ix.name.clone(), t.name.clone()));
-                }
+                steps.push((temp, sql, Built::Index(ix.name.clone(), t.name.clone())));
             }
+        }
+    }
+    // All at once (one round trip); statement by statement only when the server refuses one.
+    let all: Vec<&str> = steps.iter().map(|(_, sql, _)| sql.as_str()).collect();
+    let built: Vec<bool> = if attempt(client, &all.join(";\n"))? {
+        vec![true; steps.len()]
+    } else {
+        let mut built = Vec::with_capacity(steps.len());
+        for (_, sql, _) in &steps {
+            built.push(attempt(client, sql)?);
+        }
+        built
+    };
+    let mut out = Live::default();
+    let mut by_temp = std::collections::HashMap::new();
+    let mut indexes = std::collections::HashMap::new();
+    for ((temp, _, what), ok) in steps.into_iter().zip(built) {
+        match what {
+            Built::Table(n) if ok => {
+                by_temp.insert(temp, n);
+            }
+            Built::Index(ix, table) if ok => {
+                indexes.insert(temp, (ix, table));
+            }
+            _ => {}
         }
     }
     let columns = "SELECT '', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), \
@@ -268,18 +296,16 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
          WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'probe\\_t%' \
            AND a.attnum > 0 AND NOT a.attisdropped \
          ORDER BY c.relname, a.attnum";
-    let by_temp: std::collections::HashMap<String, Name> = tables.into_iter().collect();
     for r in rows(client, columns)? {
         if let Some(n) = by_temp.get(&text(&r, 1)) {
             out.tables.entry(n.clone()).or_default().push(column(&r));
         }
     }
-    for (temp, ix, table) in indexes {
-        let sql = format!(
-            "SELECT pg_get_indexdef(c.oid) FROM pg_class c \
-             WHERE c.relnamespace = pg_my_temp_schema() AND c.relname = '{temp}'"
-        );
-        if let Some(def) = rows(client, &sql)?.first().map(|r| text(r, 0)) {
+    let defs = "SELECT c.relname, pg_get_indexdef(c.oid) FROM pg_class c \
+         WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'probe\\_i%'";
+    for r in rows(client, defs)? {
+        if let Some((ix, table)) = indexes.remove(&text(&r, 0)) {
+            let def = text(&r, 1);
             out.indexes.insert(
                 ix,
                 LiveIndex {
