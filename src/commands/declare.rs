@@ -49,6 +49,17 @@ impl DeclaredRun {
         }))
     }
 
+    /// What the state row records of the declaration: its files, and whether differences
+    /// fail (turning `--schema-strict` on must compare again what a lenient run let pass).
+    fn checksum(&self, dialect: crate::source::Dialect) -> String {
+        let files = self.declared.checksum(dialect);
+        if self.strict {
+            crate::source::checksum(format!("strict:{files}").as_bytes())
+        } else {
+            files
+        }
+    }
+
     /// Whether this database may lack something: no state row yet, another declared checksum,
     /// another live fingerprint, or a change whose last attempt failed. One query at most.
     pub fn needed(
@@ -65,7 +76,7 @@ impl DeclaredRun {
         let Some(state) = records.iter().find(|r| r.name == STATE_ROW) else {
             return Ok(true);
         };
-        if state.checksum.as_deref() != Some(&self.declared.checksum(backend.dialect())) {
+        if state.checksum.as_deref() != Some(&self.checksum(backend.dialect())) {
             return Ok(true);
         }
         Ok(state.description.as_deref() != Some(&backend.schema_fingerprint()?))
@@ -131,6 +142,9 @@ impl DeclaredRun {
     /// Logs the differences (warnings; errors with `--schema-strict`) and the statements not
     /// managed. Returns how many differences count as failures.
     pub fn report(&self, worked: &Worked, database: &str) -> usize {
+        for r in &worked.diff.renames {
+            tracing::warn!(database, "declared schema: {r}");
+        }
         for d in &worked.diff.differences {
             if self.strict {
                 tracing::error!(database, "declared schema: {d}");
@@ -230,14 +244,17 @@ impl DeclaredRun {
         // Differences are judged on the schema as it is now: a probe made before a declared
         // type or schema existed could not build the tables that use it.
         let after = if counts.applied > 0 {
-            self.work_out(backend)?
+            let mut after = self.work_out(backend)?;
+            // A rename is seen before the column is added, not after.
+            after.diff.renames = worked.diff.renames;
+            after
         } else {
             worked
         };
         counts.failed += self.report(&after, database);
         if counts.failed == 0 {
             let fingerprint = backend.schema_fingerprint()?;
-            let checksum = self.declared.checksum(backend.dialect());
+            let checksum = self.checksum(backend.dialect());
             backend.record(&NewRecord {
                 name: STATE_ROW,
                 description: &fingerprint,

@@ -592,7 +592,8 @@ impl Run<'_> {
 
 /// What `plan` notes besides the steps of a declared schema.
 fn notes(worked: &super::declare::Worked) -> Vec<String> {
-    let mut notes: Vec<String> = worked.diff.differences.clone();
+    let mut notes: Vec<String> = worked.diff.renames.clone();
+    notes.extend(worked.diff.differences.iter().cloned());
     notes.extend(worked.not_managed.iter().map(|(file, what, line)| {
         let file = if file.is_empty() {
             String::new()

@@ -29,6 +29,9 @@ pub struct Diff {
     pub changes: Vec<Change>,
     /// Differences on objects that are there (warnings; failures with `--schema-strict`).
     pub differences: Vec<String>,
+    /// Likely renames: a declared column missing where an undeclared one of its type is
+    /// (warnings: the column is still added).
+    pub renames: Vec<String>,
 }
 
 /// The existing tables whose emptiness decides a change (a column's refusal, an index built
@@ -366,7 +369,7 @@ fn differences(
                 .find(|c| c.name == *gone)
                 .is_some_and(|c| c.data_type.eq_ignore_ascii_case(&old.data_type));
             if same_type {
-                d.differences.push(format!(
+                d.renames.push(format!(
                     "column {n}.{gone} looks like a rename of {n}.{}: {gone} is added empty; for a rename, write a versioned migration (ALTER TABLE ... RENAME COLUMN)",
                     old.name
                 ));

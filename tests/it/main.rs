@@ -9,6 +9,7 @@ mod both;
 mod concurrency;
 mod container;
 mod crash;
+mod declared;
 mod door;
 mod faults;
 mod hostile;
