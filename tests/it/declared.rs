@@ -38,20 +38,20 @@ both!(
 
 impl Case {
     /// Writes the declared schema file `name` beside the migrations.
-    fn declare(&self, name: &str, sql: &str) -> PathBuf {
+    pub(crate) fn declare(&self, name: &str, sql: &str) -> PathBuf {
         let p = self.dir.path().join(name);
         std::fs::write(&p, sql).unwrap();
         p
     }
 
     /// `up` with `--schema schema.sql`.
-    fn up_declared(&self) -> Command {
+    pub(crate) fn up_declared(&self) -> Command {
         let mut c = self.up();
         c.arg("--schema").arg(self.dir.path().join("schema.sql"));
         c
     }
 
-    fn has_index(&self, name: &str) -> bool {
+    pub(crate) fn has_index(&self, name: &str) -> bool {
         let sql = match self.kind {
             Kind::Sqlite => {
                 format!("SELECT name FROM sqlite_master WHERE type = 'index' AND name = '{name}'")
@@ -64,7 +64,7 @@ impl Case {
     }
 
     /// The declared schema's records: (name, success), the state row left out.
-    fn declared_records(&self) -> Vec<(String, bool)> {
+    pub(crate) fn declared_records(&self) -> Vec<(String, bool)> {
         self.records()
             .into_iter()
             .filter(|(n, _)| n.contains('#') && n != "#schema-state")

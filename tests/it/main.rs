@@ -10,6 +10,7 @@ mod concurrency;
 mod container;
 mod crash;
 mod declared;
+mod declared_app;
 mod door;
 mod faults;
 mod hostile;

@@ -308,6 +308,7 @@ pub fn unprivileged(mut c: Command) -> Command {
     c
 }
 
+pub mod app_schema;
 pub mod pg;
 
 /// A run of the binary in the background, its stdout and stderr going to files the test can

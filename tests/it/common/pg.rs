@@ -361,3 +361,26 @@ extern "C" fn stop_all() {
         }
     }
 }
+
+/// `pg_dump --schema-only` of a database, from the installed server's binaries.
+pub fn dump_schema(url: &str) -> String {
+    let bin = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()
+        .and_then(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin/pg_dump"))
+                .find(|p| p.exists())
+        })
+        .unwrap_or_else(|| PathBuf::from("pg_dump"));
+    let out = Command::new(bin)
+        .args(["--schema-only", "--dbname"])
+        .arg(url)
+        .output()
+        .expect("pg_dump");
+    assert!(
+        out.status.success(),
+        "pg_dump: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
