@@ -75,6 +75,45 @@ proptest! {
     }
 
     #[test]
+    fn declared_schemas_never_panic(s in "([A-Za-z_é€ ;,.()'\"`\\[\\]$*/\n-]|CREATE |TABLE |INDEX |ALTER |ON |UNIQUE |CONSTRAINT |REFERENCES |SEQUENCE |OWNED BY |SET DEFAULT |\\$\\$|--|/\\*|\\*/){0,60}") {
+        let file = crate::schema::SchemaFile { label: "s.sql".into(), dialect: None, text: s.clone() };
+        for dialect in [crate::source::Dialect::Postgres, crate::source::Dialect::Sqlite] {
+            let m = crate::schema::Model::build(&[&file], dialect);
+            // Whatever was recognised is the text's own.
+            for t in &m.tables {
+                prop_assert!(s.contains(t.create.as_str()));
+                for c in &t.columns {
+                    prop_assert!(t.create.contains(c.text.as_str()));
+                }
+            }
+            let live = crate::schema::Live::default();
+            let _ = crate::schema::diff::diff(&m, &live, &Default::default(), None, dialect);
+        }
+        for (_, piece) in crate::source::statements::split(&s) {
+            let _ = crate::schema::recognize::recognize(piece);
+        }
+    }
+
+    #[test]
+    fn declared_columns_are_read_back_as_written(cols in proptest::collection::vec(("[a-z][a-z0-9_]{0,8}", prop_oneof!["integer", "text", "varchar\\(10\\)", "numeric\\(10, 2\\)", "timestamptz"], prop_oneof!["", " NOT NULL", " DEFAULT 'a,b'", " DEFAULT (1 + 2)", " REFERENCES x(id)", " CHECK (a > 0)"]), 1..8), quoted: bool) {
+        let defs: Vec<String> = cols
+            .iter()
+            .map(|(n, t, extra)| if quoted { format!("\"{n}\" {t}{extra}") } else { format!("{n} {t}{extra}") })
+            .collect();
+        let sql = format!("CREATE TABLE t (\n  {}\n)", defs.join(",\n  "));
+        match crate::schema::recognize::recognize(&sql) {
+            crate::schema::recognize::What::Table { columns, .. } => {
+                prop_assert_eq!(columns.len(), cols.len());
+                for (c, (d, (n, _, _))) in columns.iter().zip(defs.iter().zip(&cols)) {
+                    prop_assert_eq!(&c.text, d);
+                    prop_assert_eq!(&c.name, n);
+                }
+            }
+            other => prop_assert!(false, "{other:?}"),
+        }
+    }
+
+    #[test]
     fn durations_never_panic(s in "\\PC{0,20}") {
         let _ = settings::parse_duration(&s);
     }

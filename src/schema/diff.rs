@@ -716,11 +716,11 @@ mod tests {
         );
         let d = diff(&m, &live, &BTreeSet::new(), Some(&probe), Dialect::Postgres);
         assert_eq!(records(&d), [("schema.sql#column:t.full_name", None)]);
-        assert_eq!(d.differences.len(), 2, "{:?}", d.differences);
+        assert_eq!(d.differences.len(), 1, "{:?}", d.differences);
         assert!(
             d.differences[0].contains("character varying(255) (declared character varying(100))")
         );
-        assert!(d.differences[1].contains("looks like a rename of t.name"));
+        assert!(d.renames[0].contains("looks like a rename of t.name"));
         // The same schema as declared: nothing at all.
         let d = diff(
             &m,
@@ -729,6 +729,6 @@ mod tests {
             Some(&probe),
             Dialect::Postgres,
         );
-        assert!(d.changes.is_empty() && d.differences.is_empty());
+        assert!(d.changes.is_empty() && d.differences.is_empty() && d.renames.is_empty());
     }
 }

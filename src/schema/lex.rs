@@ -43,8 +43,10 @@ impl Token {
             Kind::Word => Some((t.to_string(), false)),
             // SQLite takes a string where a name is expected.
             Kind::Quoted | Kind::Str if t.len() >= 2 && !t.starts_with(['E', 'e', '$']) => {
-                let inner = &t[1..t.len().saturating_sub(1).max(1)];
                 let q = &t[..1];
+                let close = if q == "[" { "]" } else { q };
+                // An unterminated quote runs to the end of the statement.
+                let inner = t[1..].strip_suffix(close).unwrap_or(&t[1..]);
                 Some((inner.replace(&format!("{q}{q}"), q), true))
             }
             _ => None,

@@ -319,10 +319,11 @@ fn alter(sql: &str, t: &[Token]) -> What {
             let Some((sequence, k)) = name_at(sql, t, k) else {
                 return What::Skipped;
             };
-            if word(k) == "OWNED" && word(k + 1) == "BY" {
-                if let Some(table) = owner_table(sql, t, k + 2) {
-                    return What::SequenceOwnedBy { sequence, table };
-                }
+            if word(k) == "OWNED"
+                && word(k + 1) == "BY"
+                && let Some(table) = owner_table(sql, t, k + 2)
+            {
+                return What::SequenceOwnedBy { sequence, table };
             }
             return What::Skipped;
         }

@@ -493,3 +493,99 @@ fn validate_checks_the_declared_files(kind: Kind) {
         "{err}"
     );
 }
+
+#[test]
+fn postgres_schemas_extensions_types_and_sequences_are_created() {
+    let c = Case::new(Kind::Postgres);
+    c.declare(
+        "schema.sql",
+        "CREATE SCHEMA app;\nCREATE EXTENSION IF NOT EXISTS citext;\nCREATE TYPE app.mood AS ENUM ('happy', 'sad');\n\
+         CREATE SEQUENCE app.counter START WITH 10;\n\
+         CREATE TABLE app.things (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, mood app.mood, n bigint DEFAULT nextval('app.counter'), name citext);\n",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.declared_records(),
+        [
+            ("schema.sql#schema:app".into(), true),
+            ("schema.sql#extension:citext".into(), true),
+            ("schema.sql#type:app.mood".into(), true),
+            ("schema.sql#sequence:app.counter".into(), true),
+            ("schema.sql#table:app.things".into(), true),
+        ]
+    );
+    c.execute("INSERT INTO app.things (mood, name) VALUES ('sad', 'X')");
+    assert_eq!(c.value("SELECT n FROM app.things WHERE name = 'x'"), "10");
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("applied 0, failed 0, pending 0"), "{err}");
+}
+
+#[test]
+fn postgres_a_failed_concurrent_index_is_reported_invalid_and_never_dropped() {
+    let c = Case::new(Kind::Postgres);
+    c.write("001_users.sql", "CREATE TABLE users (id int PRIMARY KEY, email text);\nINSERT INTO users VALUES (1, 'a'), (2, 'a');\n");
+    c.declare("schema.sql", "CREATE TABLE users (id int PRIMARY KEY, email text);\nCREATE UNIQUE INDEX users_email ON users (email);\n");
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 1, "{err}");
+    // Built concurrently (the table has rows); the duplicates make it fail, as recorded.
+    assert!(
+        err.contains("failed create index users_email on users (concurrently)"),
+        "{err}"
+    );
+    assert!(err.contains("23505"), "{err}");
+    assert_eq!(
+        c.declared_records(),
+        [("schema.sql#index:users.users_email".into(), false)]
+    );
+    // PostgreSQL leaves an INVALID index behind: reported with the fix, not dropped.
+    assert_eq!(
+        c.value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass"),
+        "0"
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("index users_email is INVALID"), "{err}");
+    assert!(
+        err.contains("DROP INDEX CONCURRENTLY \"public\".\"users_email\""),
+        "{err}"
+    );
+    assert!(c.has_index("users_email"));
+    // Fixed as told: built again.
+    c.execute("DROP INDEX CONCURRENTLY users_email");
+    c.execute("UPDATE users SET email = 'b' WHERE id = 2");
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.value("SELECT indisvalid FROM pg_index WHERE indexrelid = 'users_email'::regclass"),
+        "1"
+    );
+    assert_eq!(
+        c.declared_records(),
+        [("schema.sql#index:users.users_email".into(), true)]
+    );
+}
+
+#[test]
+fn postgres_a_pg_dump_serial_column_is_added_to_a_table_with_rows() {
+    let c = Case::new(Kind::Postgres);
+    c.write(
+        "001_users.sql",
+        "CREATE TABLE users (email text);\nINSERT INTO users VALUES ('a'), ('b');\n",
+    );
+    // As pg_dump writes a serial: NOT NULL in the table, the sequence and its default apart.
+    c.declare(
+        "schema.sql",
+        "CREATE TABLE public.users (\n    email text,\n    id integer NOT NULL\n);\n\
+         CREATE SEQUENCE public.users_id_seq AS integer START WITH 1 INCREMENT BY 1 NO MINVALUE NO MAXVALUE CACHE 1;\n\
+         ALTER SEQUENCE public.users_id_seq OWNED BY public.users.id;\n\
+         ALTER TABLE ONLY public.users ALTER COLUMN id SET DEFAULT nextval('public.users_id_seq'::regclass);\n",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(c.column("SELECT id FROM users ORDER BY id"), ["1", "2"]);
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("differs"), "{err}");
+}
