@@ -138,3 +138,66 @@ fn postgres_no_op_opens_one_connection_and_sends_no_lock_or_ddl() {
     let t = threads(&lines);
     assert!(t <= 2, "{t} threads started:\n{}", lines.join("\n"));
 }
+
+/// A case whose declared schema is all there (the migrations made it).
+fn declared(kind: Kind) -> (Case, std::path::PathBuf) {
+    let c = applied(kind);
+    let schema = c.dir.path().join("schema.sql");
+    let tables: String = (1..=MIGRATIONS)
+        .map(|i| format!("CREATE TABLE t{i} (id INTEGER);\n"))
+        .collect();
+    std::fs::write(&schema, tables).unwrap();
+    let mut up = c.up();
+    up.arg("--schema").arg(&schema);
+    let (code, _, err) = run(up);
+    assert_eq!(code, 0, "{err}");
+    (c, schema)
+}
+
+#[test]
+fn sqlite_no_op_with_a_declared_schema_still_takes_no_lock_and_writes_nothing() {
+    let (c, schema) = declared(Kind::Sqlite);
+    let before = std::fs::read(&c.db).unwrap();
+    let mut cmd = c.cmd();
+    cmd.arg("--schema").arg(&schema);
+    let log = traced(&cmd, c.dir.path());
+    let lines = ours(&log);
+    assert!(
+        !lines.iter().any(|l| l.contains("flock(")),
+        "the migration lock was taken"
+    );
+    assert_eq!(
+        std::fs::read(&c.db).unwrap(),
+        before,
+        "the database file changed"
+    );
+    let reads = lines
+        .iter()
+        .filter(|l| l.contains("open") && l.contains("schema.sql") && !l.contains("= -1"))
+        .count();
+    assert_eq!(reads, 1, "the declared file was opened {reads} times");
+    each_file_read_once(&lines);
+}
+
+#[test]
+fn postgres_no_op_with_a_declared_schema_sends_one_query_more_and_no_lock() {
+    let (c, schema) = declared(Kind::Postgres);
+    let plain = ours(&traced(&c.cmd(), c.dir.path()))
+        .iter()
+        .filter(|l| l.contains("sendto("))
+        .count();
+    let mut cmd = c.cmd();
+    cmd.arg("--schema").arg(&schema);
+    let log = traced(&cmd, c.dir.path());
+    let lines = ours(&log);
+    let sent: Vec<&&str> = lines.iter().filter(|l| l.contains("sendto(")).collect();
+    assert_eq!(sent.len(), plain + 1, "{}", lines.join("\n"));
+    for l in &sent {
+        let upper = l.to_uppercase();
+        for word in [
+            "ADVISORY", "CREATE", "ALTER", "INSERT", "UPDATE", "BEGIN", "TEMP",
+        ] {
+            assert!(!upper.contains(word), "a no-op sent {word}: {l}");
+        }
+    }
+}
