@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Startup and apply benchmark against the tools users would pick instead, then the rollout rows
-# (bench/rollout.py: replicas started together, a database that comes up late, many databases).
+# (bench/rollout.py: replicas started together, a database that comes up late, many databases)
+# and the declared schema's (bench/declared.py).
 #
 #   bash bench/run.sh            all scenarios, peers included (first run builds the peers: ~15 min)
 #   bash bench/run.sh --quick    fewer runs, no scaling (to bench/results/results-quick.md)
@@ -68,4 +69,6 @@ export BENCH_CACHE=$cache
 rc=0
 python3 bench/bench.py "$@" || rc=1
 python3 bench/rollout.py "$@" || rc=1
+# The declared schema (--schema): first apply, no-op, a one-column change.
+python3 bench/declared.py "$@" || rc=1
 exit $rc

@@ -25,6 +25,31 @@ pub struct Worked {
     pub not_managed: Vec<(String, String, String)>,
 }
 
+impl Worked {
+    /// The statements not managed, a line each: `view: CREATE VIEW v AS ... (schema.sql)`.
+    pub fn not_managed(&self) -> Vec<String> {
+        self.not_managed
+            .iter()
+            .map(|(file, what, line)| match file.as_str() {
+                "" => format!("{what}: {line}"),
+                file => format!("{what}: {line} ({file})"),
+            })
+            .collect()
+    }
+
+    /// What `plan` notes besides the steps: renames, differences, what is not managed.
+    pub fn notes(&self) -> Vec<String> {
+        let mut notes = self.diff.renames.clone();
+        notes.extend(self.diff.differences.iter().cloned());
+        notes.extend(
+            self.not_managed()
+                .into_iter()
+                .map(|n| format!("not managed, {n}")),
+        );
+        notes
+    }
+}
+
 /// How applying the changes to one database went.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct Counts {
@@ -152,19 +177,8 @@ impl DeclaredRun {
                 tracing::warn!(database, "declared schema: {d}");
             }
         }
-        if !worked.not_managed.is_empty() {
-            let listed: Vec<String> = worked
-                .not_managed
-                .iter()
-                .map(|(file, what, line)| {
-                    let file = if file.is_empty() {
-                        String::new()
-                    } else {
-                        format!(" ({file})")
-                    };
-                    format!("{what}: {line}{file}")
-                })
-                .collect();
+        let listed = worked.not_managed();
+        if !listed.is_empty() {
             tracing::info!(
                 database,
                 "declared schema: {} statement(s) not managed (views, functions, triggers, data are left to migrations): {}",
@@ -243,7 +257,14 @@ impl DeclaredRun {
         }
         // Differences are judged on the schema as it is now: a probe made before a declared
         // type or schema existed could not build the tables that use it.
-        let after = if counts.applied > 0 {
+        // Only a new schema, extension, type or sequence can have kept the probe from building a
+        // declared table that exists (a new table or column was made from its declaration).
+        let enabling = changes.iter().any(|c| {
+            ["#schema:", "#extension:", "#type:", "#sequence:"]
+                .iter()
+                .any(|k| c.record.contains(k))
+        });
+        let after = if counts.applied > 0 && enabling {
             let mut after = self.work_out(backend)?;
             // A rename is seen before the column is added, not after.
             after.diff.renames = worked.diff.renames;

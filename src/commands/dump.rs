@@ -41,7 +41,7 @@ pub fn run(s: &Settings) -> Finished {
         }
         let _ = write!(out, "{sql}");
     }
-    Finished::Waited {
-        all_answered: dumps.iter().all(Option::is_some),
+    Finished::Dumped {
+        all_read: dumps.iter().all(Option::is_some),
     }
 }

@@ -384,7 +384,7 @@ impl Run<'_> {
                         } else {
                             out.steps.extend(steps);
                         }
-                        out.notes = notes(&worked);
+                        out.notes = worked.notes();
                         if self.opts.log_steps {
                             d.report(&worked, &out.database);
                         }
@@ -588,21 +588,6 @@ impl Run<'_> {
         };
         settle(backend, database, &m.name, content.script, &row, failure)
     }
-}
-
-/// What `plan` notes besides the steps of a declared schema.
-fn notes(worked: &super::declare::Worked) -> Vec<String> {
-    let mut notes: Vec<String> = worked.diff.renames.clone();
-    notes.extend(worked.diff.differences.iter().cloned());
-    notes.extend(worked.not_managed.iter().map(|(file, what, line)| {
-        let file = if file.is_empty() {
-            String::new()
-        } else {
-            format!(" ({file})")
-        };
-        format!("not managed, {what}: {line}{file}")
-    }));
-    notes
 }
 
 /// What a failed attempt leaves: a refusal is recorded and the run goes on; a cancelled

@@ -53,6 +53,10 @@ pub enum Finished {
     Waited {
         all_answered: bool,
     },
+    /// `schema dump`: whether every database could be read.
+    Dumped {
+        all_read: bool,
+    },
     /// `up`, `plan`, or the entrypoint when CMD is not run (or there is none).
     Migrated {
         outcomes: Vec<Outcome>,

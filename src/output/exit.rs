@@ -23,8 +23,8 @@ pub fn code(f: &Finished) -> i32 {
         Finished::BadFolders | Finished::BadInput => USAGE,
         Finished::Changed(_, Some(n)) => 128 + n,
         Finished::Changed(all, None) => for_changes(all),
-        Finished::Waited { all_answered } => {
-            if *all_answered {
+        Finished::Waited { all_answered: all } | Finished::Dumped { all_read: all } => {
+            if *all {
                 OK
             } else {
                 UNREACHABLE

@@ -1,5 +1,5 @@
 //! The statements of a PostgreSQL probe: each declared table as a `TEMP` table with the same
-//! columns, each declared index on a temporary copy of its live table, run in a transaction
+//! columns, each declared index built on that temporary table, run in a transaction
 //! that is rolled back, so that the server describes the declared definitions exactly as it
 //! describes the live ones. Pure.
 //!

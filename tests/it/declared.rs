@@ -260,8 +260,8 @@ fn an_index_name_used_elsewhere_is_refused(kind: Kind) {
 
 fn differences_and_a_likely_rename_are_warnings_and_fail_when_strict(kind: Kind) {
     let c = Case::new(kind);
-    c.write("001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, fullname TEXT, email VARCHAR(255), score INTEGER);\n");
-    c.declare("schema.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, full_name TEXT, email VARCHAR(100), score INTEGER NOT NULL DEFAULT 0);\n");
+    c.write("001_users.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, fullname TEXT, email VARCHAR(255), score INTEGER);\nCREATE INDEX users_email ON users (email);\nCREATE INDEX users_score ON users (score);\n");
+    c.declare("schema.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, full_name TEXT, email VARCHAR(100), score INTEGER NOT NULL DEFAULT 0);\nCREATE INDEX users_email ON users (lower(email));\nCREATE INDEX IF NOT EXISTS users_score ON users ( score );\n");
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(

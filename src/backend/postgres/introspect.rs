@@ -40,32 +40,37 @@ fn name(row: &[Option<String>], schema: usize, name: usize) -> Name {
     }
 }
 
-/// One query over the catalogs whose answer changes when a relation, a column (its type,
-/// nullability, default, being dropped), an index's validity, a constraint, a schema, an
-/// extension or a type does. Statistics (`reltuples`, `relpages`) are left out: rows written
-/// to a table must not look like a schema change. The rows are summed as hashes (no sort):
-/// the order of the catalogs does not matter, and a change changes the sum.
+/// One query over the catalogs whose answer changes when a relation, a column (its name, type,
+/// nullability, default, being dropped), an index (or its validity), a constraint, a schema, an
+/// extension or a type is added, dropped or changed. Only objects made after the cluster's own
+/// (`oid >= 16384`, FirstNormalObjectId) are read, through their indexes, and no temporary
+/// ones (an application's temp tables are not schema changes). Statistics (`reltuples`,
+/// `relpages`, written by VACUUM and ANALYZE) are left out: rows written to a table must not
+/// look like a schema change. Each catalog gives a count and a sum of per-row numbers (no sort,
+/// no text built per row): a change changes a count or a sum.
 pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
-    let sql = format!(
-        "SELECT 'pg:' || count(*)::text || ':' || coalesce(sum(hashtext(x)), 0)::text FROM (\
-         SELECT c.oid::text || c.relkind::text || c.relname::text || n.nspname::text AS x FROM pg_class c \
-           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relpersistence <> 't' \
-         UNION ALL SELECT a.attrelid::text || a.attnum::text || a.attname::text || a.atttypid::text \
-           || a.atttypmod::text || a.attnotnull::text || a.atthasdef::text || a.attisdropped::text FROM pg_attribute a \
-           JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-           WHERE {USER} AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't' AND a.attnum > 0 \
-         UNION ALL SELECT i.indexrelid::text || i.indisvalid::text FROM pg_index i \
-           JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
-           WHERE {USER} AND c.relpersistence <> 't' \
-         UNION ALL SELECT k.oid::text || k.conname::text FROM pg_constraint k \
-           JOIN pg_namespace n ON n.oid = k.connamespace WHERE {USER} \
-         UNION ALL SELECT 'n' || n.nspname::text FROM pg_namespace n WHERE {USER} \
-         UNION ALL SELECT 'e' || extname::text FROM pg_extension \
-         UNION ALL SELECT t.oid::text || t.typname::text FROM pg_type t \
-           JOIN pg_namespace n ON n.oid = t.typnamespace WHERE {USER} AND t.typtype IN ('e', 'd')\
-         ) s"
-    );
-    Ok(rows(client, &sql)?
+    const SQL: &str = "SELECT 'pg:' \
+        || (SELECT count(*) || ':' || coalesce(sum(hashtext(c.relname) + c.oid::int8 \
+              + ascii(c.relkind::text) + c.relnamespace::int8), 0) \
+            FROM pg_class c WHERE c.oid >= 16384 AND c.relpersistence <> 't') \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(hashtext(a.attname) + a.attrelid::int8 * 7 \
+              + a.attnum * 31 + a.atttypid::int8 * 17 + a.atttypmod + a.attnotnull::int * 3 \
+              + a.atthasdef::int * 5 + a.attisdropped::int * 11), 0) \
+            FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+            WHERE a.attrelid >= 16384 AND a.attnum > 0 AND c.relpersistence <> 't' \
+              AND c.relkind IN ('r', 'p')) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(i.indexrelid::int8 * 3 + i.indisvalid::int), 0) \
+            FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+            WHERE i.indexrelid >= 16384 AND c.relpersistence <> 't') \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(k.oid::int8 + hashtext(k.conname)), 0) \
+            FROM pg_constraint k LEFT JOIN pg_class c ON c.oid = k.conrelid \
+            WHERE k.oid >= 16384 AND coalesce(c.relpersistence, 'p') <> 't') \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(n.oid::int8 + hashtext(n.nspname)), 0) \
+            FROM pg_namespace n WHERE n.nspname !~ '^pg_(toast_)?temp') \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(e.oid::int8), 0) FROM pg_extension e) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(t.oid::int8 + hashtext(t.typname)), 0) \
+            FROM pg_type t WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd'))";
+    Ok(rows(client, SQL)?
         .first()
         .map(|r| text(r, 0))
         .unwrap_or_default())
@@ -230,37 +235,31 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
     // What to build: each statement with what it stands for.
     enum Built {
         Table(Name),
-        Copy,
         Index(Name, Name),
     }
     let mut steps: Vec<(String, String, Built)> = Vec::new();
     for (i, t) in model.tables.iter().enumerate() {
-        let Some(cols) = live.tables.get(&t.name) else {
+        if !live.tables.contains_key(&t.name) {
+            continue;
+        }
+        let temp = format!("probe_t{i}");
+        let Some(stmts) = probe::table(t, &temp) else {
             continue;
         };
-        if let Some(stmts) = probe::table(t, &format!("probe_t{i}")) {
-            steps.push((
-                format!("probe_t{i}"),
-                stmts.join(";\n"),
-                Built::Table(t.name.clone()),
-            ));
-        }
-        // The indexes are built on a copy of the live table (its real columns).
-        let copy = format!("probe_c{i}");
-        let live_indexes: Vec<_> = t
+        steps.push((
+            temp.clone(),
+            stmts.join(";\n"),
+            Built::Table(t.name.clone()),
+        ));
+        // The declared indexes are built on the declared columns, as they would be.
+        let live_indexes = t
             .indexes
             .iter()
-            .filter(|ix| live.indexes.contains_key(&ix.name))
-            .collect();
-        if live_indexes.is_empty() || cols.is_empty() {
-            continue;
-        }
-        let like = format!("CREATE TEMP TABLE \"{copy}\" (LIKE {})", quoted(&t.name));
-        steps.push((copy.clone(), like, Built::Copy));
-        for (j, ix) in live_indexes.into_iter().enumerate() {
-            let temp = format!("probe_i{i}_{j}");
-            if let Some(sql) = probe::index(ix, &temp, &copy) {
-                steps.push((temp, sql, Built::Index(ix.name.clone(), t.name.clone())));
+            .filter(|ix| live.indexes.contains_key(&ix.name));
+        for (j, ix) in live_indexes.enumerate() {
+            let index = format!("probe_i{i}_{j}");
+            if let Some(sql) = probe::index(ix, &index, &temp) {
+                steps.push((index, sql, Built::Index(ix.name.clone(), t.name.clone())));
             }
         }
     }
@@ -286,7 +285,7 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
             Built::Index(ix, table) if ok => {
                 indexes.insert(temp, (ix, table));
             }
-            _ => {}
+            Built::Table(_) | Built::Index(..) => {}
         }
     }
     let columns = "SELECT '', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), \
