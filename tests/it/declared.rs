@@ -34,6 +34,7 @@ both!(
     two_runners_apply_each_change_once,
     schema_dump_round_trips_with_no_differences,
     validate_checks_the_declared_files,
+    on_error_stop_and_abort_hold_for_declared_changes,
 );
 
 impl Case {
@@ -588,4 +589,32 @@ fn postgres_a_pg_dump_serial_column_is_added_to_a_table_with_rows() {
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("differs"), "{err}");
+}
+
+fn on_error_stop_and_abort_hold_for_declared_changes(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("001_users.sql", USERS);
+    // The first change is refused; the table after it is another change.
+    c.declare("schema.sql", "CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, token TEXT NOT NULL);\nCREATE TABLE later (id INTEGER PRIMARY KEY);\n");
+    let mut stop = c.up_declared();
+    stop.args(["--on-error", "stop"]);
+    let (code, _, err) = run(stop);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("--on-error stop: 1 later declared change(s) of this database not tried"),
+        "{err}"
+    );
+    assert!(err.contains("applied 1, failed 1, pending 1"), "{err}");
+    assert!(!c.has_table("later"));
+    // abort: CMD is not run.
+    let mut abort = c.cmd();
+    abort.arg("--schema").arg(c.dir.path().join("schema.sql"));
+    abort.args(["--on-error", "abort", "--", "echo", "cmd ran"]);
+    let (code, out, err) = run(abort);
+    assert_eq!((code, out.as_str()), (1, ""), "{err}");
+    assert!(!c.has_table("later"));
+    // continue (the default): the rest is made.
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 1, "{err}");
+    assert!(c.has_table("later"));
 }
