@@ -1,6 +1,7 @@
 //! The tokens of one SQL statement, as much as the recognizer needs: words, quoted names,
 //! strings, numbers and single punctuation characters, each with its place in the text.
-//! Comments and white space are skipped. Pure.
+//! Comments and white space are skipped. Pure. Strings, quoted names, comments and dollar
+//! quotes end where the statement splitter says they do (its scanners are shared).
 
 /// What a token is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +55,8 @@ impl Token {
     }
 }
 
+use crate::source::statements::{block_comment, dollar_end, quoted};
+
 /// The tokens of `sql`.
 pub fn tokens(sql: &str) -> Vec<Token> {
     let b = sql.as_bytes();
@@ -79,11 +82,11 @@ pub fn tokens(sql: &str) -> Vec<Token> {
                 continue;
             }
             b'\'' => {
-                i = closing(b, i, b'\'', i > 0 && matches!(b[i - 1], b'E' | b'e'));
+                i = quoted(b, i, b'\'');
                 Kind::Str
             }
             b'"' | b'`' => {
-                i = closing(b, i, c, false);
+                i = quoted(b, i, c);
                 Kind::Quoted
             }
             b'[' => {
@@ -120,7 +123,7 @@ pub fn tokens(sql: &str) -> Vec<Token> {
                 }
                 // `E'...'`: the prefix belongs to the string.
                 if i - start == 1 && matches!(c, b'E' | b'e') && b.get(i) == Some(&b'\'') {
-                    i = closing(b, i, b'\'', true);
+                    i = quoted(b, i, b'\'');
                     Kind::Str
                 } else {
                     Kind::Word
@@ -138,63 +141,6 @@ pub fn tokens(sql: &str) -> Vec<Token> {
         });
     }
     out
-}
-
-/// The end of a quote opened at `i`: a doubled quote stays inside, so does a backslash escape
-/// in an `E'...'` string.
-fn closing(b: &[u8], i: usize, q: u8, escapes: bool) -> usize {
-    let mut j = i + 1;
-    while j < b.len() {
-        match b[j] {
-            b'\\' if escapes => j += 2,
-            c if c == q && b.get(j + 1) == Some(&q) => j += 2,
-            c if c == q => return j + 1,
-            _ => j += 1,
-        }
-    }
-    b.len()
-}
-
-/// The end of a (nested) block comment opened at `i`.
-fn block_comment(b: &[u8], i: usize) -> usize {
-    let mut depth = 0;
-    let mut j = i;
-    while j + 1 < b.len() {
-        match (b[j], b[j + 1]) {
-            (b'/', b'*') => {
-                depth += 1;
-                j += 2;
-            }
-            (b'*', b'/') => {
-                depth -= 1;
-                j += 2;
-                if depth == 0 {
-                    return j;
-                }
-            }
-            _ => j += 1,
-        }
-    }
-    b.len()
-}
-
-/// The end of a dollar-quoted body opened at `i` (`$1` is a parameter, not a tag).
-fn dollar_end(b: &[u8], i: usize) -> Option<usize> {
-    let rest = &b[i + 1..];
-    let n = rest
-        .iter()
-        .position(|&c| !(c.is_ascii_alphanumeric() || c == b'_'))?;
-    if rest[n] != b'$' || rest.first().is_some_and(u8::is_ascii_digit) {
-        return None;
-    }
-    let tag = &b[i..i + n + 2];
-    let body = i + tag.len();
-    Some(
-        b[body..]
-            .windows(tag.len())
-            .position(|w| w == tag)
-            .map_or(b.len(), |p| body + p + tag.len()),
-    )
 }
 
 /// The index of the `)` that closes the `(` at `open`, or the last token when none does.

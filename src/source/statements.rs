@@ -26,10 +26,9 @@ pub fn split(sql: &str) -> Vec<(usize, &str)> {
                     .map_or(b.len(), |n| i + n + 1);
             }
             b'/' if b.get(i + 1) == Some(&b'*') => i = block_comment(b, i),
-            b'$' => match dollar_tag(b, i) {
-                Some(tag) => {
-                    let body = i + tag.len();
-                    i = find(b, body, tag).map_or(b.len(), |end| end + tag.len());
+            b'$' => match dollar_end(b, i) {
+                Some(end) => {
+                    i = end;
                     code = true;
                 }
                 None => {
@@ -59,7 +58,7 @@ pub fn split(sql: &str) -> Vec<(usize, &str)> {
 
 /// The end (past the closing quote) of a quoted string or name opened at `i`; a doubled quote
 /// stays inside, and so does a backslash escape in an `E'...'` string.
-fn quoted(b: &[u8], i: usize, q: u8) -> usize {
+pub(crate) fn quoted(b: &[u8], i: usize, q: u8) -> usize {
     let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
     let escapes =
         q == b'\'' && i > 0 && matches!(b[i - 1], b'E' | b'e') && (i == 1 || !word(b[i - 2]));
@@ -76,7 +75,7 @@ fn quoted(b: &[u8], i: usize, q: u8) -> usize {
 }
 
 /// The end of a block comment opened at `i` (PostgreSQL nests them).
-fn block_comment(b: &[u8], i: usize) -> usize {
+pub(crate) fn block_comment(b: &[u8], i: usize) -> usize {
     let mut depth = 0;
     let mut j = i;
     while j + 1 < b.len() {
@@ -98,8 +97,9 @@ fn block_comment(b: &[u8], i: usize) -> usize {
     b.len()
 }
 
-/// The `$tag$` opening a dollar-quoted body at `i`, if one does (`$1` is a parameter, not a tag).
-fn dollar_tag(b: &[u8], i: usize) -> Option<&[u8]> {
+/// The end of a dollar-quoted body opened at `i` (past its closing tag), or `None` when no
+/// `$tag$` opens there (`$1` is a parameter, not a tag).
+pub(crate) fn dollar_end(b: &[u8], i: usize) -> Option<usize> {
     let rest = &b[i + 1..];
     let n = rest
         .iter()
@@ -107,14 +107,14 @@ fn dollar_tag(b: &[u8], i: usize) -> Option<&[u8]> {
     if rest[n] != b'$' || rest.first().is_some_and(u8::is_ascii_digit) {
         return None;
     }
-    Some(&b[i..i + n + 2])
-}
-
-fn find(b: &[u8], from: usize, needle: &[u8]) -> Option<usize> {
-    b[from..]
-        .windows(needle.len())
-        .position(|w| w == needle)
-        .map(|p| from + p)
+    let tag = &b[i..i + n + 2];
+    let body = i + tag.len();
+    Some(
+        b[body..]
+            .windows(tag.len())
+            .position(|w| w == tag)
+            .map_or(b.len(), |p| body + p + tag.len()),
+    )
 }
 
 #[cfg(test)]
