@@ -749,7 +749,7 @@ pub fn suggest(word: &str) -> Option<&'static str> {
         "info" | "list" | "ls" | "show" | "version" | "check" => Some("status"),
         "create" | "add" | "generate" | "make" => Some("new"),
         "dry-run" | "pending" | "diff" => Some("plan"),
-        "dump" => Some("schema"),
+        "dump" => Some("schema dump"),
         "lint" | "verify" => Some("validate"),
         "mark" | "adopt" | "fake" => Some("baseline"),
         _ => None,

@@ -5,22 +5,6 @@ use std::process::Stdio;
 
 use crate::common::{Case, Kind, Running, bare, run};
 
-/// Instantiates a behaviour test for both backends.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Kind::Sqlite)
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Kind::Postgres)
-            }
-        }
-    )*};
-}
-
 both!(
     continue_records_the_failure_and_goes_on,
     a_failed_migration_leaves_nothing_half_applied,

@@ -7,21 +7,6 @@ use std::process::Command;
 
 use crate::common::{Case, Kind, Running, run};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[test]
-            fn sqlite() {
-                super::$name(super::Kind::Sqlite)
-            }
-            #[test]
-            fn postgres() {
-                super::$name(super::Kind::Postgres)
-            }
-        }
-    )*};
-}
-
 both!(
     missing_table_column_and_index_are_added_each_with_its_record,
     a_no_op_start_changes_nothing_and_a_dropped_index_is_noticed,

@@ -23,7 +23,7 @@ fn a_typo_or_another_tools_verb_never_migrates() {
         ("info", Some("status")),
         ("create", Some("new")),
         ("undo", Some("down")),
-        ("dump", None),
+        ("dump", Some("schema dump")),
         ("drop", None),
     ] {
         let p = pending();

@@ -1,6 +1,7 @@
 //! The built binary end to end: against real SQLite files, a real PostgreSQL server the tests
 //! start themselves, and real containers. One crate, a module per topic, one fixture.
 
+#[macro_use]
 mod common;
 
 mod adopt;

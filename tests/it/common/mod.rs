@@ -4,6 +4,24 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Instantiates a behaviour test for both backends: `both!(name, ...)` makes `name::sqlite` and
+/// `name::postgres`, each calling `name(Kind::...)` of the module it is used in (which imports
+/// `Kind`).
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn sqlite() {
+                super::$name(super::Kind::Sqlite)
+            }
+            #[test]
+            fn postgres() {
+                super::$name(super::Kind::Postgres)
+            }
+        }
+    )*};
+}
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_migrate-entrypoint");
 
 /// A migrations folder and one real database: a SQLite file `dir/app.db`, or a PostgreSQL
