@@ -1010,3 +1010,91 @@ fn init_mode_with_a_terminal_gets_ctrl_c() {
     let status = child.wait().unwrap();
     assert_eq!(status.code(), Some(5), "{}", String::from_utf8_lossy(&seen));
 }
+
+/// An image of the base with a declared schema at /app/schema.sql (MIGRATE_SCHEMA).
+fn declared_image(tag_suffix: &str, schema: &str) -> String {
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(ctx.path().join("schema.sql"), schema).unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        format!(
+            "FROM {}\nCOPY schema.sql /app/schema.sql\nENV MIGRATE_SCHEMA=/app/schema.sql\n",
+            images().base
+        ),
+    )
+    .unwrap();
+    let tag = format!(
+        "migrate-entrypoint-test:{}-{tag_suffix}",
+        std::process::id()
+    );
+    build(ctx.path(), &tag);
+    tag
+}
+
+#[test]
+fn a_declared_schema_in_the_image_gets_its_new_column_on_restart() {
+    if !docker() {
+        return;
+    }
+    let v1 = declared_image(
+        "declared-1",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);\n",
+    );
+    let v2 = declared_image(
+        "declared-2",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, title TEXT);\nCREATE INDEX notes_title ON notes (title);\n",
+    );
+    let data = volume();
+    let db = data.path().join("app.db");
+    // The first release: the migrations, then the declared table; CMD runs.
+    let mut args = run_args(data.path());
+    args.extend(["--rm", &v1].map(String::from));
+    let (code, out, err) = docker_run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(probe_report(&out)["pid"], 1, "{out}");
+    assert!(err.contains("declared schema: create table notes"), "{err}");
+    // Restarted with the models changed: the column and its index are added, nothing else.
+    let mut args = run_args(data.path());
+    args.extend(["--rm", &v2].map(String::from));
+    let (code, _, err) = docker_run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("declared schema: add column notes.title"),
+        "{err}"
+    );
+    assert!(err.contains("applied 2, failed 0, pending 0"), "{err}");
+    let declared: Vec<String> = records(&db)
+        .into_iter()
+        .filter(|(n, _)| n.contains("#") && n != "#schema-state")
+        .map(|(n, ok)| {
+            assert!(ok, "{n}");
+            n
+        })
+        .collect();
+    assert_eq!(
+        declared,
+        [
+            "schema.sql#table:notes",
+            "schema.sql#column:notes.title",
+            "schema.sql#index:notes.notes_title"
+        ]
+    );
+    // The next start has nothing to add; `docker run IMAGE schema dump` prints the schema.
+    let mut args = run_args(data.path());
+    args.extend(["--rm", &v2].map(String::from));
+    let (code, _, err) = docker_run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("applied 0, failed 0, pending 0"), "{err}");
+    let mut args = run_args(data.path());
+    args.extend(["--rm", &v2, "schema", "dump"].map(String::from));
+    let (code, out, err) = docker_run(&args);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT, title TEXT)"),
+        "{out}"
+    );
+    assert!(
+        out.contains("CREATE INDEX notes_title ON notes (title);"),
+        "{out}"
+    );
+}
