@@ -5,7 +5,7 @@
 
 use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, Then};
 use crate::plan::{Record, State, Step};
-use crate::schema::{self, Change, Declared, Diff, Model, STATE_ROW, is_declared_record};
+use crate::schema::{self, Change, Declared, Diff, Model, Name, STATE_ROW, is_declared_record};
 use crate::settings::{Policy, Settings};
 
 /// The declared schema of a run, read once with the migration files.
@@ -16,6 +16,8 @@ pub struct DeclaredRun {
     pub first: bool,
     /// Differences on existing objects fail.
     pub strict: bool,
+    /// The tracking table, as a name (left out of the declaration).
+    pub tracking: Name,
 }
 
 /// What working out the changes found.
@@ -71,6 +73,10 @@ impl DeclaredRun {
             declared: Declared::read(&s.schema)?,
             first: s.schema_first,
             strict: s.schema_strict,
+            tracking: Name {
+                schema: s.table.schema.clone(),
+                name: s.table.name.clone(),
+            },
         }))
     }
 
@@ -111,10 +117,22 @@ impl DeclaredRun {
     pub fn work_out(&self, backend: &mut dyn Backend) -> Result<Worked, BackendError> {
         let dialect = backend.dialect();
         let started = std::time::Instant::now();
-        let model = Model::build(&self.declared.for_dialect(dialect), dialect);
-        let recognised = started.elapsed();
         let live = backend.live_schema()?;
         let read = started.elapsed();
+        let default = live
+            .default_schema
+            .clone()
+            .unwrap_or_else(|| schema::model::default_schema(dialect).to_string());
+        let mut model = Model::build_in(&self.declared.for_dialect(dialect), dialect, &default);
+        // Our own tables are never the declaration's to change (a dump of a migrated database
+        // declares them too).
+        let ours = schema::model::qualify_in(&self.tracking, dialect, &default);
+        let lease = Name {
+            name: format!("{}_lock", ours.name),
+            ..ours.clone()
+        };
+        model.tables.retain(|t| t.name != ours && t.name != lease);
+        let recognised = started.elapsed();
         let mut with_rows = std::collections::BTreeSet::new();
         for t in schema::diff::tables_to_count(&model, &live) {
             if backend.has_rows(&t)? {
@@ -133,7 +151,7 @@ impl DeclaredRun {
         let diff = schema::diff::diff(&model, &live, &with_rows, normalised.as_ref(), dialect);
         tracing::debug!(
             database = backend.shown(),
-            "declared schema worked out: recognised in {recognised:?}, live schema read by {read:?}, probed by {probed:?}, compared by {:?}",
+            "declared schema worked out: live schema read in {read:?}, recognised by {recognised:?}, probed by {probed:?}, compared by {:?}",
             started.elapsed()
         );
         Ok(Worked {

@@ -72,12 +72,18 @@ pub fn default_schema(dialect: Dialect) -> &'static str {
 
 /// A name with its schema filled in (and, for SQLite, folded: it ignores case even in quotes).
 pub fn qualify(n: &Name, dialect: Dialect) -> Name {
+    qualify_in(n, dialect, default_schema(dialect))
+}
+
+/// `qualify` where a name without a schema is in `default` (PostgreSQL: the first schema of the
+/// search path).
+pub fn qualify_in(n: &Name, dialect: Dialect, default: &str) -> Name {
     let fold = |s: &str| match dialect {
         Dialect::Sqlite => s.to_lowercase(),
         Dialect::Postgres => s.to_string(),
     };
     Name {
-        schema: Some(fold(n.schema.as_deref().unwrap_or(default_schema(dialect)))),
+        schema: Some(fold(n.schema.as_deref().unwrap_or(default))),
         name: fold(&n.name),
     }
 }
@@ -125,8 +131,15 @@ fn first_line(sql: &str) -> String {
 }
 
 impl Model {
-    /// Recognises every statement of the files.
+    /// Recognises every statement of the files (names without a schema in the dialect's
+    /// default one).
     pub fn build(files: &[&SchemaFile], dialect: Dialect) -> Model {
+        Model::build_in(files, dialect, default_schema(dialect))
+    }
+
+    /// Recognises every statement of the files; names without a schema are in `default`.
+    pub fn build_in(files: &[&SchemaFile], dialect: Dialect, default: &str) -> Model {
+        let qualify = |n: &Name, dialect| qualify_in(n, dialect, default);
         let mut m = Model::default();
         // ALTERs and indexes may come before or after their table: gathered, then attached.
         let mut alters: Vec<(Name, Alter, String)> = Vec::new();
@@ -342,6 +355,9 @@ pub struct Live {
     pub type_defs: Vec<String>,
     /// PostgreSQL: each constraint as `ALTER TABLE ... ADD CONSTRAINT` (for `schema dump`).
     pub constraint_defs: Vec<(Name, String, String)>,
+    /// Where a name without a schema goes (PostgreSQL: `current_schema()`); `None`: the
+    /// dialect's default.
+    pub default_schema: Option<String>,
 }
 
 #[cfg(test)]

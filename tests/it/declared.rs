@@ -603,3 +603,33 @@ fn on_error_stop_and_abort_hold_for_declared_changes(kind: Kind) {
     assert_eq!(code, 1, "{err}");
     assert!(c.has_table("later"));
 }
+
+#[test]
+fn postgres_names_without_a_schema_follow_the_search_path() {
+    let c = Case::new(Kind::Postgres);
+    c.execute("CREATE SCHEMA app");
+    c.write(
+        "001_app.sql",
+        "CREATE TABLE app.users (id int PRIMARY KEY);\n",
+    );
+    c.declare(
+        "schema.sql",
+        "CREATE TABLE users (id int PRIMARY KEY, email text);\n",
+    );
+    let url = format!("{}&options=-csearch_path%3Dapp", c.url);
+    let mut up = crate::common::bare();
+    up.args(["up", "-d", &url, "-m"]).arg(&c.migrations);
+    up.arg("--schema").arg(c.dir.path().join("schema.sql"));
+    let (code, _, err) = run(up);
+    assert_eq!(code, 0, "{err}");
+    // The table of the search path got the column; none was made in public.
+    assert!(
+        err.contains("declared schema: add column app.users.email"),
+        "{err}"
+    );
+    assert_eq!(
+        c.value("SELECT count(*) FROM information_schema.columns WHERE table_schema = 'app' AND table_name = 'users'"),
+        "2"
+    );
+    assert!(!c.has_table("users"), "a users table in public");
+}

@@ -78,7 +78,12 @@ pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
 
 /// The live schema.
 pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
-    let mut live = Live::default();
+    let mut live = Live {
+        default_schema: rows(client, "SELECT current_schema()")?
+            .first()
+            .and_then(|r| r.first().cloned().flatten()),
+        ..Live::default()
+    };
     for r in rows(
         client,
         &format!("SELECT n.nspname FROM pg_namespace n WHERE {USER}"),
