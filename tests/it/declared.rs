@@ -633,3 +633,76 @@ fn postgres_names_without_a_schema_follow_the_search_path() {
     );
     assert!(!c.has_table("users"), "a users table in public");
 }
+
+#[test]
+fn postgres_foreign_keys_of_new_tables_come_after_every_new_table() {
+    let c = Case::new(Kind::Postgres);
+    // pg_dump's order: the referencing table first, its key and foreign key apart, at the end.
+    c.declare(
+        "schema.sql",
+        "CREATE TABLE public.posts (id integer NOT NULL, user_id integer);\n\
+         CREATE TABLE public.users (id integer NOT NULL);\n\
+         ALTER TABLE ONLY public.posts ADD CONSTRAINT posts_pkey PRIMARY KEY (id);\n\
+         ALTER TABLE ONLY public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);\n\
+         ALTER TABLE ONLY public.posts ADD CONSTRAINT posts_user_fk FOREIGN KEY (user_id) REFERENCES public.users(id);\n",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        c.declared_records(),
+        [
+            ("schema.sql#table:posts".into(), true),
+            ("schema.sql#table:users".into(), true),
+            ("schema.sql#constraint:posts.posts_user_fk".into(), true),
+        ]
+    );
+    assert!(
+        err.contains("declared schema: add constraint posts_user_fk to posts in "),
+        "{err}"
+    );
+    assert_eq!(
+        c.value("SELECT count(*) FROM pg_constraint WHERE conname IN ('posts_pkey', 'users_pkey', 'posts_user_fk')"),
+        "3"
+    );
+    // On a table that was there already, a declared constraint is a warning, not a change.
+    c.declare(
+        "schema.sql",
+        "CREATE TABLE public.posts (id integer NOT NULL, user_id integer);\n\
+         CREATE TABLE public.users (id integer NOT NULL);\n\
+         ALTER TABLE ONLY public.users ADD CONSTRAINT users_pkey PRIMARY KEY (id);\n\
+         ALTER TABLE ONLY public.posts ADD CONSTRAINT posts_user_positive CHECK (user_id > 0);\n",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("constraint posts_user_positive on posts is declared but not there"),
+        "{err}"
+    );
+    assert_eq!(
+        c.value("SELECT count(*) FROM pg_constraint WHERE conname = 'posts_user_positive'"),
+        "0"
+    );
+}
+
+fn a_table_name_taken_by_a_view_is_refused(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("001_view.sql", "CREATE VIEW reports AS SELECT 1 AS one;\n");
+    c.declare(
+        "schema.sql",
+        "CREATE TABLE reports (id INTEGER PRIMARY KEY);\n",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains(
+            "refused create table reports: cannot create table reports: the name is taken by a view"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        c.declared_records(),
+        [("schema.sql#table:reports".into(), false)]
+    );
+}
+
+both!(a_table_name_taken_by_a_view_is_refused);
