@@ -226,9 +226,7 @@ pub fn entries<'a>(
 pub fn declared_rows(records: &[Record]) -> Vec<StatusRow> {
     records
         .iter()
-        .filter(|r| {
-            r.name != crate::schema::STATE_ROW && crate::schema::is_declared_record(&r.name)
-        })
+        .filter(|r| crate::schema::is_change_record(&r.name))
         .map(|r| StatusRow {
             name: r.name.clone(),
             version: None,

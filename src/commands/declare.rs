@@ -3,10 +3,13 @@
 //! is missing (recognise, read the live schema, probe, diff), and, under the lock, each change
 //! applied with its own record.
 
+use std::sync::OnceLock;
+
 use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, Then};
 use crate::plan::{Record, State, Step};
-use crate::schema::{self, Change, Declared, Diff, Model, Name, STATE_ROW, is_declared_record};
+use crate::schema::{self, Change, Declared, Diff, Model, Name, STATE_ROW, is_change_record};
 use crate::settings::{Policy, Settings};
+use crate::source::Dialect;
 
 /// The declared schema of a run, read once with the migration files.
 #[derive(Debug)]
@@ -18,6 +21,9 @@ pub struct DeclaredRun {
     pub strict: bool,
     /// The tracking table, as a name (left out of the declaration).
     pub tracking: Name,
+    /// `checksum` per dialect, worked out once (it is asked for at every check, and again
+    /// between waits for the lock).
+    checksums: [OnceLock<String>; 2],
 }
 
 /// What working out the changes found.
@@ -73,22 +79,26 @@ impl DeclaredRun {
             declared: Declared::read(&s.schema)?,
             first: s.schema_first,
             strict: s.schema_strict,
-            tracking: Name {
-                schema: s.table.schema.clone(),
-                name: s.table.name.clone(),
-            },
+            tracking: Name::from(&s.table),
+            checksums: Default::default(),
         }))
     }
 
     /// What the state row records of the declaration: its files, and whether differences
     /// fail (turning `--schema-strict` on must compare again what a lenient run let pass).
-    fn checksum(&self, dialect: crate::source::Dialect) -> String {
-        let files = self.declared.checksum(dialect);
-        if self.strict {
-            crate::source::checksum(format!("strict:{files}").as_bytes())
-        } else {
-            files
-        }
+    fn checksum(&self, dialect: Dialect) -> &str {
+        let slot = match dialect {
+            Dialect::Postgres => &self.checksums[0],
+            Dialect::Sqlite => &self.checksums[1],
+        };
+        slot.get_or_init(|| {
+            let files = self.declared.checksum(dialect);
+            if self.strict {
+                crate::source::checksum(format!("strict:{files}").as_bytes())
+            } else {
+                files
+            }
+        })
     }
 
     /// Whether this database may lack something: no state row yet, another declared checksum,
@@ -100,14 +110,14 @@ impl DeclaredRun {
     ) -> Result<bool, BackendError> {
         if records
             .iter()
-            .any(|r| !r.success && r.name != STATE_ROW && is_declared_record(&r.name))
+            .any(|r| !r.success && is_change_record(&r.name))
         {
             return Ok(true);
         }
         let Some(state) = records.iter().find(|r| r.name == STATE_ROW) else {
             return Ok(true);
         };
-        if state.checksum.as_deref() != Some(&self.checksum(backend.dialect())) {
+        if state.checksum.as_deref() != Some(self.checksum(backend.dialect())) {
             return Ok(true);
         }
         Ok(state.description.as_deref() != Some(&backend.schema_fingerprint()?))
@@ -229,8 +239,7 @@ impl DeclaredRun {
         let worked = self.work_out(backend)?;
         for r in records.iter().filter(|r| {
             !r.success
-                && r.name != STATE_ROW
-                && is_declared_record(&r.name)
+                && is_change_record(&r.name)
                 && !worked.diff.changes.iter().any(|c| c.record == r.name)
         }) {
             tracing::info!(
@@ -297,7 +306,7 @@ impl DeclaredRun {
             backend.record(&NewRecord {
                 name: STATE_ROW,
                 description: &fingerprint,
-                checksum: Some(&checksum),
+                checksum: Some(checksum),
                 success: true,
                 error_message: None,
                 execution_time_ms: None,

@@ -17,13 +17,7 @@ pub fn run(s: &Settings) -> Finished {
         let read = backend::open(t, &open).and_then(|mut b| {
             let live = b.live_schema()?;
             let dialect = b.dialect();
-            let skip = crate::schema::model::qualify(
-                &Name {
-                    schema: s.table.schema.clone(),
-                    name: s.table.name.clone(),
-                },
-                dialect,
-            );
+            let skip = crate::schema::model::qualify(&Name::from(&s.table), dialect);
             Ok(dump::render(&live, dialect, &skip))
         });
         Some(match read {

@@ -364,7 +364,10 @@ impl Run<'_> {
             );
         }
         out.pending = due.len();
+        // With migrations to apply, the lock is taken anyway and the declared schema is looked
+        // at under it: its fingerprint query is not needed here.
         let schema_needed = match self.declared {
+            Some(_) if !due.is_empty() && !self.opts.dry_run => true,
             Some(d) => match d.needed(backend.as_mut(), records) {
                 Ok(needed) => needed,
                 Err(e) => return self.failed_as_a_whole(out, e),

@@ -36,6 +36,13 @@ impl Token {
         self.kind == Kind::Word && self.text(sql).eq_ignore_ascii_case(kw)
     }
 
+    /// The name it stands for as PostgreSQL folds it: unquoted in lower case, quoted as
+    /// written.
+    pub fn folded(&self, sql: &str) -> Option<String> {
+        let (name, quoted) = self.name(sql)?;
+        Some(if quoted { name } else { name.to_lowercase() })
+    }
+
     /// The name it stands for: an unquoted word as it is (the caller folds case), a quoted
     /// name without its quotes (a doubled quote made one).
     pub fn name(&self, sql: &str) -> Option<(String, bool)> {

@@ -39,13 +39,28 @@ const KINDS: [&str; 8] = [
 /// Whether a tracking row is one of the declared schema's (a change, or the state row), not a
 /// migration's.
 pub fn is_declared_record(name: &str) -> bool {
-    name == STATE_ROW
-        || name.split_once('#').is_some_and(|(file, rest)| {
-            !file.is_empty()
-                && rest
-                    .split_once(':')
-                    .is_some_and(|(kind, _)| KINDS.contains(&kind))
-        })
+    name == STATE_ROW || is_change_record(name)
+}
+
+/// Whether a tracking row is one of the declared schema's changes
+/// (`schema.sql#column:users.last_login`).
+pub fn is_change_record(name: &str) -> bool {
+    name.split_once('#').is_some_and(|(file, rest)| {
+        !file.is_empty()
+            && rest
+                .split_once(':')
+                .is_some_and(|(kind, _)| KINDS.contains(&kind))
+    })
+}
+
+/// The tracking table as a name (to leave it out of declarations and dumps).
+impl From<&crate::settings::Table> for Name {
+    fn from(t: &crate::settings::Table) -> Name {
+        Name {
+            schema: t.schema.clone(),
+            name: t.name.clone(),
+        }
+    }
 }
 
 /// Why the declared schema cannot be read.
@@ -158,6 +173,8 @@ mod tests {
         assert!(is_declared_record("schema.sql#column:users.last_login"));
         assert!(is_declared_record("schema.sql#table:app.users"));
         assert!(is_declared_record(STATE_ROW));
+        assert!(!is_change_record(STATE_ROW));
+        assert!(is_change_record("schema.sql#index:users.users_email"));
         assert!(!is_declared_record("001_init.sql"));
         assert!(!is_declared_record("002_a#b.sql"));
         assert!(!is_declared_record("#column:x"));

@@ -78,13 +78,17 @@ pub fn qualify(n: &Name, dialect: Dialect) -> Name {
 /// `qualify` where a name without a schema is in `default` (PostgreSQL: the first schema of the
 /// search path).
 pub fn qualify_in(n: &Name, dialect: Dialect, default: &str) -> Name {
-    let fold = |s: &str| match dialect {
-        Dialect::Sqlite => s.to_lowercase(),
-        Dialect::Postgres => s.to_string(),
-    };
     Name {
-        schema: Some(fold(n.schema.as_deref().unwrap_or(default))),
-        name: fold(&n.name),
+        schema: Some(fold(n.schema.as_deref().unwrap_or(default), dialect)),
+        name: fold(&n.name, dialect),
+    }
+}
+
+/// A name as the dialect compares it: SQLite ignores case, even in quotes.
+fn fold(name: &str, dialect: Dialect) -> String {
+    match dialect {
+        Dialect::Sqlite => name.to_lowercase(),
+        Dialect::Postgres => name.to_string(),
     }
 }
 
@@ -121,13 +125,15 @@ fn without_meta_lines(text: &str) -> String {
 
 /// The first line of a statement that has code, for listing it.
 fn first_line(sql: &str) -> String {
+    code_line(sql).chars().take(80).collect()
+}
+
+/// The first line of a statement that is not blank or a comment.
+pub fn code_line(sql: &str) -> &str {
     sql.lines()
         .map(str::trim)
         .find(|l| !l.is_empty() && !l.starts_with("--"))
         .unwrap_or("")
-        .chars()
-        .take(80)
-        .collect()
 }
 
 impl Model {
@@ -186,10 +192,7 @@ impl Model {
                             columns: columns
                                 .into_iter()
                                 .map(|c| ColumnDef {
-                                    name: match dialect {
-                                        Dialect::Sqlite => c.name.to_lowercase(),
-                                        Dialect::Postgres => c.name,
-                                    },
+                                    name: fold(&c.name, dialect),
                                     text: c.text,
                                 })
                                 .collect(),
@@ -269,11 +272,7 @@ impl Model {
                     }
                 }
                 Alter::SetDefault { column, expr } => {
-                    let column = match dialect {
-                        Dialect::Sqlite => column.to_lowercase(),
-                        Dialect::Postgres => column,
-                    };
-                    t.defaults.insert(column, expr);
+                    t.defaults.insert(fold(&column, dialect), expr);
                     t.extras.push(sql);
                 }
                 Alter::Other => t.extras.push(sql),
@@ -304,8 +303,7 @@ fn constraint_name(text: &str) -> Option<String> {
     if !t.first()?.is(text, "CONSTRAINT") {
         return None;
     }
-    let (n, q) = t.get(1)?.name(text)?;
-    Some(if q { n } else { n.to_lowercase() })
+    t.get(1)?.folded(text)
 }
 
 /// A live column as the database describes it.

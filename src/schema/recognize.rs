@@ -108,13 +108,13 @@ pub fn recognize(sql: &str) -> What {
     }
 }
 
-/// Reads a (qualified) name at `k`: the name and the index after it.
-fn name_at(sql: &str, t: &[Token], k: usize) -> Option<(Name, usize)> {
+/// The parts of a dotted name at `k` (`schema.table`, `schema.table.column`), folded, and the
+/// index after it.
+fn dotted(sql: &str, t: &[Token], k: usize) -> Option<(Vec<String>, usize)> {
     let mut parts = Vec::new();
     let mut k = k;
     loop {
-        let (text, quoted) = t.get(k)?.name(sql)?;
-        parts.push(if quoted { text } else { text.to_lowercase() });
+        parts.push(t.get(k)?.folded(sql)?);
         k += 1;
         if t.get(k).map(|x| x.kind) == Some(Kind::Punct(b'.'))
             && t.get(k + 1)
@@ -122,9 +122,14 @@ fn name_at(sql: &str, t: &[Token], k: usize) -> Option<(Name, usize)> {
         {
             k += 1;
         } else {
-            break;
+            return Some((parts, k));
         }
     }
+}
+
+/// Reads a (qualified) name at `k`: the name and the index after it.
+fn name_at(sql: &str, t: &[Token], k: usize) -> Option<(Name, usize)> {
+    let (mut parts, k) = dotted(sql, t, k)?;
     let name = parts.pop()?;
     // `db.schema.name` is rare; keep the innermost schema.
     Some((
@@ -177,15 +182,13 @@ fn create(sql: &str, t: &[Token]) -> What {
     };
     let after = skip_if_exists(sql, t, k + 1);
     match kind.as_str() {
-        "SCHEMA" => match t.get(after).and_then(|x| x.name(sql)) {
+        "SCHEMA" => match t.get(after).and_then(|x| x.folded(sql)) {
             // `CREATE SCHEMA AUTHORIZATION role` names the schema after the role.
-            Some((n, q)) if !t[after].is(sql, "AUTHORIZATION") => {
-                What::Schema(if q { n } else { n.to_lowercase() })
-            }
+            Some(n) if !t[after].is(sql, "AUTHORIZATION") => What::Schema(n),
             _ => What::NotManaged("schema statement"),
         },
-        "EXTENSION" => match t.get(after).and_then(|x| x.name(sql)) {
-            Some((n, q)) => What::Extension(if q { n } else { n.to_lowercase() }),
+        "EXTENSION" => match t.get(after).and_then(|x| x.folded(sql)) {
+            Some(n) => What::Extension(n),
             None => What::NotManaged("extension statement"),
         },
         "TYPE" | "DOMAIN" => match name_at(sql, t, after) {
@@ -247,11 +250,8 @@ fn table(sql: &str, t: &[Token], k: usize) -> What {
             };
         if is_constraint {
             constraints.push(text);
-        } else if let Some((n, q)) = t[a].name(sql) {
-            columns.push(ColumnDef {
-                name: if q { n } else { n.to_lowercase() },
-                text,
-            });
+        } else if let Some(name) = t[a].folded(sql) {
+            columns.push(ColumnDef { name, text });
         }
     }
     What::Table {
@@ -337,10 +337,7 @@ fn alter(sql: &str, t: &[Token]) -> What {
     let action = match (word(k).as_str(), word(k + 1).as_str()) {
         ("OWNER", _) => Alter::Owner,
         ("ADD", "CONSTRAINT") => {
-            let name = t
-                .get(k + 2)
-                .and_then(|x| x.name(sql))
-                .map(|(n, q)| if q { n } else { n.to_lowercase() });
+            let name = t.get(k + 2).and_then(|x| x.folded(sql));
             let foreign = t[k..]
                 .iter()
                 .any(|x| x.is(sql, "FOREIGN") || x.is(sql, "REFERENCES"));
@@ -356,10 +353,7 @@ fn alter(sql: &str, t: &[Token]) -> What {
             } else {
                 k + 1
             };
-            let column = t
-                .get(c)
-                .and_then(|x| x.name(sql))
-                .map(|(n, q)| if q { n } else { n.to_lowercase() });
+            let column = t.get(c).and_then(|x| x.folded(sql));
             match (column, word(c + 1).as_str(), word(c + 2).as_str()) {
                 (Some(column), "SET", "DEFAULT") if t.len() > c + 3 => Alter::SetDefault {
                     column,
@@ -375,17 +369,7 @@ fn alter(sql: &str, t: &[Token]) -> What {
 
 /// The table of `OWNED BY [schema.]table.column` at `k`.
 fn owner_table(sql: &str, t: &[Token], k: usize) -> Option<Name> {
-    let mut parts = Vec::new();
-    let mut k = k;
-    loop {
-        let (text, q) = t.get(k)?.name(sql)?;
-        parts.push(if q { text } else { text.to_lowercase() });
-        if t.get(k + 1).map(|x| x.kind) == Some(Kind::Punct(b'.')) {
-            k += 2;
-        } else {
-            break;
-        }
-    }
+    let (mut parts, _) = dotted(sql, t, k)?;
     if parts.len() < 2 {
         return None; // OWNED BY NONE
     }

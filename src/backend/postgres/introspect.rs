@@ -136,16 +136,9 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
         };
         live.relations.insert(name(&r, 0, 1), kind);
     }
-    let columns = format!(
-        "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), \
-           a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-           JOIN pg_namespace n ON n.oid = c.relnamespace \
-           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE {USER} AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't' \
-           AND a.attnum > 0 AND NOT a.attisdropped \
-         ORDER BY n.nspname, c.relname, a.attnum"
-    );
+    let columns = columns_where(&format!(
+        "{USER} AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't'"
+    ));
     for r in rows(client, &columns)? {
         let col = column(&r);
         live.tables.entry(name(&r, 0, 1)).or_default().push(col);
@@ -189,6 +182,21 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     Ok(live)
 }
 
+/// The columns of the tables `filter` picks, as `column` reads them, in order (the same query
+/// for the live tables and the probe's, so that both are described alike).
+fn columns_where(filter: &str) -> String {
+    format!(
+        "SELECT n.nspname, c.relname, a.attname, format_type(a.atttypid, a.atttypmod), \
+           a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text \
+         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
+         WHERE {filter} AND a.attnum > 0 AND NOT a.attisdropped \
+         ORDER BY n.nspname, c.relname, a.attnum"
+    )
+}
+
+/// One row of `columns_where`.
 fn column(r: &[Option<String>]) -> LiveColumn {
     let default = r.get(5).cloned().flatten();
     let generated = match (text(r, 6).as_str(), text(r, 7).as_str()) {
@@ -293,14 +301,9 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
             Built::Table(_) | Built::Index(..) => {}
         }
     }
-    let columns = "SELECT '', c.relname, a.attname, format_type(a.atttypid, a.atttypmod), \
-           a.attnotnull, pg_get_expr(d.adbin, d.adrelid), a.attidentity::text, a.attgenerated::text \
-         FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid \
-           LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum \
-         WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'probe\\_t%' \
-           AND a.attnum > 0 AND NOT a.attisdropped \
-         ORDER BY c.relname, a.attnum";
-    for r in rows(client, columns)? {
+    let columns =
+        columns_where("c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'probe\\_t%'");
+    for r in rows(client, &columns)? {
         if let Some(n) = by_temp.get(&text(&r, 1)) {
             out.tables.entry(n.clone()).or_default().push(column(&r));
         }

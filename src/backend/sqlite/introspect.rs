@@ -6,7 +6,7 @@ use rusqlite::Connection;
 
 use crate::schema::Name;
 use crate::schema::lex::{self, Kind};
-use crate::schema::model::{Live, LiveColumn, LiveIndex, Model};
+use crate::schema::model::{Live, LiveColumn, LiveIndex, Model, code_line, quoted};
 
 fn main_name(n: &str) -> Name {
     Name {
@@ -130,10 +130,7 @@ pub fn fingerprint(conn: &Connection) -> rusqlite::Result<String> {
 
 /// Whether the table holds a row.
 pub fn has_rows(conn: &Connection, table: &Name) -> rusqlite::Result<bool> {
-    let sql = format!(
-        "SELECT EXISTS (SELECT 1 FROM \"{}\")",
-        table.name.replace('"', "\"\"")
-    );
+    let sql = format!("SELECT EXISTS (SELECT 1 FROM {})", quoted(table));
     conn.query_row(&sql, [], |r| r.get(0))
 }
 
@@ -170,21 +167,14 @@ pub fn check(model: &Model) -> Vec<(String, String)> {
     let mut out = Vec::new();
     for t in &model.tables {
         if let Err(e) = conn.execute_batch(&t.create) {
-            out.push((t.file.clone(), format!("{}: {e}", first_line(&t.create))));
+            out.push((t.file.clone(), format!("{}: {e}", code_line(&t.create))));
             continue;
         }
         for ix in &t.indexes {
             if let Err(e) = conn.execute_batch(&ix.sql) {
-                out.push((ix.file.clone(), format!("{}: {e}", first_line(&ix.sql))));
+                out.push((ix.file.clone(), format!("{}: {e}", code_line(&ix.sql))));
             }
         }
     }
     out
-}
-
-fn first_line(sql: &str) -> &str {
-    sql.lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty() && !l.starts_with("--"))
-        .unwrap_or("")
 }
