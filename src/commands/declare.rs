@@ -129,19 +129,15 @@ impl DeclaredRun {
         let started = std::time::Instant::now();
         let live = backend.live_schema()?;
         let read = started.elapsed();
-        let default = live
-            .default_schema
-            .clone()
-            .unwrap_or_else(|| schema::model::default_schema(dialect).to_string());
-        let mut model = Model::build_in(&self.declared.for_dialect(dialect), dialect, &default);
+        let mut model = Model::build_in(
+            &self.declared.for_dialect(dialect),
+            dialect,
+            live.schema_of_unqualified(dialect),
+        );
         // Our own tables are never the declaration's to change (a dump of a migrated database
         // declares them too).
-        let ours = schema::model::qualify_in(&self.tracking, dialect, &default);
-        let lease = Name {
-            name: format!("{}_lock", ours.name),
-            ..ours.clone()
-        };
-        model.tables.retain(|t| t.name != ours && t.name != lease);
+        let ours = schema::model::ours(&self.tracking, dialect, &live);
+        model.tables.retain(|t| !ours.contains(&t.name));
         let recognised = started.elapsed();
         let mut with_rows = std::collections::BTreeSet::new();
         for t in schema::diff::tables_to_count(&model, &live) {

@@ -8,7 +8,7 @@ use crate::backend;
 use crate::schema::{Name, dump};
 use crate::settings::Settings;
 
-/// Reads every database's schema and prints it (the tracking table left out).
+/// Reads every database's schema and prints it (our own tables left out).
 pub fn run(s: &Settings) -> Finished {
     let open = open_options(s, false);
     let several = s.targets.len() > 1;
@@ -17,8 +17,8 @@ pub fn run(s: &Settings) -> Finished {
         let read = backend::open(t, &open).and_then(|mut b| {
             let live = b.live_schema()?;
             let dialect = b.dialect();
-            let skip = crate::schema::model::qualify(&Name::from(&s.table), dialect);
-            Ok(dump::render(&live, dialect, &skip))
+            let ours = crate::schema::model::ours(&Name::from(&s.table), dialect, &live);
+            Ok(dump::render(&live, dialect, &ours))
         });
         Some(match read {
             Ok(sql) => Some((database, sql)),

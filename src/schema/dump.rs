@@ -7,8 +7,8 @@ use super::model::{Live, default_schema, quoted};
 use crate::source::Dialect;
 
 /// The tables, columns, indexes (and on PostgreSQL schemas, extensions, types, sequences and
-/// constraints) of `live`, as statements. `skip`: the tracking table, left out.
-pub fn render(live: &Live, dialect: Dialect, skip: &super::Name) -> String {
+/// constraints) of `live`, as statements. `skip`: our own relations (`model::ours`), left out.
+pub fn render(live: &Live, dialect: Dialect, skip: &[super::Name]) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -16,7 +16,7 @@ pub fn render(live: &Live, dialect: Dialect, skip: &super::Name) -> String {
     );
     match dialect {
         Dialect::Sqlite => {
-            for (name, sql) in live.statements.iter().filter(|(n, _)| n != skip) {
+            for (name, sql) in live.statements.iter().filter(|(n, _)| !skip.contains(n)) {
                 let _ = writeln!(out, "{sql};\n");
                 let mut indexes: Vec<_> = live
                     .indexes
@@ -41,7 +41,7 @@ pub fn render(live: &Live, dialect: Dialect, skip: &super::Name) -> String {
     out
 }
 
-fn postgres(out: &mut String, live: &Live, skip: &super::Name) {
+fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
     for s in live
         .schemas
         .iter()
@@ -63,15 +63,13 @@ fn postgres(out: &mut String, live: &Live, skip: &super::Name) {
     for t in &live.type_defs {
         let _ = writeln!(out, "{t};");
     }
-    // The tracking table's own sequence is ours, like the table.
-    let own_sequence = format!("{}_id_seq", skip.name);
     for (n, kind) in &live.relations {
-        if *kind == 'S' && !(n.schema == skip.schema && n.name == own_sequence) {
+        if *kind == 'S' && !skip.contains(n) {
             let _ = writeln!(out, "CREATE SEQUENCE {};", quoted(n));
         }
     }
     out.push('\n');
-    for (name, cols) in live.tables.iter().filter(|(n, _)| *n != skip) {
+    for (name, cols) in live.tables.iter().filter(|(n, _)| !skip.contains(n)) {
         let _ = writeln!(out, "CREATE TABLE {} (", quoted(name));
         let lines: Vec<String> = cols
             .iter()
@@ -91,7 +89,11 @@ fn postgres(out: &mut String, live: &Live, skip: &super::Name) {
             .collect();
         let _ = writeln!(out, "{}\n);\n", lines.join(",\n"));
     }
-    for (table, name, def) in live.constraint_defs.iter().filter(|(t, _, _)| t != skip) {
+    for (table, name, def) in live
+        .constraint_defs
+        .iter()
+        .filter(|(t, _, _)| !skip.contains(t))
+    {
         let _ = writeln!(
             out,
             "ALTER TABLE {} ADD CONSTRAINT \"{}\" {def};",
@@ -103,7 +105,7 @@ fn postgres(out: &mut String, live: &Live, skip: &super::Name) {
     for i in live
         .indexes
         .values()
-        .filter(|i| !i.constraint && &i.table != skip)
+        .filter(|i| !i.constraint && !skip.contains(&i.table))
     {
         let _ = writeln!(out, "{};", i.sql);
     }

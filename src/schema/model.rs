@@ -70,13 +70,8 @@ pub fn default_schema(dialect: Dialect) -> &'static str {
     }
 }
 
-/// A name with its schema filled in (and, for SQLite, folded: it ignores case even in quotes).
-pub fn qualify(n: &Name, dialect: Dialect) -> Name {
-    qualify_in(n, dialect, default_schema(dialect))
-}
-
-/// `qualify` where a name without a schema is in `default` (PostgreSQL: the first schema of the
-/// search path).
+/// A name with its schema filled in (`default` when it has none; PostgreSQL: the first schema
+/// of the search path) and, for SQLite, folded: it ignores case even in quotes.
 pub fn qualify_in(n: &Name, dialect: Dialect, default: &str) -> Name {
     Name {
         schema: Some(fold(n.schema.as_deref().unwrap_or(default), dialect)),
@@ -90,6 +85,18 @@ fn fold(name: &str, dialect: Dialect) -> String {
         Dialect::Sqlite => name.to_lowercase(),
         Dialect::Postgres => name.to_string(),
     }
+}
+
+/// Our own relations in a database, never the declaration's and never dumped: the tracking
+/// table, its lease table (`--lock-mode table`) and the tracking table's `id` sequence, in the
+/// schema where a name without one goes there (`live.default_schema`).
+pub fn ours(tracking: &Name, dialect: Dialect, live: &Live) -> Vec<Name> {
+    let table = qualify_in(tracking, dialect, live.schema_of_unqualified(dialect));
+    let beside = |suffix: &str| Name {
+        name: format!("{}{suffix}", table.name),
+        ..table.clone()
+    };
+    vec![beside("_lock"), beside("_id_seq"), table]
 }
 
 /// A name as logs and record names show it: without the default schema.
@@ -356,6 +363,15 @@ pub struct Live {
     /// Where a name without a schema goes (PostgreSQL: `current_schema()`); `None`: the
     /// dialect's default.
     pub default_schema: Option<String>,
+}
+
+impl Live {
+    /// The schema a name without one is in, here.
+    pub fn schema_of_unqualified(&self, dialect: Dialect) -> &str {
+        self.default_schema
+            .as_deref()
+            .unwrap_or(default_schema(dialect))
+    }
 }
 
 #[cfg(test)]

@@ -618,7 +618,9 @@ fn postgres_names_without_a_schema_follow_the_search_path() {
     );
     let url = format!("{}&options=-csearch_path%3Dapp", c.url);
     let mut up = crate::common::bare();
-    up.args(["up", "-d", &url, "-m"]).arg(&c.migrations);
+    // The table lock mode: a lease table of ours beside the tracking table.
+    up.args(["up", "--lock-mode", "table", "-d", &url, "-m"])
+        .arg(&c.migrations);
     up.arg("--schema").arg(c.dir.path().join("schema.sql"));
     let (code, _, err) = run(up);
     assert_eq!(code, 0, "{err}");
@@ -632,6 +634,17 @@ fn postgres_names_without_a_schema_follow_the_search_path() {
         "2"
     );
     assert!(!c.has_table("users"), "a users table in public");
+    // A dump leaves our own tables out, where the search path put them.
+    assert_eq!(
+        c.value("SELECT count(*) FROM pg_tables WHERE schemaname = 'app' AND tablename LIKE 'schema_migrations%'"),
+        "2"
+    );
+    let mut dump = crate::common::bare();
+    dump.args(["schema", "dump", "-d", &url]);
+    let (code, out, err) = run(dump);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("CREATE TABLE \"app\".\"users\""), "{out}");
+    assert!(!out.contains("schema_migrations"), "{out}");
 }
 
 #[test]
