@@ -322,9 +322,13 @@ pub fn undo<'e>(
         let why = match (e.state, e.variant) {
             (State::Missing, _) | (_, None) => Some("its file is gone"),
             (State::Changed, _) => Some("its file changed since it was applied"),
-            (_, Some(v)) if v.content.as_ref().is_ok_and(|c| c.script) => {
+            (_, Some(v)) if v.content.as_ref().is_ok_and(|c| c.script.is_some()) => {
                 Some("it is a script migration, which cannot be undone")
             }
+            (_, Some(v)) if v.down.as_ref().is_some_and(DownPart::empty) => Some(
+                "its down section is empty: it says nothing about how to undo it (write the SQL \
+                 that undoes it there, or leave it applied)",
+            ),
             (_, Some(v)) if v.down.is_none() => Some(
                 "it has no down part (a .down.sql file, a -- migrate:down section, or a Flyway U file)",
             ),
@@ -374,8 +378,8 @@ pub fn steps(due: &[&Entry<'_>], policy: Policy) -> Vec<Step> {
             let step = Step {
                 name: e.name.to_string(),
                 state: e.state,
-                no_transaction: content.is_some_and(|c| c.body.no_transaction),
-                script: content.is_some_and(|c| c.script),
+                no_transaction: content.is_some_and(|c| c.no_transaction()),
+                script: content.is_some_and(|c| c.script.is_some()),
                 unusable: unusable.clone(),
                 blocked_by: blocker.clone(),
                 declared: None,
@@ -391,7 +395,7 @@ pub fn steps(due: &[&Entry<'_>], policy: Policy) -> Vec<Step> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::source::{Content, Version, directive};
+    use crate::source::{Content, Script, Version, format};
 
     fn mig(name: &str, version: &str, body: &str) -> Migration {
         Migration {
@@ -403,8 +407,8 @@ mod tests {
                 path: name.into(),
                 content: Ok(Content {
                     checksum: crate::source::checksum(body.as_bytes()),
-                    body: directive::parse(body),
-                    script: false,
+                    layout: format::layout(body),
+                    script: None,
                 }),
                 conflicts: vec![],
                 down: None,
@@ -417,6 +421,7 @@ mod tests {
         m.variants[0].down = Some(DownPart {
             path: "x.down.sql".into(),
             section: None,
+            no_transaction: false,
         });
         m
     }
@@ -433,7 +438,7 @@ mod tests {
     fn cat(ms: &[Migration]) -> Catalog {
         Catalog {
             migrations: ms.to_vec(),
-            ignored: Vec::new(),
+            ..Catalog::default()
         }
     }
 
@@ -579,7 +584,7 @@ mod tests {
         // A script cannot be undone, down part or not.
         let mut script = with_down(mig("5_s.py", "5", "S"));
         if let Ok(c) = script.variants[0].content.as_mut() {
-            c.script = true;
+            c.script = Some(Script::Executable);
         }
         let ms5 = [script];
         let c5 = cat(&ms5);

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 
 use crate::backend::postgres::url as pgurl;
 use crate::settings::{env as settings, target};
-use crate::source::{directive, name};
+use crate::source::{format, name};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(3000))]
@@ -31,9 +31,17 @@ proptest! {
     }
 
     #[test]
-    fn directives_never_panic_and_up_sections_come_from_the_text(s in "(-- migrate:(up|down|no-transaction)[ a-z:]*\\n|[^\\n]{0,20}\\n){0,8}") {
-        let b = directive::parse(&s);
-        prop_assert!(s.contains(&b.sql));
+    fn layouts_never_panic_and_parts_lie_in_the_text(s in "((-- migrate:(up|down|no-transaction)|-- \\+goose (Up|Down|StatementBegin|StatementEnd|NO TRANSACTION)|-- \\+migrate (Up|Down|StatementBegin|StatementEnd)|---- create above / drop below ----)[ a-z:]*\\n|[^\\n]{0,20}\\n){0,10}") {
+        let l = format::layout(&s);
+        let parts = std::iter::once(&l.up).chain(l.down.as_ref());
+        for p in parts {
+            prop_assert!(p.range.start <= p.range.end && p.range.end <= s.len());
+            prop_assert!(s.is_char_boundary(p.range.start) && s.is_char_boundary(p.range.end));
+            for w in &p.whole {
+                prop_assert!(w.start >= p.range.start && w.end <= p.range.end);
+                let _ = format::slice(&s, p);
+            }
+        }
     }
 
     #[test]

@@ -11,7 +11,7 @@ use std::time::Duration;
 use crate::plan::Record;
 use crate::schema::{Live, Model, Name};
 use crate::settings::{LockMode, Table, Target};
-use crate::source::Dialect;
+use crate::source::{Body, Dialect};
 
 pub use retry::Backoff;
 
@@ -187,14 +187,9 @@ pub trait Backend: Send {
     fn prepare_table(&mut self) -> Result<(), BackendError>;
 
     /// Runs a migration's SQL (or its down part) and then writes its success row (or removes
-    /// its row): in one transaction when `transactional`, else one after the other. On failure
-    /// the transaction is rolled back and nothing is written.
-    fn apply(
-        &mut self,
-        sql: &str,
-        transactional: bool,
-        then: Then<'_>,
-    ) -> Result<Duration, Failure>;
+    /// its row): in one transaction unless the body runs outside one, else one after the
+    /// other. On failure the transaction is rolled back and nothing is written.
+    fn apply(&mut self, body: &Body, then: Then<'_>) -> Result<Duration, Failure>;
 
     /// Writes (inserts or updates) one tracking row on its own.
     fn record(&mut self, row: &NewRecord<'_>) -> Result<(), BackendError>;

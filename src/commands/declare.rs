@@ -332,7 +332,7 @@ impl DeclaredRun {
         };
         let failure = match &change.refused {
             Some(why) => Failure::refused(why.clone()),
-            None => match backend.apply(&change.sql, change.transactional, Then::Record(&row)) {
+            None => match backend.apply(&change.body(), Then::Record(&row)) {
                 Ok(elapsed) => {
                     let ms = elapsed.as_millis() as u64;
                     tracing::info!(

@@ -54,7 +54,7 @@ fn undo(
             }
         };
         let forget = Then::Forget(u.entry.record_name());
-        match b.apply(&body.sql, !body.no_transaction, forget) {
+        match b.apply(&body, forget) {
             Ok(took) => c.done.push(format!(
                 "undid {name} in {} ms: it is pending again",
                 took.as_millis()

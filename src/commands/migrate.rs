@@ -21,7 +21,7 @@ use crate::process::exec::{self, Resolved};
 use crate::process::script::{self, ScriptEnv};
 use crate::process::signals;
 use crate::settings::{LogFormat, Mode, Policy, Settings, Target};
-use crate::source::{Catalog, Dialect, Version};
+use crate::source::{Catalog, Dialect, Script, Version};
 
 /// Why a database was not started at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -554,32 +554,36 @@ impl Run<'_> {
         let content = match (&variant.content, variant.why_unusable()) {
             // Which of two differing files is right is unknown: nothing is run or recorded.
             (_, Some(why)) if !variant.conflicts.is_empty() => return Ok(Some(why)),
-            (Err(why), _) => {
-                record_failure(backend, database, &row.failed(why, None));
-                return Ok(Some(why.clone()));
+            (Ok(content), None) => content,
+            // Unreadable, or refused: another tool's markers, never run as plain SQL.
+            (_, why) => {
+                let why = why.unwrap_or_default();
+                record_failure(backend, database, &row.failed(&why, None));
+                return Ok(Some(why));
             }
-            (Ok(content), _) => content,
         };
         (self.events)(&Event::MigrationStarted {
             database,
             name: &m.name,
         });
-        let result = if content.script {
-            run_script(
+        let result = match content.script {
+            Some(how) => run_script(
                 backend,
-                &variant.path,
+                (&variant.path, how),
                 &m.name,
                 env,
                 database,
                 self.opts,
                 &row,
-            )
-        } else {
-            backend.apply(
-                &content.body.sql,
-                !content.body.no_transaction,
-                Then::Record(&row),
-            )
+            ),
+            // The text is read now: the scan kept only where its parts are.
+            None => match variant.body() {
+                Ok(body) => backend.apply(&body, Then::Record(&row)),
+                Err(why) => {
+                    record_failure(backend, database, &row.failed(&why, None));
+                    return Ok(Some(why));
+                }
+            },
         };
         let failure = match result {
             Ok(elapsed) => {
@@ -589,7 +593,14 @@ impl Run<'_> {
             }
             Err(f) => f,
         };
-        settle(backend, database, &m.name, content.script, &row, failure)
+        settle(
+            backend,
+            database,
+            &m.name,
+            content.script.is_some(),
+            &row,
+            failure,
+        )
     }
 }
 
@@ -634,14 +645,14 @@ fn settle(
 /// Runs a script migration and, when it succeeds, writes its success row.
 fn run_script(
     backend: &mut dyn Backend,
-    path: &Path,
+    (path, how): (&Path, Script),
     name: &str,
     env: &ScriptEnv,
     database: &str,
     opts: RunOptions,
     row: &NewRecord<'_>,
 ) -> Result<Duration, Failure> {
-    let elapsed = script::run(path, name, env, database, opts.script_timeout)?;
+    let elapsed = script::run(path, how, name, env, database, opts.script_timeout)?;
     backend
         .record(&row.timed(elapsed))
         .map(|_| elapsed)

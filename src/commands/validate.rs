@@ -186,13 +186,16 @@ pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
             }
             match &v.content {
                 Err(why) => out.push(problem(&place, why.clone())),
-                Ok(c) if c.script => {
+                Ok(c) if c.script.is_some() => {
                     if let Some(why) = crate::source::shebang::problem(&v.path) {
                         out.push(problem(&place, format!("cannot run: {why}")));
                     }
                 }
                 Ok(c) => {
-                    for d in &c.body.unknown {
+                    if let Some(why) = &c.layout.refused {
+                        out.push(problem(&place, format!("refused, not run as plain SQL: {why}")));
+                    }
+                    for d in &c.layout.unknown {
                         out.push(problem(
                             &place,
                             format!("unknown directive `-- migrate:{d}`"),

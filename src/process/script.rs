@@ -1,10 +1,9 @@
-//! Script migrations: an executable file run as a process, in its own folder, with the
-//! database in its environment, its output logged line by line in the order it was written,
-//! killed (with everything it started) after `--script-timeout`, and sent SIGTERM when this
-//! process is.
+//! Script migrations: a file with a `#!` line run as a process (itself when executable, else
+//! through the interpreter its `#!` line names), in its own folder, with the database in its
+//! environment, its output logged line by line as it is written, killed (with everything it
+//! started) after `--script-timeout`, and sent SIGTERM when this process is.
 
 use std::io::Read;
-use std::os::fd::AsRawFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -14,7 +13,7 @@ use nix::sys::signal::{Signal, killpg};
 use nix::unistd::Pid;
 
 use super::signals;
-use crate::source::Dialect;
+use crate::source::{Dialect, Script};
 
 /// What the script is told about the database, through its environment.
 #[derive(Clone)]
@@ -38,13 +37,10 @@ pub struct ScriptFailure {
 /// How many of the last output lines go into a failure's message.
 const TAIL: usize = 5;
 
-/// How long output lines wait for more before they are logged (at info): the level of the
-/// lines a script ends with is decided by how it ends.
-const HOLD: Duration = Duration::from_secs(1);
-
 /// Runs the script at `path` for migration `name` of `database` (as printed in logs).
 pub fn run(
     path: &Path,
+    how: Script,
     name: &str,
     env: &ScriptEnv,
     database: &str,
@@ -58,7 +54,7 @@ pub fn run(
     };
     // Started by its absolute path: it runs in its own folder.
     let path = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
-    let (mut cmd, output) = command(&path, name, env);
+    let (mut cmd, output) = command(&path, how, name, env).map_err(|why| fail(why, false))?;
     let mut child = cmd
         .spawn()
         .map_err(|e| fail(cannot_start(&path, &e), false))?;
@@ -82,10 +78,6 @@ pub fn run(
     let output = reader.and_then(|r| r.join().ok()).unwrap_or_default();
     let cancelled = signals::caught().is_some();
     let succeeded = matches!(&status, Ok(s) if s.success()) && !cancelled;
-    // The lines it ended with: a failing script's traceback is a warning.
-    for line in &output.held {
-        log.line(line, !succeeded);
-    }
     match status {
         _ if succeeded => Ok(started.elapsed()),
         Ok(s) => Err(fail(describe(s, &output.tail), cancelled)),
@@ -112,39 +104,26 @@ struct Log {
 }
 
 impl Log {
-    fn line(&self, line: &str, warn: bool) {
+    fn line(&self, line: &str) {
         let (database, name) = (&self.database, &self.name);
-        if warn {
-            tracing::warn!(database = %database, migration = %name, "{name}: {line}");
-        } else {
-            tracing::info!(database = %database, migration = %name, "{name}: {line}");
-        }
+        tracing::info!(database = %database, migration = %name, "{name}: {line}");
     }
 }
 
-/// What the output left to its caller: the last lines (for the failure's message), and the
-/// lines it ended with, not logged yet (their level depends on how the script ends).
+/// What the output left to its caller: the last lines, for the failure's message.
 #[derive(Default)]
 struct Output {
     tail: Vec<String>,
-    held: Vec<String>,
 }
 
 /// Reads the script's output (stdout and stderr share one pipe, so lines come in the order
-/// they were written). Lines are held until `HOLD` passes without more, then logged at info;
-/// what is held at the end goes back.
+/// they were written) and logs each line as soon as it is whole, so that its timestamp is the
+/// time it was written.
 fn read_output(mut out: std::fs::File, log: &Log) -> Output {
     let mut o = Output::default();
     let mut buf = Vec::new();
     let mut chunk = [0u8; 8192];
     loop {
-        let mut fds = [poll_fd(out.as_raw_fd())];
-        // SAFETY: one valid pollfd entry, a descriptor we own.
-        let ready = unsafe { nix::libc::poll(fds.as_mut_ptr(), 1, HOLD.as_millis() as i32) };
-        if ready == 0 {
-            flush(&mut o.held, log);
-            continue;
-        }
         let n = match out.read(&mut chunk) {
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -153,19 +132,11 @@ fn read_output(mut out: std::fs::File, log: &Log) -> Output {
         buf.extend_from_slice(&chunk[..n]);
         for line in take_lines(&mut buf, n == 0) {
             remember(&mut o.tail, &line);
-            o.held.push(line);
+            log.line(&line);
         }
         if n == 0 {
             return o;
         }
-    }
-}
-
-fn poll_fd(fd: i32) -> nix::libc::pollfd {
-    nix::libc::pollfd {
-        fd,
-        events: nix::libc::POLLIN,
-        revents: 0,
     }
 }
 
@@ -194,19 +165,21 @@ fn remember(tail: &mut Vec<String>, line: &str) {
     }
 }
 
-fn flush(held: &mut Vec<String>, log: &Log) {
-    for line in held.drain(..) {
-        log.line(&line, false);
-    }
-}
-
 /// The process: in its folder, the database in its environment, in its own process group (so
 /// a timeout or a signal reaches what it started too), with the signal mask this process
 /// started with. Its stdout and stderr are one pipe (returned: its reading end). Python writes
 /// its output unbuffered, so that it is logged as it comes.
-fn command(path: &Path, name: &str, env: &ScriptEnv) -> (Command, Option<std::fs::File>) {
+fn command(
+    path: &Path,
+    how: Script,
+    name: &str,
+    env: &ScriptEnv,
+) -> Result<(Command, Option<std::fs::File>), String> {
     let folder = path.parent().unwrap_or(Path::new("/"));
-    let mut cmd = Command::new(path);
+    let mut cmd = match how {
+        Script::Executable => Command::new(path),
+        Script::Interpreted => interpreted(path, name)?,
+    };
     cmd.current_dir(folder)
         .env("DATABASE_URL", &env.database_url)
         .env("MIGRATION_NAME", name)
@@ -243,7 +216,27 @@ fn command(path: &Path, name: &str, env: &ScriptEnv) -> (Command, Option<std::fs
             });
         }
     }
-    (cmd, reader)
+    Ok((cmd, reader))
+}
+
+/// A script that is not executable, run as the kernel would run it if it were: its `#!`
+/// line's interpreter, that line's argument, then the script's path.
+fn interpreted(path: &Path, name: &str) -> Result<Command, String> {
+    let mut head = [0u8; 512];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    let Some(line) = crate::source::shebang::parse(&head[..n]) else {
+        return Err(format!("{} has no #! line", path.display()));
+    };
+    tracing::warn!(
+        migration = name,
+        "{name} is not executable: run through {} as its #! line says (chmod +x it to say so)",
+        line.interpreter
+    );
+    let mut cmd = Command::new(&line.interpreter);
+    cmd.args(line.arg).arg(path);
+    Ok(cmd)
 }
 
 /// Waits for the script to end, killing it with its group at the deadline.

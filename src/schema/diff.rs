@@ -23,6 +23,17 @@ pub struct Change {
     pub refused: Option<String>,
 }
 
+impl Change {
+    /// What the backend runs.
+    pub fn body(&self) -> crate::source::Body {
+        crate::source::Body {
+            sql: self.sql.clone(),
+            no_transaction: !self.transactional,
+            whole: Vec::new(),
+        }
+    }
+}
+
 /// What comparing a declared schema with a live one found.
 #[derive(Debug, Clone, Default)]
 pub struct Diff {

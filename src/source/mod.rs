@@ -1,17 +1,18 @@
 //! Finding migration files in the configured directories, reading them once, and turning them
 //! into plain values: names, versions, checksums, directives. Knows nothing of databases.
 
-pub mod directive;
+pub mod diesel;
+pub mod format;
 pub mod name;
 pub mod shebang;
 pub mod statements;
+mod stream;
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
-
-pub use directive::Body;
+pub use format::{Layout, Part};
 pub use name::{Dialect, Ignored, Version};
 
 /// Errors that stop the scan as a whole (a configuration problem).
@@ -32,6 +33,8 @@ pub struct Catalog {
     pub migrations: Vec<Migration>,
     /// Entries that are not migrations, with the reason.
     pub ignored: Vec<(PathBuf, Ignored)>,
+    /// Configured folders that hold entries of which none is taken, with those entries' names.
+    pub untaken: Vec<(PathBuf, Vec<String>)>,
 }
 
 /// One migration: one name, with one file per dialect it was written for.
@@ -51,7 +54,7 @@ pub struct Migration {
 pub struct Variant {
     pub dialect: Option<Dialect>,
     pub path: PathBuf,
-    /// The file's checksum and body, or why it could not be read.
+    /// The file's checksum and layout, or why it could not be read.
     pub content: Result<Content, String>,
     /// Other files with the same name and dialect but other bytes: the migration is not run.
     pub conflicts: Vec<PathBuf>,
@@ -59,43 +62,93 @@ pub struct Variant {
     pub down: Option<DownPart>,
 }
 
-/// A migration's down part: a file of its own (`.down.sql`, Flyway's `U`), read when it is
-/// needed, or the `-- migrate:down` section of its dbmate file.
+/// The SQL to send for one part of a migration, read when it runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub sql: String,
+    pub no_transaction: bool,
+    /// Statements to send whole, as byte ranges in `sql`.
+    pub whole: Vec<Range<usize>>,
+}
+
+/// A migration's down part: a file of its own (`.down.sql`, Flyway's `U`, diesel's
+/// `down.sql`), or a section of the migration's own file (dbmate, goose, sql-migrate, tern).
 #[derive(Debug, Clone)]
 pub struct DownPart {
     pub path: PathBuf,
-    /// dbmate: the section's SQL, and whether it runs outside a transaction.
-    pub section: Option<(String, bool)>,
+    /// A section of the file: where it is.
+    pub section: Option<Part>,
+    /// Runs outside a transaction whatever the file says (diesel's `run_in_transaction`).
+    pub no_transaction: bool,
 }
 
 impl DownPart {
+    /// A down file of its own.
+    fn file(path: PathBuf) -> DownPart {
+        DownPart {
+            path,
+            section: None,
+            no_transaction: false,
+        }
+    }
+
     /// The SQL that undoes the migration, and its directives.
     pub fn read(&self) -> Result<Body, String> {
-        match &self.section {
-            Some((sql, no_transaction)) => Ok(Body {
-                sql: sql.clone(),
-                no_transaction: *no_transaction,
-                unknown: Vec::new(),
-                down: None,
-            }),
+        let text = stream::read_text(&self.path)?;
+        let mut body = match &self.section {
+            Some(part) => body_of(&text, part),
             None => {
-                let bytes = read_whole(&self.path)
-                    .map_err(|e| format!("cannot read {}: {e}", self.path.display()))?;
-                read_content(&bytes).map(|c| c.body)
+                let layout = format::layout(&text);
+                if let Some(why) = layout.refused {
+                    return Err(format!("{}: {why}", self.path.display()));
+                }
+                body_of(&text, &layout.up)
             }
-        }
+        };
+        body.no_transaction |= self.no_transaction;
+        Ok(body)
+    }
+
+    /// Why it is no down part after all: it holds nothing but comments.
+    pub fn empty(&self) -> bool {
+        self.section.as_ref().is_some_and(|p| p.empty)
     }
 }
 
-/// A readable migration file.
+fn body_of(text: &str, part: &Part) -> Body {
+    let (sql, whole) = format::slice(text, part);
+    Body {
+        sql,
+        no_transaction: part.no_transaction,
+        whole,
+    }
+}
+
+/// A readable migration file, as the scan saw it.
 #[derive(Debug, Clone)]
 pub struct Content {
     /// SHA-256, lowercase hex, of the file with CRLF read as LF.
     pub checksum: String,
-    /// For SQL: the statements to send and the directives. For a script: empty, no transaction.
-    pub body: Body,
-    /// An executable run as a process, not SQL.
-    pub script: bool,
+    /// For SQL: where its parts are and how they run. For a script: nothing to read.
+    pub layout: Layout,
+    /// Run as a process, not SQL.
+    pub script: Option<Script>,
+}
+
+/// How a script migration is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Script {
+    /// Executable: run itself.
+    Executable,
+    /// Not executable: run through the interpreter its `#!` line names.
+    Interpreted,
+}
+
+impl Content {
+    /// Whether its up part runs outside a transaction (a script always does).
+    pub fn no_transaction(&self) -> bool {
+        self.script.is_some() || self.layout.up.no_transaction
+    }
 }
 
 impl Migration {
@@ -118,12 +171,33 @@ impl Variant {
                 join_paths(&self.conflicts)
             ));
         }
-        self.content.as_ref().err().cloned()
+        match &self.content {
+            Err(why) => Some(why.clone()),
+            Ok(c) => c
+                .layout
+                .refused
+                .as_ref()
+                .map(|why| format!("refused, not run as plain SQL: {why}")),
+        }
     }
 
     /// The checksum, when the file could be read.
     pub fn checksum(&self) -> Option<&str> {
         self.content.as_ref().ok().map(|c| c.checksum.as_str())
+    }
+
+    /// The SQL of its up part, read now (the scan kept only where it is); refused when the
+    /// file changed since the scan.
+    pub fn body(&self) -> Result<Body, String> {
+        let content = self.content.as_ref().map_err(Clone::clone)?;
+        let text = stream::read_text(&self.path)?;
+        if checksum(text.as_bytes()) != content.checksum {
+            return Err(format!(
+                "{} changed while this run was going on: not applied",
+                self.path.display()
+            ));
+        }
+        Ok(body_of(&text, &content.layout.up))
     }
 }
 
@@ -137,65 +211,14 @@ fn join_paths(paths: &[PathBuf]) -> String {
 
 /// SHA-256 of the text with CRLF line ends read as LF, in lowercase hex.
 pub fn checksum(bytes: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    let mut rest = bytes;
-    // Feed the bytes in runs between CRs, dropping each CR that precedes an LF.
-    while let Some(i) = rest.iter().position(|&b| b == b'\r') {
-        hasher.update(&rest[..i]);
-        if rest.get(i + 1) != Some(&b'\n') {
-            hasher.update(b"\r");
-        }
-        rest = &rest[i + 1..];
-    }
-    hasher.update(rest);
-    hex(&hasher.finalize())
+    let mut sum = stream::Checksum::default();
+    sum.update(bytes);
+    sum.finish()
 }
 
-/// Lowercase hex, by table (`write!` per byte was a tenth of a no-op start's instructions).
-fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut s = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        s.push(DIGITS[usize::from(b >> 4)] as char);
-        s.push(DIGITS[usize::from(b & 15)] as char);
-    }
-    s
-}
-
-/// Reads a migration file's bytes into its checksum and body.
-pub fn read_content(bytes: &[u8]) -> Result<Content, String> {
-    // A byte-order mark is an editor's artefact, not SQL.
-    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
-    let text = std::str::from_utf8(bytes).map_err(|e| {
-        format!(
-            "file is not UTF-8 text (invalid byte at offset {})",
-            e.valid_up_to()
-        )
-    })?;
-    Ok(Content {
-        checksum: checksum(bytes),
-        body: directive::parse(text),
-        script: false,
-    })
-}
-
-/// A script migration's checksum (its text is not read: any bytes may run).
-pub fn script_content(bytes: &[u8]) -> Content {
-    Content {
-        checksum: checksum(bytes),
-        body: Body {
-            sql: String::new(),
-            no_transaction: true,
-            unknown: Vec::new(),
-            down: None,
-        },
-        script: true,
-    }
-}
-
-/// What a versioned file that is not SQL is: a script migration (executable, `#!` first), a
-/// script that cannot run (not executable), or nothing.
-fn script_kind(path: &Path) -> Option<bool> {
+/// A versioned file that is not SQL: a script migration (executable, or not executable with a
+/// `#!` line), or nothing.
+fn script_kind(path: &Path) -> Option<Script> {
     use std::io::Read;
     use std::os::unix::fs::PermissionsExt;
     let mut head = [0u8; 2];
@@ -205,7 +228,11 @@ fn script_kind(path: &Path) -> Option<bool> {
         return None;
     }
     let mode = f.metadata().ok()?.permissions().mode();
-    Some(mode & 0o111 != 0)
+    Some(if mode & 0o111 != 0 {
+        Script::Executable
+    } else {
+        Script::Interpreted
+    })
 }
 
 fn executable(path: &Path) -> bool {
@@ -213,11 +240,20 @@ fn executable(path: &Path) -> bool {
     std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
-/// A directory entry that counts: a migration (its name's parts, the file to read, whether it
-/// is a script), or the down part of one.
+/// A directory entry that counts: a migration (its name's parts, the file to read, how it
+/// runs), or the down part of one.
 enum Found {
-    Migration(name::NameParts, PathBuf, bool),
+    Migration(Box<Taken>),
     Down(name::DownOf, PathBuf),
+}
+
+/// A migration entry: its name's parts, the file to read, whether it is a script, and (for
+/// diesel's folders) the down file and the transaction setting beside it.
+struct Taken {
+    parts: name::NameParts,
+    file: PathBuf,
+    script: Option<Script>,
+    folder: Option<diesel::Folder>,
 }
 
 /// Gives each down file to the migration it undoes; one whose migration is not there is not
@@ -225,7 +261,7 @@ enum Found {
 fn attach_downs(catalog: &mut Catalog, downs: Vec<(name::DownOf, PathBuf)>) {
     for (of, path) in downs {
         let target = catalog.migrations.iter_mut().find_map(|m| match &of {
-            name::DownOf::Name(up, dialect) if m.name == *up => {
+            name::DownOf::Name(stem, dialect) if name::pairs_with(stem, &m.name) => {
                 m.variants.iter_mut().find(|v| v.dialect == *dialect)
             }
             name::DownOf::Version(v) if m.version == *v && !m.repeatable => {
@@ -234,41 +270,58 @@ fn attach_downs(catalog: &mut Catalog, downs: Vec<(name::DownOf, PathBuf)>) {
             _ => None,
         });
         match target {
-            Some(variant) => {
-                variant.down = Some(DownPart {
-                    path,
-                    section: None,
-                })
-            }
+            Some(variant) => variant.down = Some(DownPart::file(path)),
             None => catalog.ignored.push((path, Ignored::Down)),
         }
     }
 }
 
-/// What a directory entry is: a migration (its name's parts, the file to read, whether it is
-/// a script), or not, and why.
+/// What a directory entry is: a migration, a down part, or not a migration, and why.
 fn classify(file_name: &str, path: PathBuf, is_dir: bool) -> Result<Found, (PathBuf, Ignored)> {
-    if is_dir && !path.join("migration.sql").is_file() {
-        return Err((path, Ignored::Folder));
-    }
-    let migration = |parts, file, script| Ok(Found::Migration(parts, file, script));
-    match name::parse(file_name, is_dir) {
-        name::Parsed::Migration(parts) if is_dir => {
-            migration(parts, path.join("migration.sql"), false)
+    let taken = |parts, file, script, folder| {
+        Ok(Found::Migration(Box::new(Taken {
+            parts,
+            file,
+            script,
+            folder,
+        })))
+    };
+    if is_dir {
+        if file_name.starts_with(['_', '.']) {
+            return Err((path, Ignored::Hidden));
         }
-        name::Parsed::Migration(parts) => migration(parts, path, false),
+        if path.join("migration.sql").is_file() {
+            return match name::parse(file_name, true) {
+                name::Parsed::Migration(parts) => {
+                    taken(parts, path.join("migration.sql"), None, None)
+                }
+                name::Parsed::Ignored(why) => Err((path, why)),
+                name::Parsed::Down(_) => Err((path, Ignored::Folder)),
+            };
+        }
+        return match diesel::folder(file_name, &path) {
+            Some(Ok((parts, folder))) => taken(parts, path.join("up.sql"), None, Some(folder)),
+            Some(Err(why)) => Err((path, why)),
+            None => Err((path, Ignored::Folder)),
+        };
+    }
+    match name::parse(file_name, false) {
+        name::Parsed::Migration(parts) => taken(parts, path, None, None),
         name::Parsed::Down(of) => Ok(Found::Down(of, path)),
-        name::Parsed::Ignored(Ignored::NotSql) if !is_dir => match name::parse_script(file_name) {
+        name::Parsed::Ignored(Ignored::NotSql) => match name::parse_script(file_name) {
+            Some(parts) if name::is_go(file_name) => {
+                let _ = parts;
+                Err((path, Ignored::GoMigration))
+            }
             Some(parts) => match script_kind(&path) {
-                Some(true) => migration(parts, path, true),
-                Some(false) => Err((path, Ignored::NotExecutable)),
+                Some(kind) => taken(parts, path, Some(kind), None),
                 None => Err((path, Ignored::NotSql)),
             },
             // Only an executable file is opened to look for a `#!` line (a no-op start reads
             // no README).
             None if !file_name.starts_with(['_', '.'])
                 && executable(&path)
-                && script_kind(&path) == Some(true) =>
+                && script_kind(&path).is_some() =>
             {
                 Err((path, Ignored::ScriptWithoutVersion))
             }
@@ -278,61 +331,77 @@ fn classify(file_name: &str, path: PathBuf, is_dir: bool) -> Result<Found, (Path
     }
 }
 
-/// A file already in the catalog: (index in migrations, index in variants, its bytes).
-type Seen = (usize, usize, Option<Vec<u8>>);
+/// A file already in the catalog: (index in migrations, index in variants, its checksum).
+type Seen = (usize, usize, Option<String>);
 
 /// Scans the directories, in order, into a catalog.
 pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
     let mut catalog = Catalog::default();
-    // (name, dialect) -> where that file went, and its raw bytes for dedup.
+    // (name, dialect) -> where that file went, and its checksum for dedup.
     let mut seen: HashMap<(String, Option<Dialect>), Seen> = HashMap::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     let mut downs = Vec::new();
 
     for dir in dirs {
         let entries = list_dir(dir)?;
-        if entries.is_empty() {
-            tracing::info!(dir = %dir.display(), "migrations directory {} is empty: nothing to do there", dir.display());
-        }
+        // What the folder holds besides hidden entries, and whether any of it was taken.
+        let mut shown = Vec::new();
+        let mut any_taken = false;
+        let downs_before = downs.len();
         for (file_name, path, is_dir) in entries {
-            let (parts, file, script) = match classify(&file_name, path, is_dir) {
-                Ok(Found::Migration(parts, file, script)) => (parts, file, script),
+            let taken = match classify(&file_name, path, is_dir) {
+                Ok(Found::Migration(taken)) => *taken,
                 Ok(Found::Down(of, path)) => {
+                    shown.push(file_name);
                     downs.push((of, path));
                     continue;
                 }
                 Err((path, why)) => {
+                    if why != Ignored::Hidden {
+                        shown.push(file_name);
+                    }
                     tracing::debug!(file = %path.display(), reason = %why, "not a migration: {} ({why})", path.display());
                     catalog.ignored.push((path, why));
                     continue;
                 }
             };
-            let raw = read_whole(&file);
+            any_taken = true;
+            let Taken {
+                parts,
+                file,
+                script,
+                folder,
+            } = taken;
+            let content = stream::scan_file(&file, script);
             let key = (parts.name.clone(), parts.dialect);
-            if let Some((mi, vi, first_raw)) = seen.get(&key) {
+            if let Some((mi, vi, first)) = seen.get(&key) {
                 let variant = &mut catalog.migrations[*mi].variants[*vi];
-                match (&raw, first_raw) {
-                    (Ok(b), Some(a)) if a == b => {
+                match (&content, first) {
+                    (Ok(c), Some(a)) if c.checksum == *a => {
                         tracing::debug!(file = %file.display(), same_as = %variant.path.display(), "{} is the same file as {}: one migration", file.display(), variant.path.display());
                     }
                     _ => variant.conflicts.push(file),
                 }
                 continue;
             }
-            let content = match &raw {
-                Ok(bytes) if script => Ok(script_content(bytes)),
-                Ok(bytes) => read_content(bytes),
-                Err(e) => Err(format!("cannot read {}: {e}", file.display())),
-            };
-            // A dbmate file holds its own down section.
-            let down = content
-                .as_ref()
-                .ok()
-                .and_then(|c| c.body.down.clone())
-                .map(|section| DownPart {
+            let mut content = content;
+            let mut down = content.as_ref().ok().and_then(|c| {
+                c.layout.down.clone().map(|part| DownPart {
                     path: file.clone(),
-                    section: Some(section),
+                    section: Some(part),
+                    no_transaction: false,
+                })
+            });
+            if let Some(f) = folder {
+                if let Ok(c) = content.as_mut() {
+                    c.layout.up.no_transaction |= f.no_transaction;
+                }
+                down = f.down.map(|path| DownPart {
+                    no_transaction: f.no_transaction,
+                    ..DownPart::file(path)
                 });
+            }
+            let checksum = content.as_ref().ok().map(|c| c.checksum.clone());
             let variant = Variant {
                 dialect: parts.dialect,
                 path: file,
@@ -352,7 +421,12 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
             });
             let m = &mut catalog.migrations[mi];
             m.variants.push(variant);
-            seen.insert(key, (mi, m.variants.len() - 1, raw.ok()));
+            seen.insert(key, (mi, m.variants.len() - 1, checksum));
+        }
+        if shown.is_empty() {
+            tracing::info!(dir = %dir.display(), "migrations directory {} is empty: nothing to do there", dir.display());
+        } else if !any_taken && downs.len() == downs_before {
+            catalog.untaken.push((dir.clone(), shown));
         }
     }
     // Repeatable migrations come after the versioned ones, by name.
@@ -361,32 +435,6 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
     });
     attach_downs(&mut catalog, downs);
     Ok(catalog)
-}
-
-/// The whole file. Unlike `std::fs::read`, no `fstat` for a size hint: migrations are small, and
-/// a no-op start reads every one of them.
-fn read_whole(path: &Path) -> std::io::Result<Vec<u8>> {
-    use std::io::Read;
-    let mut file = std::fs::File::open(path)?;
-    // A plain read loop: `read_to_end` on a File asks fstat and lseek for a size hint first.
-    let mut buf = vec![0u8; 8192];
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            buf.resize(len * 2, 0);
-        }
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(len);
-    // Kept until the run ends (for dedup): at its own size, so 200 files do not hold 200 pages
-    // (each a page fault); the 8 KiB block is then reused by the next file.
-    buf.shrink_to_fit();
-    Ok(buf)
 }
 
 /// The entries of one directory, sorted by name: (file name, path, is a directory).
@@ -438,20 +486,6 @@ mod tests {
         );
         // A lone CR at the very end is kept.
         assert_ne!(checksum(b"a\r"), checksum(b"a"));
-    }
-
-    #[test]
-    fn bom_is_not_part_of_the_text() {
-        let with = read_content(b"\xEF\xBB\xBFSELECT 1;").unwrap();
-        let without = read_content(b"SELECT 1;").unwrap();
-        assert_eq!(with.checksum, without.checksum);
-        assert_eq!(with.body.sql, "SELECT 1;");
-    }
-
-    #[test]
-    fn non_utf8_is_an_error_of_that_file() {
-        let e = read_content(b"SELECT '\xff';").unwrap_err();
-        assert!(e.contains("not UTF-8"), "{e}");
     }
 
     fn write(dir: &Path, name: &str, text: &str) {

@@ -113,13 +113,19 @@ pub enum Ignored {
     NotSql,
     /// A SQL file without a leading version number.
     NoVersion,
-    /// A versioned file with a `#!` line that is not executable (a script migration must be).
-    NotExecutable,
     /// An executable file with a `#!` line but no leading version number.
     ScriptWithoutVersion,
-    /// A folder without a `migration.sql` (not the directory form).
+    /// A folder without a `migration.sql` or an `up.sql` (not a directory form).
     Folder,
+    /// A goose migration written in Go (compiled into the app by goose), not SQL.
+    GoMigration,
+    /// A `.sql` name that starts like a version but is in none of the forms we read.
+    UnknownForm(String),
 }
+
+/// The forms of names we read, for messages about names that are in none of them.
+pub const FORMS: &str = "001_name.sql, 001_name.up.sql + .down.sql, V1__name.sql, R__name.sql, \
+     20190226002946_name/migration.sql, 2019-02-26-002946_name/up.sql";
 
 impl Ignored {
     /// Whether a file ignored for this reason looks like a migration someone meant to run (it
@@ -128,9 +134,10 @@ impl Ignored {
         matches!(
             self,
             Ignored::NoVersion
-                | Ignored::NotExecutable
                 | Ignored::ScriptWithoutVersion
                 | Ignored::Down
+                | Ignored::GoMigration
+                | Ignored::UnknownForm(_)
         )
     }
 }
@@ -139,16 +146,19 @@ impl fmt::Display for Ignored {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Ignored::Hidden => "name starts with '_' or '.'",
-            Ignored::Down => "a down migration whose up migration is not there",
+            Ignored::Down => {
+                "a down migration whose up migration is not there (NNN_name.down.sql undoes \
+                 NNN_name.up.sql or NNN_name.sql)"
+            }
             Ignored::NotSql => "not a .sql file",
             Ignored::NoVersion => "no leading version number",
-            Ignored::NotExecutable => {
-                "has a #! line but is not executable (chmod +x to run it as a script)"
+            Ignored::ScriptWithoutVersion => "an executable script without a leading version number",
+            Ignored::Folder => "a folder without migration.sql (Prisma) or up.sql (diesel)",
+            Ignored::GoMigration => {
+                "a goose migration written in Go: goose compiles it into your program, \
+                 migrate-entrypoint runs only SQL and scripts (port it to SQL or a script)"
             }
-            Ignored::ScriptWithoutVersion => {
-                "an executable script without a leading version number (name it 006_...)"
-            }
-            Ignored::Folder => "a folder without migration.sql",
+            Ignored::UnknownForm(why) => return write!(f, "{why}; the forms read are {FORMS}"),
         })
     }
 }
@@ -156,8 +166,8 @@ impl fmt::Display for Ignored {
 /// Which migration a down file undoes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DownOf {
-    /// golang-migrate and sqlx: `0004_users.down.sql` undoes `0004_users.up.sql` (the name
-    /// here), of this dialect.
+    /// golang-migrate and sqlx: `0004_users.down.sql` undoes `0004_users.up.sql` or
+    /// `0004_users.sql` (the stem `0004_users` here), of this dialect.
     Name(String, Option<Dialect>),
     /// Flyway: `U3__x.sql` undoes version 3.
     Version(Version),
@@ -206,7 +216,7 @@ pub fn parse(file_name: &str, is_dir: bool) -> Parsed {
             Some(d) => (up.to_string(), Some(d)),
             None => strip_dialect(up),
         };
-        return Parsed::Down(DownOf::Name(format!("{up}.up.sql"), dialect));
+        return Parsed::Down(DownOf::Name(up, dialect));
     }
     let name = match dialect {
         Some(_) => format!("{stem}.sql"),
@@ -248,8 +258,41 @@ pub fn parse(file_name: &str, is_dir: bool) -> Parsed {
             dialect,
             repeatable: false,
         }),
-        None => Parsed::Ignored(Ignored::NoVersion),
+        None => Parsed::Ignored(unknown_form(words_stem)),
     }
+}
+
+/// Why a `.sql` name without a version we read is not a migration: a name that starts like a
+/// version (`V0001.Initial_Schema.up.sql`, `1abc.sql`) is in a form we do not read.
+fn unknown_form(stem: &str) -> Ignored {
+    let flyway_like = stem
+        .strip_prefix(['V', 'U'])
+        .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
+    if flyway_like {
+        let v: String = stem.chars().take_while(|c| *c != '_' && *c != '.').collect();
+        return Ignored::UnknownForm(format!(
+            "it starts like a Flyway version (`{v}`) but Flyway's form is V<version>__<name>.sql, \
+             with two underscores"
+        ));
+    }
+    if stem.starts_with(|c: char| c.is_ascii_digit()) {
+        let v: String = stem.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        return Ignored::UnknownForm(format!(
+            "it starts with `{v}`, which is no version: the number must be followed by `_`, `-` or `.`"
+        ));
+    }
+    Ignored::NoVersion
+}
+
+/// Whether a down file of this stem (`0004_users`) undoes the migration of this name.
+pub fn pairs_with(stem: &str, name: &str) -> bool {
+    name.strip_prefix(stem)
+        .is_some_and(|rest| rest == ".up.sql" || rest == ".sql")
+}
+
+/// Whether a file is a goose migration written in Go (`00002_add_users.go`).
+pub fn is_go(file_name: &str) -> bool {
+    file_name.ends_with(".go")
 }
 
 /// Parses the name of a script migration (`006_backfill.py`, `007_fix.postgres.sh`, `8_x`):
@@ -299,8 +342,12 @@ pub(crate) fn strip_dialect(stem: &str) -> (String, Option<Dialect>) {
     (stem.to_string(), None)
 }
 
-/// `001_add_x` → (1, "add_x"); `20260210000000-x` → (20260210000000, "x"); `7` → (7, "").
+/// `001_add_x` → (1, "add_x"); `20260210000000-x` → (20260210000000, "x"); `7` → (7, "");
+/// diesel's `2019-02-26-002946_x` → (20190226002946, "x").
 fn split_version(stem: &str) -> Option<(Version, &str)> {
+    if let Some((v, rest)) = diesel_version(stem) {
+        return Some((v, rest));
+    }
     let digits = stem.bytes().take_while(u8::is_ascii_digit).count();
     if digits == 0 {
         return None;
@@ -313,6 +360,24 @@ fn split_version(stem: &str) -> Option<(Version, &str)> {
         Some(_) => return None,
     };
     Some((Version::from_groups([num]), rest))
+}
+
+/// diesel's timestamp `YYYY-MM-DD-HHMMSS_`, read as its digits.
+fn diesel_version(stem: &str) -> Option<(Version, &str)> {
+    let b = stem.as_bytes();
+    let shape = b"0000-00-00-000000_";
+    if b.len() < shape.len() {
+        return None;
+    }
+    let fits = shape.iter().zip(b).all(|(s, c)| match s {
+        b'0' => c.is_ascii_digit(),
+        other => other == c,
+    });
+    if !fits {
+        return None;
+    }
+    let digits: String = stem[..shape.len() - 1].chars().filter(|c| *c != '-').collect();
+    Some((Version::from_groups([digits.as_str()]), &stem[shape.len()..]))
 }
 
 /// Flyway's `1.2.3__desc` or `1_2__desc` (after the `V`): version groups, then `__`.
@@ -380,15 +445,15 @@ mod tests {
             ),
             (
                 "0004_users.down.sql",
-                Parsed::Down(DownOf::Name("0004_users.up.sql".into(), None)),
+                Parsed::Down(DownOf::Name("0004_users".into(), None)),
             ),
             (
                 "0004_users.postgres.down.sql",
-                Parsed::Down(DownOf::Name("0004_users.up.sql".into(), Some(Postgres))),
+                Parsed::Down(DownOf::Name("0004_users".into(), Some(Postgres))),
             ),
             (
                 "0004_users.down.sqlite.sql",
-                Parsed::Down(DownOf::Name("0004_users.up.sql".into(), Some(Sqlite))),
+                Parsed::Down(DownOf::Name("0004_users".into(), Some(Sqlite))),
             ),
             (
                 "U3__undo.sql",
@@ -421,12 +486,39 @@ mod tests {
             ("README.md", Parsed::Ignored(Ignored::NotSql)),
             ("001_x.py", Parsed::Ignored(Ignored::NotSql)),
             ("init.sql", Parsed::Ignored(Ignored::NoVersion)),
-            ("1abc.sql", Parsed::Ignored(Ignored::NoVersion)),
             ("Vx__y.sql", Parsed::Ignored(Ignored::NoVersion)),
+            (
+                "2019-02-26-002946_create_user.sql",
+                m(
+                    "2019-02-26-002946_create_user.sql",
+                    "20190226002946",
+                    "create user",
+                    None,
+                ),
+            ),
         ];
         for (input, want) in cases {
             assert_eq!(parse(input, false), want, "{input}");
         }
+    }
+
+    #[test]
+    fn names_in_no_form_we_read_say_so() {
+        for (name, says) in [
+            ("V0001.Initial_Schema.up.sql", "`V0001`"),
+            ("1abc.sql", "`1abc`"),
+        ] {
+            match parse(name, false) {
+                Parsed::Ignored(why @ Ignored::UnknownForm(_)) => {
+                    let text = why.to_string();
+                    assert!(text.contains(says) && text.contains("V1__name.sql"), "{text}");
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+        assert!(pairs_with("002_b", "002_b.sql"));
+        assert!(pairs_with("002_b", "002_b.up.sql"));
+        assert!(!pairs_with("002_b", "002_bc.sql"));
     }
 
     #[test]

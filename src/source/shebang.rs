@@ -12,6 +12,8 @@ pub struct Shebang {
     pub program: Option<String>,
     /// The line ends in `\r` (a CRLF checkout): the kernel looks for `python3\r`.
     pub crlf: bool,
+    /// What follows the interpreter, as one argument (as the kernel passes it).
+    pub arg: Option<String>,
 }
 
 /// Reads the `#!` line at the start of `text` (`None`: there is none).
@@ -20,8 +22,11 @@ pub fn parse(text: &[u8]) -> Option<Shebang> {
     let end = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
     let line = String::from_utf8_lossy(&rest[..end]).into_owned();
     let crlf = line.ends_with('\r');
-    let mut words = line.trim_end_matches('\r').split_whitespace();
+    let line = line.trim_end_matches('\r').trim();
+    let mut words = line.split_whitespace();
     let interpreter = words.next()?.to_string();
+    let arg = line[interpreter.len()..].trim();
+    let arg = (!arg.is_empty()).then(|| arg.to_string());
     let program = if interpreter.rsplit('/').next() == Some("env") {
         words.find(|w| !w.starts_with('-')).map(str::to_string)
     } else {
@@ -31,6 +36,7 @@ pub fn parse(text: &[u8]) -> Option<Shebang> {
         interpreter,
         program,
         crlf,
+        arg,
     })
 }
 
@@ -80,11 +86,13 @@ mod tests {
             Some(Shebang {
                 interpreter: "/usr/bin/python3".into(),
                 program: None,
-                crlf: false
+                crlf: false,
+                arg: None,
             })
         );
         let s = parse(b"#!/usr/bin/env -S python3 -u\r\nx").unwrap();
         assert_eq!(s.program.as_deref(), Some("python3"));
+        assert_eq!(s.arg.as_deref(), Some("-S python3 -u"));
         assert!(s.crlf);
         assert_eq!(parse(b"SELECT 1;"), None);
         assert_eq!(parse(b"#!\n"), None);

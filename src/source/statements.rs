@@ -56,6 +56,28 @@ pub fn split(sql: &str) -> Vec<(usize, &str)> {
     out
 }
 
+/// As `split`, but the `whole` ranges (statements the file marks to be sent whole, such as
+/// goose's `StatementBegin` / `StatementEnd`) are never cut: each is one statement, and the
+/// text between them is split as usual.
+pub fn split_keeping<'a>(sql: &'a str, whole: &[std::ops::Range<usize>]) -> Vec<(usize, &'a str)> {
+    let mut out = Vec::new();
+    let mut at = 0;
+    for w in whole {
+        if w.start < at || w.end > sql.len() {
+            continue;
+        }
+        out.extend(split(&sql[at..w.start]).into_iter().map(|(i, s)| (at + i, s)));
+        let text = sql[w.clone()].trim_end();
+        let text = text.strip_suffix(';').unwrap_or(text);
+        if !text.trim().is_empty() {
+            out.push((w.start, text));
+        }
+        at = w.end;
+    }
+    out.extend(split(&sql[at..]).into_iter().map(|(i, s)| (at + i, s)));
+    out
+}
+
 /// The end (past the closing quote) of a quoted string or name opened at `i`; a doubled quote
 /// stays inside, and so does a backslash escape in an `E'...'` string.
 pub(crate) fn quoted(b: &[u8], i: usize, q: u8) -> usize {
@@ -164,6 +186,14 @@ mod tests {
         for (sql, want) in cases {
             assert_eq!(texts(sql), *want, "{sql}");
         }
+        let sql = "SELECT 1; SELECT 2;\nBEGIN ATOMIC SELECT 3; SELECT 4; END;\nSELECT 5;";
+        let start = sql.find("BEGIN").unwrap();
+        let whole = [start..sql.find("\nSELECT 5").unwrap()];
+        let got: Vec<&str> = split_keeping(sql, &whole).into_iter().map(|(_, s)| s.trim()).collect();
+        assert_eq!(
+            got,
+            ["SELECT 1", "SELECT 2", "BEGIN ATOMIC SELECT 3; SELECT 4; END", "SELECT 5"]
+        );
         let sql = "SELECT 1;\nSELECT 2;";
         assert_eq!(split(sql)[1].0, 9);
         assert_eq!(&sql[split(sql)[1].0..], "\nSELECT 2;");

@@ -26,7 +26,7 @@ use crate::process::signals;
 use crate::schema::{Live, Model, Name};
 use crate::settings::target::redact;
 use crate::settings::{LockMode, Table};
-use crate::source::Dialect;
+use crate::source::{Body, Dialect};
 use sql::literal;
 use url::PgUrl;
 
@@ -450,12 +450,8 @@ impl Backend for Postgres {
         )
     }
 
-    fn apply(
-        &mut self,
-        sql: &str,
-        transactional: bool,
-        then: Then<'_>,
-    ) -> Result<Duration, Failure> {
+    fn apply(&mut self, body: &Body, then: Then<'_>) -> Result<Duration, Failure> {
+        let (sql, transactional) = (body.sql.as_str(), !body.no_transaction);
         let token = self.client.cancel_token();
         let tls = self.tls.clone();
         let _cancel = signals::on_cancel(move || {
@@ -490,7 +486,7 @@ impl Backend for Postgres {
         let ran = if transactional {
             self.client.batch_execute(&batch).map_err(|e| (e, None))
         } else {
-            each_statement(&mut self.client, sql)
+            each_statement(&mut self.client, sql, &body.whole)
         };
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let client = &mut self.client;
@@ -605,8 +601,12 @@ impl Backend for Postgres {
 /// the statements of one query string as one implicit transaction, where `CREATE INDEX
 /// CONCURRENTLY` is refused. On an error, what was sent: the statement after as many
 /// newlines as come before it in the file, so that the error's line is the file's.
-fn each_statement(client: &mut Client, sql: &str) -> Result<(), (postgres::Error, Option<String>)> {
-    for (at, statement) in crate::source::statements::split(sql) {
+fn each_statement(
+    client: &mut Client,
+    sql: &str,
+    whole: &[std::ops::Range<usize>],
+) -> Result<(), (postgres::Error, Option<String>)> {
+    for (at, statement) in crate::source::statements::split_keeping(sql, whole) {
         // With its own semicolon, so that an error reads as it would for the whole file.
         let end = if sql[at + statement.len()..].starts_with(';') {
             ";"

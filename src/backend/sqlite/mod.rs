@@ -21,6 +21,7 @@ use exec::ExecError;
 
 use super::tracking::{self, Cell, foreign_table};
 use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions, Then};
+use crate::source::Body;
 use crate::plan::Record;
 use crate::process::signals;
 use crate::schema::{Live, Model, Name};
@@ -359,12 +360,8 @@ impl Backend for Sqlite {
         )
     }
 
-    fn apply(
-        &mut self,
-        sql: &str,
-        transactional: bool,
-        then: Then<'_>,
-    ) -> Result<Duration, Failure> {
+    fn apply(&mut self, body: &Body, then: Then<'_>) -> Result<Duration, Failure> {
+        let (sql, transactional) = (body.sql.as_str(), !body.no_transaction);
         let conn = self.conn().map_err(|e| Failure::refused(e.to_string()))?;
         let t = self.quoted_table();
         let interrupt = conn.get_interrupt_handle();
