@@ -95,6 +95,10 @@ pub enum Tool {
     Flyway,
     Sqlx,
     Prisma,
+    Goose,
+    SqlMigrate,
+    Tern,
+    Diesel,
 }
 
 /// The parsed command line.
@@ -412,6 +416,12 @@ pub struct RunArgs {
     /// database; needs CREATEDB). [env: MIGRATE_CREATE_DATABASE]
     #[arg(long = "create-database")]
     pub create_database: bool,
+
+    /// On a database that has this tool's history table and none of ours, adopt that
+    /// history first, as `baseline --from TOOL` would (otherwise such a database is refused).
+    /// [env: MIGRATE_ADOPT]
+    #[arg(long, value_enum, value_name = "TOOL")]
+    pub adopt: Option<Tool>,
 }
 
 /// Commands that change records: their lock, and a dry run.
@@ -527,6 +537,7 @@ impl RunArgs {
             script_timeout: or(self.script_timeout, earlier.script_timeout),
             target: or(self.target, earlier.target),
             create_database: self.create_database || earlier.create_database,
+            adopt: or(self.adopt, earlier.adopt),
         }
     }
 }
@@ -742,6 +753,33 @@ pub fn parse_as_subcommand(args: &[OsString]) -> Result<Cli, clap::Error> {
 
 /// A word of another tool (or a near miss) that means one of our subcommands.
 pub fn suggest(word: &str) -> Option<&'static str> {
+    suggest_verb(word)
+}
+
+/// What a CMD that was not found was likely meant as: one of our commands (`stauts`), or one
+/// of our options (`docker run IMAGE --dry-run`, where everything after the image is CMD),
+/// then with the variable to set instead.
+pub fn hint(word: &str) -> Option<String> {
+    if let Some(long) = word.strip_prefix("--") {
+        let long = long.split('=').next().unwrap_or(long);
+        let cmd = <Cli as clap::CommandFactory>::command();
+        let all = std::iter::once(&cmd).chain(cmd.get_subcommands());
+        let arg = all
+            .flat_map(|c| c.get_arguments())
+            .find(|a| a.get_long() == Some(long))?;
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        let var = help.split("[env: ").nth(1)?.split(']').next()?.to_string();
+        let value = if arg.get_action().takes_values() { "..." } else { "1" };
+        return Some(format!(
+            "--{long} is an option of migrate-entrypoint, but here it is CMD (with ENTRYPOINT \
+             [\"migrate-entrypoint\", \"--\"] everything after the image is CMD): set \
+             {var}={value} instead (docker run -e {var}={value} IMAGE)"
+        ));
+    }
+    suggest(word).map(|h| format!("did you mean `migrate-entrypoint {h}`?"))
+}
+
+fn suggest_verb(word: &str) -> Option<&'static str> {
     let w = word.to_ascii_lowercase();
     let verb = match w.as_str() {
         "migrate" | "deploy" | "apply" | "upgrade" | "run" => Some("up"),
@@ -883,5 +921,9 @@ mod tests {
         assert_eq!(suggest("gunicorn"), None);
         assert_eq!(suggest("python"), None);
         assert_eq!(suggest("sh"), None);
+        let h = hint("--dry-run").unwrap();
+        assert!(h.contains("MIGRATE_DRY_RUN=1"), "{h}");
+        assert!(hint("--on-error=abort").unwrap().contains("MIGRATE_ON_ERROR=..."));
+        assert_eq!(hint("--no-such-option"), None);
     }
 }

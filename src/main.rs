@@ -84,7 +84,7 @@ fn run() -> i32 {
     let cmd = match &s.mode {
         settings::Mode::Entrypoint { cmd } if !cmd.is_empty() => {
             let word = cmd[0].to_str().unwrap_or("");
-            match exec::resolve(cmd, cli::suggest(word)) {
+            match exec::resolve(cmd, cli::hint(word)) {
                 Ok(r) => Some(r),
                 Err(e) => {
                     tracing::error!("{e}");

@@ -141,6 +141,9 @@ pub struct OpenOptions {
     pub table: Table,
     /// Create a missing database (false for `plan`, `status`, `--dry-run`).
     pub create: bool,
+    /// A missing database is an error (`down`, `repair`, `resolve`, `baseline`: they work
+    /// on what a database has, and never create one).
+    pub must_exist: bool,
     /// How long to keep retrying a server that does not answer yet (zero: one attempt).
     pub wait: Duration,
     /// How long SQLite waits for a write lock held by another connection.
@@ -215,6 +218,13 @@ pub trait Backend: Send {
     /// them (built where nothing is kept: an in-memory database, a rolled-back transaction),
     /// for comparing definitions without comparing texts.
     fn probe_schema(&mut self, model: &Model, live: &Live) -> Result<Live, BackendError>;
+
+    /// Which of these tables (plain identifiers of ours) exist here, each with its columns:
+    /// to find another tool's history.
+    fn tables_with_columns(
+        &mut self,
+        names: &[&str],
+    ) -> Result<Vec<(String, Vec<String>)>, BackendError>;
 
     /// Every row of another tool's table (`table` and `columns` are plain identifiers of ours),
     /// each value as text; `None` when there is no such table.

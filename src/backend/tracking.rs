@@ -128,7 +128,10 @@ pub fn complete(
 pub fn foreign_table(table: &Table) -> super::BackendError {
     super::BackendError::Failed(format!(
         "table {} has no migration_name column: it belongs to another tool \
-         and is left alone; choose another table name with --table (MIGRATE_TABLE)",
+         and is left alone; choose another table name with --table (MIGRATE_TABLE). When it is \
+         dbmate's or golang-migrate's history, adopt it once: `migrate-entrypoint baseline \
+         --from dbmate --table app_migrations` (or --from golang-migrate), then keep \
+         MIGRATE_TABLE=app_migrations",
         table.display()
     ))
 }

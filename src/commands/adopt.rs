@@ -2,7 +2,7 @@
 //! migrations as applied in our table without running them. Pure: takes the rows, returns what
 //! counts as applied and what is reported instead.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::source::Version;
 
@@ -17,6 +17,10 @@ impl Tool {
             Tool::Flyway => "flyway",
             Tool::Sqlx => "sqlx",
             Tool::Prisma => "prisma",
+            Tool::Goose => "goose",
+            Tool::SqlMigrate => "sql-migrate",
+            Tool::Tern => "tern",
+            Tool::Diesel => "diesel",
         }
     }
 
@@ -27,6 +31,10 @@ impl Tool {
             Tool::Flyway => "flyway_schema_history",
             Tool::Sqlx => "_sqlx_migrations",
             Tool::Prisma => "_prisma_migrations",
+            Tool::Goose => "goose_db_version",
+            Tool::SqlMigrate => "gorp_migrations",
+            Tool::Tern => "schema_version",
+            Tool::Diesel => "__diesel_schema_migrations",
         }
     }
 
@@ -37,9 +45,68 @@ impl Tool {
             Tool::GolangMigrate => &["version", "dirty"],
             Tool::Flyway => &["version", "script", "success"],
             Tool::Sqlx => &["version", "description", "success"],
-            Tool::Prisma => &["migration_name", "finished_at", "rolled_back_at"],
+            Tool::Prisma => &["migration_name", "finished_at", "rolled_back_at", "checksum"],
+            Tool::Goose => &["version_id", "is_applied", "id"],
+            Tool::SqlMigrate => &["id"],
+            Tool::Tern => &["version"],
+            Tool::Diesel => &["version"],
         }
     }
+
+    /// The columns the tool's own table has (as each tool creates it): a table of that name
+    /// is the tool's only when it has all of them (and, where `exactly`, no others).
+    fn shape(self) -> (&'static [&'static str], bool) {
+        match self {
+            Tool::Dbmate => (&["version"], true),
+            Tool::GolangMigrate => (&["version", "dirty"], true),
+            Tool::Flyway => (&["installed_rank", "version", "script", "checksum", "success"], false),
+            Tool::Sqlx => (
+                &["version", "description", "installed_on", "success", "checksum", "execution_time"],
+                false,
+            ),
+            Tool::Prisma => (
+                &["id", "checksum", "finished_at", "migration_name", "rolled_back_at", "started_at", "applied_steps_count"],
+                false,
+            ),
+            Tool::Goose => (&["id", "version_id", "is_applied", "tstamp"], false),
+            Tool::SqlMigrate => (&["id", "applied_at"], true),
+            Tool::Tern => (&["version"], true),
+            Tool::Diesel => (&["version", "run_on"], true),
+        }
+    }
+}
+
+/// Every tool whose history `baseline --from` adopts.
+pub const TOOLS: [Tool; 9] = [
+    Tool::Prisma,
+    Tool::Goose,
+    Tool::Diesel,
+    Tool::SqlMigrate,
+    Tool::Tern,
+    Tool::Flyway,
+    Tool::Sqlx,
+    Tool::GolangMigrate,
+    Tool::Dbmate,
+];
+
+/// The tool whose history table this is, by its name and its columns (a table that only
+/// shares the name, such as an app's own `schema_version`, is no tool's).
+pub fn recognize(table: &str, columns: &[String]) -> Option<Tool> {
+    TOOLS.into_iter().find(|t| {
+        let (needed, exactly) = t.shape();
+        t.table() == table
+            && needed.iter().all(|c| columns.iter().any(|have| have == c))
+            && (!exactly || columns.len() == needed.len())
+    })
+}
+
+/// The history tables to look for: every tool's, once.
+pub fn history_table_names() -> Vec<&'static str> {
+    let mut names: Vec<&str> = TOOLS.iter().map(|t| t.table()).collect();
+    names.dedup();
+    names.sort_unstable();
+    names.dedup();
+    names
 }
 
 /// What the tool's history says.
@@ -50,8 +117,16 @@ pub struct Adoption {
     /// Every version up to and including this one was applied (golang-migrate keeps only the
     /// latest).
     pub through: Option<Version>,
-    /// Names the tool applied (Prisma names its migrations by their directory).
+    /// Names the tool applied (Prisma names its migrations by their directory, sql-migrate by
+    /// their file).
     pub names: HashSet<String>,
+    /// The checksum the tool recorded for a name, where it is ours too (Prisma's SHA-256 of
+    /// `migration.sql`): a file that differs is adopted, and shows as changed.
+    pub checksums: HashMap<String, String>,
+    /// The table held no row at all.
+    pub empty: bool,
+    /// diesel's versions as it wrote them (its digits, compared as diesel compares them).
+    pub diesel: HashSet<String>,
     /// What is not adopted, and why: a dirty state, failed rows.
     pub reported: Vec<String>,
 }
@@ -62,8 +137,15 @@ fn truthy(v: Option<&str>) -> bool {
 
 /// Reads the tool's rows (each value as text, `None` for NULL) in the order of `columns`.
 pub fn read(tool: Tool, rows: &[Vec<Option<String>>]) -> Adoption {
-    let mut a = Adoption::default();
+    let mut a = Adoption {
+        empty: rows.is_empty(),
+        ..Adoption::default()
+    };
     let version = |v: Option<&String>| v.and_then(|s| Version::parse(s.trim()));
+    if tool == Tool::Goose {
+        a.versions = goose_applied(rows);
+        return a;
+    }
     for row in rows {
         let col = |i: usize| row.get(i).and_then(|v| v.as_ref());
         match tool {
@@ -115,15 +197,59 @@ pub fn read(tool: Tool, rows: &[Vec<Option<String>>]) -> Adoption {
                     (_, Some(_)) => {} // rolled back: as if never applied
                     (Some(_), None) => {
                         a.names.insert(name.clone());
+                        if let Some(sum) = col(3) {
+                            a.checksums.insert(name.clone(), sum.to_ascii_lowercase());
+                        }
                     }
                     (None, None) => a.reported.push(format!(
                         "prisma recorded {name} as started but not finished (failed): not adopted"
                     )),
                 }
             }
+            Tool::SqlMigrate => {
+                if let Some(name) = col(0) {
+                    a.names.insert(name.clone());
+                }
+            }
+            // tern keeps one row: how many migrations (numbered 1, 2, ...) are applied.
+            Tool::Tern => {
+                if let Some(v) = version(col(0)).filter(|v| v.to_string() != "0") {
+                    a.through = Some(v);
+                }
+            }
+            Tool::Diesel => {
+                if let Some(v) = col(0) {
+                    a.diesel.insert(v.trim().to_string());
+                }
+            }
+            Tool::Goose => unreachable!("read above"),
         }
     }
     a
+}
+
+/// goose's applied versions: the newest row (by `id`) of each version decides, and
+/// `is_applied = false` means rolled back (older goose wrote such rows); version 0 is the
+/// row goose writes when it creates the table.
+fn goose_applied(rows: &[Vec<Option<String>>]) -> HashSet<Version> {
+    let mut newest: HashMap<Version, (i64, bool)> = HashMap::new();
+    for row in rows {
+        let col = |i: usize| row.get(i).and_then(|v| v.as_deref());
+        let Some(v) = col(0).and_then(|s| Version::parse(s.trim())) else {
+            continue;
+        };
+        let id = col(2).and_then(|s| s.trim().parse().ok()).unwrap_or(i64::MIN);
+        let applied = truthy(col(1));
+        let e = newest.entry(v).or_insert((id, applied));
+        if id >= e.0 {
+            *e = (id, applied);
+        }
+    }
+    newest
+        .into_iter()
+        .filter(|(v, (_, applied))| *applied && v.to_string() != "0")
+        .map(|(v, _)| v)
+        .collect()
 }
 
 /// The version just before `v` among whole numbers (golang-migrate versions are integers).
@@ -139,12 +265,46 @@ impl Adoption {
         self.versions.contains(version)
             || self.through.as_ref().is_some_and(|t| version <= t)
             || self.names.contains(name)
+            || self.diesel.contains(&crate::source::diesel::digits(name))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn history_tables_are_known_by_name_and_columns() {
+        let cols = |c: &[&str]| -> Vec<String> { c.iter().map(|s| s.to_string()).collect() };
+        assert_eq!(
+            recognize("schema_migrations", &cols(&["version"])),
+            Some(Tool::Dbmate)
+        );
+        assert_eq!(
+            recognize("schema_migrations", &cols(&["version", "dirty"])),
+            Some(Tool::GolangMigrate)
+        );
+        assert_eq!(
+            recognize("goose_db_version", &cols(&["id", "version_id", "is_applied", "tstamp"])),
+            Some(Tool::Goose)
+        );
+        assert_eq!(recognize("schema_version", &cols(&["version"])), Some(Tool::Tern));
+        // An app's own table of that name is no tool's.
+        assert_eq!(
+            recognize("schema_version", &cols(&["version", "installed_on"])),
+            None
+        );
+        assert_eq!(
+            recognize("__diesel_schema_migrations", &cols(&["version", "run_on"])),
+            Some(Tool::Diesel)
+        );
+        assert_eq!(
+            recognize("gorp_migrations", &cols(&["id", "applied_at"])),
+            Some(Tool::SqlMigrate)
+        );
+        assert_eq!(recognize("gorp_migrations", &cols(&["id"])), None);
+        assert!(history_table_names().contains(&"_prisma_migrations"));
+    }
 
     fn rows(v: &[&[Option<&str>]]) -> Vec<Vec<Option<String>>> {
         v.iter()
@@ -216,6 +376,41 @@ mod tests {
         assert!(a.applied(&ver("0"), "20210101000000_init"));
         assert!(!a.applied(&ver("0"), "20210102000000_undone"));
         assert_eq!(a.reported.len(), 1);
+        let a = read(
+            Tool::Goose,
+            &rows(&[
+                &[Some("0"), Some("true"), Some("1")],
+                &[Some("1"), Some("t"), Some("2")],
+                &[Some("2"), Some("t"), Some("3")],
+                &[Some("2"), Some("f"), Some("4")], // rolled back, as older goose wrote it
+                &[Some("3"), Some("1"), Some("5")],
+            ]),
+        );
+        assert!(a.applied(&ver("1"), "x") && a.applied(&ver("3"), "x"));
+        assert!(!a.applied(&ver("2"), "x") && !a.applied(&ver("0"), "x"));
+
+        let a = read(Tool::SqlMigrate, &rows(&[&[Some("1_init.sql")]]));
+        assert!(a.applied(&ver("1"), "1_init.sql") && !a.applied(&ver("1"), "1_other.sql"));
+
+        let a = read(Tool::Tern, &rows(&[&[Some("3")]]));
+        assert!(a.applied(&ver("3"), "x") && !a.applied(&ver("4"), "x"));
+        let a = read(Tool::Tern, &rows(&[&[Some("0")]]));
+        assert!(!a.applied(&ver("1"), "x"));
+
+        let a = read(
+            Tool::Diesel,
+            &rows(&[&[Some("00000000000000")], &[Some("20190226002946")]]),
+        );
+        assert!(a.applied(&ver("20190226002946"), "2019-02-26-002946_create_user"));
+        assert!(a.applied(&ver("0"), "00000000000000_diesel_initial_setup"));
+        assert!(!a.applied(&ver("20190226002947"), "2019-02-26-002947_x"));
+        assert!(read(Tool::Diesel, &[]).empty);
+
+        let a = read(
+            Tool::Prisma,
+            &rows(&[&[Some("1_init"), Some("2021-01-01"), None, Some("ABC")]]),
+        );
+        assert_eq!(a.checksums.get("1_init").map(String::as_str), Some("abc"));
         use clap::ValueEnum;
         assert_eq!(Tool::from_str("migrate", true), Ok(Tool::GolangMigrate));
         assert!(Tool::from_str("liquibase", true).is_err());

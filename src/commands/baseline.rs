@@ -30,7 +30,10 @@ pub fn run(s: &Settings, through: Option<&Mark>, from: Option<Tool>, force: bool
     {
         tracing::warn!("no migration has version {t}: recording those before it");
     }
-    let open = open_options(s, true);
+    let open = OpenOptions {
+        must_exist: true,
+        ..open_options(s, true)
+    };
     let outcomes = fanout::map(&s.targets, s.jobs, |t| {
         Some(baseline(
             t,
@@ -48,8 +51,12 @@ pub fn run(s: &Settings, through: Option<&Mark>, from: Option<Tool>, force: bool
     Finished::Baseline(outcomes)
 }
 
-fn log(o: &BaselineOutcome) {
+/// Logs what `baseline` (or an adoption on first start) did to one database.
+pub(super) fn log(o: &BaselineOutcome) {
     let database = o.database.as_str();
+    for why in &o.warned {
+        tracing::warn!(database, "{why}");
+    }
     for why in &o.reported {
         tracing::error!(database, "{why}");
     }
@@ -82,6 +89,8 @@ pub struct BaselineOutcome {
     pub refused: Vec<String>,
     /// What another tool's history holds that is not adopted (a dirty state, failed rows).
     pub reported: Vec<String>,
+    /// What is adopted but worth a look: an empty history, a file that changed since.
+    pub warned: Vec<String>,
     pub error: Option<BackendError>,
 }
 
@@ -104,6 +113,7 @@ fn baseline(
         already: 0,
         refused: Vec::new(),
         reported: Vec::new(),
+        warned: Vec::new(),
         error: None,
     };
     let result = backend::open(target, open).and_then(|mut b| {
@@ -119,6 +129,37 @@ fn baseline(
     out
 }
 
+/// What another tool's history table says (an error when there is none).
+pub(super) fn adoption(b: &mut dyn Backend, tool: Tool) -> Result<adopt::Adoption, BackendError> {
+    let rows = b.read_table(tool.table(), tool.columns())?.ok_or_else(|| {
+        BackendError::Failed(format!(
+            "no {} table here: nothing to adopt from {}",
+            tool.table(),
+            tool.name()
+        ))
+    })?;
+    Ok(adopt::read(tool, &rows))
+}
+
+/// Under the lock: records what `tool` applied as applied, as `baseline --from TOOL` does.
+pub(super) fn adopt(
+    b: &mut dyn Backend,
+    catalog: &Catalog,
+    tool: Tool,
+) -> Result<BaselineOutcome, BackendError> {
+    let mut out = BaselineOutcome {
+        database: b.shown().to_string(),
+        recorded: Vec::new(),
+        already: 0,
+        refused: Vec::new(),
+        reported: Vec::new(),
+        warned: Vec::new(),
+        error: None,
+    };
+    baseline_locked(b, catalog, None, Some(tool), false, &mut out)?;
+    Ok(out)
+}
+
 fn baseline_locked(
     b: &mut dyn Backend,
     catalog: &Catalog,
@@ -130,15 +171,14 @@ fn baseline_locked(
     let adoption = match from {
         None => None,
         Some(tool) => {
-            let rows = b.read_table(tool.table(), tool.columns())?.ok_or_else(|| {
-                BackendError::Failed(format!(
-                    "no {} table here: nothing to adopt from {}",
-                    tool.table(),
-                    tool.name()
-                ))
-            })?;
-            let a = adopt::read(tool, &rows);
+            let a = adoption(b, tool)?;
             out.reported = a.reported.clone();
+            if a.empty {
+                out.warned.push(format!(
+                    "nothing to adopt: {} holds no row (is this the right database?)",
+                    tool.table()
+                ));
+            }
             Some(a)
         }
     };
@@ -167,7 +207,25 @@ fn baseline_locked(
             )),
             State::Conflict | State::Pending | State::Failed => match v.why_unusable() {
                 Some(why) => out.refused.push(format!("{}: {why}", e.name)),
-                None => rows.push((e.record_name(), v.checksum(), e.record.is_some())),
+                None => {
+                    // The tool's own checksum of the file, when it differs: the file changed
+                    // since the tool applied it (adopted, and `status` says `changed`).
+                    let theirs = adoption
+                        .as_ref()
+                        .and_then(|a| a.checksums.get(&m.name))
+                        .filter(|sum| v.checksum().is_some_and(|ours| ours != sum.as_str()));
+                    if let (Some(_), Some(tool)) = (theirs, from) {
+                        out.warned.push(format!(
+                            "{}: {} recorded another checksum for it: its file changed since {} \
+                             applied it (adopted; `status` shows it as changed)",
+                            e.name,
+                            tool.name(),
+                            tool.name()
+                        ));
+                    }
+                    let sum = theirs.map(String::as_str).or(v.checksum());
+                    rows.push((e.record_name(), sum, e.record.is_some()));
+                }
             },
             State::Missing => {}
         }

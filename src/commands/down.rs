@@ -39,6 +39,31 @@ fn undo(
             return Ok(());
         }
     };
+    let total = undos.len();
+    let mut undone = 0;
+    let result = undo_each(b, &undos, dry_run, c, &mut undone);
+    if !dry_run && total > 0 {
+        let failed = c.failed.is_some();
+        let left = total - undone - usize::from(failed);
+        c.summary = Some(match &c.failed {
+            None => format!("undid {undone} migration(s)"),
+            Some(_) => format!(
+                "undid {undone}, failed 1 ({}), not attempted {left}",
+                undos[undone].entry.name
+            ),
+        });
+    }
+    result
+}
+
+/// Undoes each in turn, counting what was undone; stops at the first that fails.
+fn undo_each(
+    b: &mut dyn Backend,
+    undos: &[plan::Undo<'_>],
+    dry_run: bool,
+    c: &mut Changes,
+    undone: &mut usize,
+) -> Result<(), BackendError> {
     for u in undos {
         let name = u.entry.name;
         if dry_run {
@@ -55,10 +80,13 @@ fn undo(
         };
         let forget = Then::Forget(u.entry.record_name());
         match b.apply(&body, forget) {
-            Ok(took) => c.done.push(format!(
-                "undid {name} in {} ms: it is pending again",
-                took.as_millis()
-            )),
+            Ok(took) => {
+                *undone += 1;
+                c.done.push(format!(
+                    "undid {name} in {} ms: it is pending again",
+                    took.as_millis()
+                ))
+            }
             Err(f) => {
                 return match f.kind {
                     FailureKind::Refused => {

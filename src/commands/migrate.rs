@@ -20,7 +20,8 @@ use crate::plan::{self, Entry, Step};
 use crate::process::exec::{self, Resolved};
 use crate::process::script::{self, ScriptEnv};
 use crate::process::signals;
-use crate::settings::{LogFormat, Mode, Policy, Settings, Target};
+use crate::settings::{LogFormat, Mode, Policy, Settings, Table, Target};
+use super::adopt::Tool;
 use crate::source::{Catalog, Dialect, Script, Version};
 
 /// Why a database was not started at all.
@@ -164,11 +165,7 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
             return Finished::BadInput;
         }
     };
-    for (path, why) in catalog
-        .ignored
-        .iter()
-        .filter(|(_, w)| w.looks_like_a_migration())
-    {
+    for (path, why) in super::passed_over(&catalog) {
         tracing::warn!(file = %path.display(), "{}: not a migration, not applied: {why}", path.display());
     }
     let progress =
@@ -264,6 +261,9 @@ struct Run<'a> {
     opts: RunOptions,
     abort: AtomicBool,
     events: Events<'a>,
+    /// `--adopt`: the tool whose history a fresh database may have.
+    adopt: Option<Tool>,
+    table: &'a Table,
 }
 
 /// Opens and migrates every target, up to `--jobs` at once. After `abort` or a signal, the
@@ -286,6 +286,8 @@ fn run_all(
         opts,
         abort: AtomicBool::new(false),
         events,
+        adopt: s.adopt,
+        table: &s.table,
     };
     // The fan-out closure is `Fn + Sync`: the early open is taken out of a mutex, once.
     let early = Mutex::new(early);
@@ -349,9 +351,40 @@ impl Run<'_> {
     /// Migrates one opened database whose records were read.
     fn database(&self, opened: &mut Opened, out: &mut Outcome, env: &ScriptEnv) {
         out.read = true;
-        let Opened { backend, records } = opened;
+        // Another tool's history is never ignored: its migrations would run again.
+        let adopt = match opened.foreign_history() {
+            Ok(None) => None,
+            Ok(Some(tool)) if self.adopt == Some(tool) => Some(tool),
+            Ok(Some(tool)) => {
+                return self.failed_as_a_whole(out, super::foreign_history_refusal(tool, self.table));
+            }
+            Err(e) => return self.failed_as_a_whole(out, e),
+        };
+        let Opened {
+            backend, records, ..
+        } = opened;
         let entries = plan::entries(self.catalog, backend.dialect(), records);
-        let due = plan::due(&entries, self.target.as_ref());
+        let mut due = plan::due(&entries, self.target.as_ref());
+        if let Some(tool) = adopt {
+            match super::baseline::adoption(backend.as_mut(), tool) {
+                Ok(a) => {
+                    let before = due.len();
+                    due.retain(|e| !e.migration.is_some_and(|m| !m.repeatable && a.applied(&m.version, &m.name)));
+                    let line = format!(
+                        "adopting {}'s history ({}): {} migration(s) it applied are recorded as applied, not run",
+                        tool.name(),
+                        tool.table(),
+                        before - due.len()
+                    );
+                    if self.opts.dry_run {
+                        out.notes.push(line);
+                    } else {
+                        tracing::info!(database = out.database, "{line}");
+                    }
+                }
+                Err(e) => return self.failed_as_a_whole(out, e),
+            }
+        }
         if self.target.is_some() {
             out.beyond_target = plan::due(&entries, None).len() - due.len();
         }
@@ -406,7 +439,7 @@ impl Run<'_> {
             }
             return;
         }
-        if due.is_empty() && !schema_needed {
+        if due.is_empty() && !schema_needed && adopt.is_none() {
             return;
         }
         if self.abort.load(Ordering::SeqCst) || signals::caught().is_some() {
@@ -430,7 +463,11 @@ impl Run<'_> {
         let result = match backend::lock_unless(backend, self.opts.lock_timeout, &mut still_needed)
         {
             Ok(Locked::Taken) => {
-                let applied = self.apply_locked(backend, out, env);
+                let applied = match adopt {
+                    Some(tool) => self.adopt_locked(backend, out, tool),
+                    None => Ok(()),
+                }
+                .and_then(|()| self.apply_locked(backend, out, env));
                 applied.and(backend.unlock())
             }
             Ok(Locked::NotNeeded) => {
@@ -446,6 +483,27 @@ impl Run<'_> {
         if let Err(e) = result {
             self.failed_as_a_whole(out, e);
         }
+    }
+
+    /// Under the lock, first: adopts another tool's history as `baseline --from` would.
+    fn adopt_locked(
+        &self,
+        backend: &mut dyn Backend,
+        out: &Outcome,
+        tool: Tool,
+    ) -> Result<(), BackendError> {
+        let b = super::baseline::adopt(backend, self.catalog, tool)?;
+        super::baseline::log(&b);
+        if !b.refused.is_empty() {
+            return Err(BackendError::Failed(format!(
+                "{}'s history could not be adopted",
+                tool.name()
+            )));
+        }
+        if b.error.is_none() {
+            tracing::debug!(database = out.database, "adopted {}", b.recorded.len());
+        }
+        Ok(())
     }
 
     /// Under the lock, the declared schema's changes (records as read under the lock).

@@ -22,7 +22,7 @@ use crate::backend::{self, Backend, BackendError, OpenOptions};
 use crate::plan::{self, Entry, Record};
 use crate::process::exec::{ExecError, Resolved};
 use crate::settings::{Mode, Settings, Target};
-use crate::source::Catalog;
+use crate::source::{Catalog, Ignored};
 
 pub use baseline::BaselineOutcome;
 pub use migrate::{NotStarted, Outcome};
@@ -114,6 +114,7 @@ fn open_options(s: &Settings, create: bool) -> OpenOptions {
     OpenOptions {
         table: s.table.clone(),
         create,
+        must_exist: false,
         wait: s.wait,
         busy_timeout: s.lock_timeout,
         lock_mode: s.lock_mode,
@@ -132,24 +133,106 @@ fn scan(s: &Settings) -> Option<Catalog> {
         .ok()
 }
 
+/// What the folders hold that looks meant to run but is not taken, each with why (and, for a
+/// file without a version, the name `new` would give it): for `up`'s warnings and `validate`.
+pub fn passed_over(catalog: &Catalog) -> Vec<(PathBuf, String)> {
+    let mut out: Vec<(PathBuf, String)> = catalog
+        .untaken
+        .iter()
+        .map(|(dir, seen)| {
+            let shown: Vec<&str> = seen.iter().take(5).map(String::as_str).collect();
+            let more = if seen.len() > 5 {
+                format!(" and {} more", seen.len() - 5)
+            } else {
+                String::new()
+            };
+            (
+                dir.clone(),
+                format!(
+                    "this migrations folder holds {} entr{} ({}{more}) and none is a migration \
+                     in a form migrate-entrypoint reads ({})",
+                    seen.len(),
+                    if seen.len() == 1 { "y" } else { "ies" },
+                    shown.join(", "),
+                    crate::source::name::FORMS
+                ),
+            )
+        })
+        .collect();
+    for (path, why) in catalog
+        .ignored
+        .iter()
+        .filter(|(_, w)| w.looks_like_a_migration())
+    {
+        let hint = match why {
+            Ignored::NoVersion | Ignored::ScriptWithoutVersion => path
+                .file_name()
+                .and_then(|f| f.to_str())
+                .map(|f| format!(" (name it {})", new::free_name(catalog, f)))
+                .unwrap_or_default(),
+            _ => String::new(),
+        };
+        out.push((path.clone(), format!("{why}{hint}")));
+    }
+    out
+}
+
 /// A database opened, and its records read without a lock.
 pub struct Opened {
     pub backend: Box<dyn Backend>,
     pub records: Vec<Record>,
+    /// It has no tracking table of ours yet.
+    pub fresh: bool,
 }
 
 impl Opened {
     /// Opens `target` and reads its records (none when the table is not there yet).
     pub fn open(target: &Target, opts: &OpenOptions) -> Result<Opened, BackendError> {
         let mut backend = backend::open(target, opts)?;
-        let records = backend.read_records()?.unwrap_or_default();
-        Ok(Opened { backend, records })
+        let records = backend.read_records()?;
+        Ok(Opened {
+            backend,
+            fresh: records.is_none(),
+            records: records.unwrap_or_default(),
+        })
+    }
+
+    /// Another tool's history on a database that has none of ours: the tool, and its table.
+    /// Looked for only on a fresh database (one query; a start with our table asks nothing).
+    pub fn foreign_history(&mut self) -> Result<Option<adopt::Tool>, BackendError> {
+        if !self.fresh {
+            return Ok(None);
+        }
+        let names = adopt::history_table_names();
+        let found = self.backend.tables_with_columns(&names)?;
+        Ok(found
+            .iter()
+            .find_map(|(table, columns)| adopt::recognize(table, columns)))
     }
 
     /// Every migration of this database with its state.
     pub fn entries<'a>(&'a self, catalog: &'a Catalog) -> Vec<Entry<'a>> {
         plan::entries(catalog, self.backend.dialect(), &self.records)
     }
+}
+
+/// Why a database with another tool's history is not migrated: every migration that tool
+/// applied would run again.
+pub fn foreign_history_refusal(tool: adopt::Tool, table: &crate::settings::Table) -> BackendError {
+    let ours = if table.schema.is_none() && table.name == tool.table() {
+        " --table app_migrations"
+    } else {
+        ""
+    };
+    BackendError::Failed(format!(
+        "this database has {tool}'s history ({}) and no {} of ours: nothing is applied, or \
+         what {tool} applied would run again. Adopt it once with `migrate-entrypoint baseline \
+         --from {tool}{ours}`, or let the entrypoint adopt it on its first start with \
+         MIGRATE_ADOPT={tool}",
+        tool.table(),
+        table.display(),
+        tool = tool.name(),
+    ))
 }
 
 /// What a command that changes records (`down`, `repair`, `resolve`) did to one database.
@@ -162,6 +245,8 @@ pub struct Changes {
     pub refused: Vec<String>,
     /// A change that the database refused (the ones before it stay).
     pub failed: Option<String>,
+    /// The command's own last line for this database (`down`: undone, failed, not attempted).
+    pub summary: Option<String>,
     pub error: Option<BackendError>,
 }
 
@@ -178,7 +263,10 @@ fn change_each(
     if let Err(e) = crate::process::signals::install() {
         tracing::warn!("cannot watch for signals ({e}): SIGTERM will not cancel a change");
     }
-    let open = open_options(s, !s.dry_run);
+    let open = OpenOptions {
+        must_exist: true,
+        ..open_options(s, !s.dry_run)
+    };
     let all = fanout::map(&s.targets, s.jobs, |t| {
         if crate::process::signals::caught().is_some() {
             return None;
@@ -228,6 +316,12 @@ fn log_changes(c: &Changes, dry_run: bool) {
     }
     if let Some(e) = &c.error {
         tracing::error!(database, error = %e, "{e}");
+    } else if let Some(summary) = &c.summary {
+        if c.failed.is_some() {
+            tracing::error!(database, "{summary}");
+        } else {
+            tracing::info!(database, "{summary}");
+        }
     } else if !c.refused.is_empty() {
         tracing::error!(database, "nothing changed");
     } else if c.done.is_empty() {

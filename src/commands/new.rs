@@ -160,6 +160,24 @@ pub fn next_name(style: &Style, slug: &str, now: u128) -> String {
     }
 }
 
+/// The name `new` would give a file now named `file_name` (`setup.sql`, `backfill.py`): the
+/// next free version of the catalog, in its style, with the file's own words and extension.
+pub fn free_name(catalog: &crate::source::Catalog, file_name: &str) -> String {
+    let seen: Vec<Seen> = catalog
+        .migrations
+        .iter()
+        .filter(|m| !m.repeatable)
+        .map(|m| Seen {
+            name: m.name.clone(),
+            is_dir: false,
+            sections: false,
+        })
+        .collect();
+    let (stem, ext) = file_name.rsplit_once('.').unwrap_or((file_name, "sql"));
+    let base = next_name(&style(&seen, &seen), &slug(stem), utc_now());
+    format!("{base}.{ext}")
+}
+
 /// The current UTC time as a `YYYYMMDDHHMMSS` number.
 fn utc_now() -> u128 {
     let text = humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string();

@@ -21,7 +21,18 @@ pub fn run(s: &Settings) -> Finished {
     let checked = fanout::map(&s.targets, s.jobs, |t| {
         let database = t.redacted();
         Some(match Opened::open(t, &open) {
-            Ok(o) => Ok(check_records(&database, &o.entries(&catalog))),
+            Ok(mut o) => {
+                let mut found = check_records(&database, &o.entries(&catalog));
+                match o.foreign_history() {
+                    Ok(Some(tool)) if s.adopt != Some(tool) => found.push(problem(
+                        &database,
+                        super::foreign_history_refusal(tool, &s.table).to_string(),
+                    )),
+                    Ok(_) => {}
+                    Err(e) => found.push(problem(&database, format!("cannot read: {e}"))),
+                }
+                Ok(found)
+            }
             Err(e) => Err(problem(database, format!("cannot read: {e}"))),
         })
     });
@@ -205,13 +216,8 @@ pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
             }
         }
     }
-    for (path, why) in &catalog.ignored {
-        if why.looks_like_a_migration() {
-            out.push(problem(
-                path.display().to_string(),
-                format!("ignored: {why}"),
-            ));
-        }
+    for (path, why) in super::passed_over(catalog) {
+        out.push(problem(path.display().to_string(), format!("ignored: {why}")));
     }
     out
 }
@@ -228,6 +234,9 @@ pub fn check_records(database: &str, entries: &[Entry<'_>]) -> Vec<Problem> {
                         "recorded, but its file {} is not taken as a migration: {why}",
                         path.display()
                     ),
+                    None if e.record.is_some_and(|r| !r.success) => {
+                        "recorded as failed, and no file has it any more".to_string()
+                    }
                     None => "recorded as applied, but no file has it".to_string(),
                 },
                 State::Failed => format!(
@@ -270,7 +279,10 @@ mod tests {
         assert!(problems.contains(&"version 1 is used by 2 migrations".to_string()));
         assert!(problems.contains(&"unknown directive `-- migrate:no-transactions`".to_string()));
         assert!(problems.iter().any(|p| p.contains("not UTF-8")));
-        assert!(problems.contains(&"ignored: no leading version number".to_string()));
+        assert!(
+            problems.contains(&"ignored: no leading version number (name it 4_init.sql)".to_string()),
+            "{problems:?}"
+        );
         // R__views.sql is a repeatable migration, not a problem.
         assert!(!problems.iter().any(|p| p.contains("R__")));
     }

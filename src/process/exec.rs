@@ -62,8 +62,8 @@ pub fn prepare() {
 
 /// Finds CMD as execvp will: a name with a `/` as it is, any other through PATH (an entry
 /// that is there but not executable is passed over, and reported when nothing else is found).
-/// `hint` is added to a not-found message (a suggestion of the right subcommand).
-pub fn resolve(cmd: &[OsString], hint: Option<&str>) -> Result<Resolved, ExecError> {
+/// `hint` is added to a not-found message (what the word was likely meant as).
+pub fn resolve(cmd: &[OsString], hint: Option<String>) -> Result<Resolved, ExecError> {
     let shown = cmd[0].to_string_lossy().into_owned();
     let args = cmd
         .iter()
@@ -71,9 +71,7 @@ pub fn resolve(cmd: &[OsString], hint: Option<&str>) -> Result<Resolved, ExecErr
         .collect::<Result<Vec<_>, _>>()
         .map_err(|_| ExecError::Nul(shown.clone()))?;
     let not_found = || {
-        let hint = hint
-            .map(|h| format!(" (did you mean `migrate-entrypoint {h}`?)"))
-            .unwrap_or_default();
+        let hint = hint.as_ref().map(|h| format!(" ({h})")).unwrap_or_default();
         ExecError::NotFound(shown.clone(), hint)
     };
     let name = cmd[0].as_os_str();
@@ -196,7 +194,10 @@ mod tests {
     fn finds_as_execvp_does() {
         assert!(resolve(&os(&["sh", "-c", "true"]), None).is_ok());
         assert!(resolve(&os(&["/bin/sh"]), None).is_ok());
-        let e = resolve(&os(&["no-such-program-xyz"]), Some("status")).unwrap_err();
+        let e = resolve(
+            &os(&["no-such-program-xyz"]),
+            Some("did you mean `migrate-entrypoint status`?".into()),
+        ).unwrap_err();
         assert_eq!(
             e.to_string(),
             "no-such-program-xyz: command not found (did you mean `migrate-entrypoint status`?)"

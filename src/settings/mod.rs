@@ -216,6 +216,8 @@ pub struct Settings {
     pub target: Option<Mark>,
     /// PostgreSQL: create a database that does not exist.
     pub create_database: bool,
+    /// `--adopt`: on first start, adopt this tool's history as `baseline --from` would.
+    pub adopt: Option<Tool>,
     /// `--user`, resolved.
     pub user: Option<crate::process::privileges::Identity>,
     pub dry_run: bool,
@@ -408,6 +410,12 @@ pub fn resolve(
             .as_deref()
             .map(Mark::parse),
         create_database: boolean(run.create_database, "MIGRATE_CREATE_DATABASE", env)?,
+        // A choice without a default: the variable's value is checked only when it is set.
+        adopt: match (run.adopt, lookup(None, "MIGRATE_ADOPT", env)?) {
+            (Some(tool), _) => Some(tool),
+            (None, Some(_)) => Some(choice(None, "MIGRATE_ADOPT", env, Tool::Prisma)?),
+            (None, None) => None,
+        },
         user,
         dry_run: boolean(run.dry_run, "MIGRATE_DRY_RUN", env)?,
         skip,

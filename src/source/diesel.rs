@@ -1,6 +1,9 @@
 //! diesel's folder form: `2019-02-26-002946_create_user/` holding `up.sql` and `down.sql`, and
 //! optionally `metadata.toml` with `run_in_transaction = false`. The version is the folder
 //! name's part before its first `_`, without its dashes (`20190226002946`), as diesel reads it.
+//! diesel orders versions as text: since 2025 it names folders `2025-01-03-193224-0000_x`, and
+//! such a version sorts among the older 14-digit ones by its date, so the part after the time
+//! is a version group of its own here (`20250103193224.0`), which orders the same way.
 
 use std::path::{Path, PathBuf};
 
@@ -39,17 +42,31 @@ pub fn folder(file_name: &str, path: &Path) -> Option<Result<(NameParts, Folder)
 /// 20190226002946, and the folder's name is the migration's name.
 pub fn parse(file_name: &str) -> Option<NameParts> {
     let (version, rest) = file_name.split_once('_').unwrap_or((file_name, ""));
-    let digits: String = version.chars().filter(|&c| c != '-').collect();
-    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    let parts: Vec<&str> = version.split('-').collect();
+    if parts
+        .iter()
+        .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
+    {
         return None;
     }
+    // The date and time (four parts, or one run of digits) first, then any later part.
+    let cut = if parts.len() >= 4 { 4 } else { parts.len() };
+    let head = parts[..cut].concat();
+    let groups = std::iter::once(head.as_str()).chain(parts[cut..].iter().copied());
     Some(NameParts {
         name: file_name.to_string(),
-        version: name::Version::from_groups([digits.as_str()]),
+        version: name::Version::from_groups(groups),
         description: rest.replace('_', " "),
         dialect: None,
         repeatable: false,
     })
+}
+
+/// The version diesel writes in its table for a folder of this name: the digits before the
+/// first `_`.
+pub fn digits(file_name: &str) -> String {
+    let version = file_name.split('_').next().unwrap_or(file_name);
+    version.replace('-', "")
 }
 
 /// Whether the migration runs in a transaction, as diesel reads `metadata.toml`: yes without
@@ -83,6 +100,12 @@ mod tests {
             "0"
         );
         assert_eq!(parse("20240101120000_x").unwrap().version.to_string(), "20240101120000");
+        // diesel's newer names, ordered as diesel orders them (as text).
+        let new = parse("2025-01-10-120000-0000_a").unwrap().version;
+        let old_later = parse("2025-01-15-120000_b").unwrap().version;
+        let old_same = parse("2025-01-10-120000_c").unwrap().version;
+        assert!(new < old_later && old_same < new);
+        assert_eq!(digits("2025-01-10-120000-0000_a"), "202501101200000000");
         assert_eq!(parse("create_user"), None);
         assert_eq!(parse("2019-02-26-x_y"), None);
     }

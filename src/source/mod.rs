@@ -366,6 +366,7 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
                 }
             };
             any_taken = true;
+            shown.push(file_name);
             let Taken {
                 parts,
                 file,

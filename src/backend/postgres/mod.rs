@@ -70,7 +70,12 @@ impl Postgres {
         config.notice_callback(move |n| {
             match notice_of.lock().unwrap_or_else(|p| p.into_inner()).as_deref() {
                 Some(m) => {
-                    tracing::info!(database = %notice_db, migration = m, "{m}: {}: {}", n.severity(), n.message())
+                    let text = with_details(n.message(), &n);
+                    if n.severity() == "WARNING" {
+                        tracing::warn!(database = %notice_db, migration = m, "{m}: {}: {text}", n.severity())
+                    } else {
+                        tracing::info!(database = %notice_db, migration = m, "{m}: {}: {text}", n.severity())
+                    }
                 }
                 // Our own statements' (`... already exists, skipping`).
                 None => tracing::debug!(database = %notice_db, "notice: {}", n.message()),
@@ -81,7 +86,7 @@ impl Postgres {
             &tls,
             &shown,
             opts.wait,
-            opts.create_database && opts.create,
+            opts.create_database && opts.create && !opts.must_exist,
         )?;
         let lock_key = lock_key(&pg.dbname, &opts.table);
         Ok(Postgres {
@@ -331,11 +336,21 @@ fn message(e: &postgres::Error, sql: &str) -> String {
             .collect();
         text.push_str(&format!(" at line {}", before.matches('\n').count() + 1));
     }
+    with_details(&text, db)
+}
+
+/// A server message with what the server said besides: its DETAIL, HINT and (for an error in
+/// a function or a `DO` block) CONTEXT, which names the line of the block.
+fn with_details(text: &str, db: &postgres::error::DbError) -> String {
+    let mut text = text.to_string();
     if let Some(detail) = db.detail() {
-        text.push_str(&format!("; {detail}"));
+        text.push_str(&format!("; detail: {detail}"));
     }
     if let Some(hint) = db.hint() {
         text.push_str(&format!("; hint: {hint}"));
+    }
+    if let Some(context) = db.where_() {
+        text.push_str(&format!("; context: {}", context.replace('\n', " / ")));
     }
     text
 }
@@ -520,6 +535,34 @@ impl Backend for Postgres {
         Ok(elapsed)
     }
 
+    fn tables_with_columns(
+        &mut self,
+        names: &[&str],
+    ) -> Result<Vec<(String, Vec<String>)>, BackendError> {
+        let list: Vec<String> = names.iter().map(|n| literal(n)).collect();
+        let sql = format!(
+            "SELECT c.relname::text, string_agg(a.attname::text, ',' ORDER BY a.attnum) \
+             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+             AND NOT a.attisdropped WHERE c.relkind IN ('r', 'p') AND pg_table_is_visible(c.oid) \
+             AND c.relname IN ({}) GROUP BY 1",
+            list.join(", ")
+        );
+        let rows = self
+            .client
+            .simple_query(&sql)
+            .map_err(|e| self.fail("cannot read the schema", &e))?;
+        Ok(rows
+            .iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some((
+                    r.get(0)?.to_string(),
+                    r.get(1)?.split(',').map(str::to_string).collect(),
+                )),
+                _ => None,
+            })
+            .collect())
+    }
+
     fn read_table(
         &mut self,
         table: &str,
@@ -668,7 +711,7 @@ fn write_record(
     };
     let insert = format!(
         "INSERT INTO {table} ({id_col}migration_name, applied_at, description, checksum, \
-         success, error_message, execution_time_ms) SELECT {id_val}$1, CURRENT_TIMESTAMP, \
+         success, error_message, execution_time_ms) SELECT {id_val}$1, clock_timestamp(), \
          $2, $3, $4, $5, $6"
     );
     let sql = if r.row_exists {
@@ -676,7 +719,7 @@ fn write_record(
         // statement, so a single round trip (no unique constraint needed, as an adopted table
         // may lack it).
         format!(
-            "WITH updated AS (UPDATE {table} SET applied_at = CURRENT_TIMESTAMP, description = $2, \
+            "WITH updated AS (UPDATE {table} SET applied_at = clock_timestamp(), description = $2, \
              checksum = $3, success = $4, error_message = $5, execution_time_ms = $6 \
              WHERE migration_name = $1 RETURNING 1) \
              {insert} WHERE NOT EXISTS (SELECT 1 FROM updated)"

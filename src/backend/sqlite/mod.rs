@@ -73,6 +73,12 @@ impl Sqlite {
             Ordering::Relaxed,
         );
         let exists = path.exists();
+        if opts.must_exist && !exists {
+            return Err(BackendError::Failed(format!(
+                "no database file at {}: nothing there to work on (this command never creates one)",
+                path.display()
+            )));
+        }
         let conn = if opts.create || exists {
             let flags = if opts.create {
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE
@@ -413,6 +419,31 @@ impl Backend for Sqlite {
             .and_then(|_| conn.execute_batch("COMMIT"))
             .map_err(|e| rollback(fail(e)))?;
         Ok(elapsed)
+    }
+
+    fn tables_with_columns(
+        &mut self,
+        names: &[&str],
+    ) -> Result<Vec<(String, Vec<String>)>, BackendError> {
+        let Some(conn) = self.conn.as_ref() else {
+            return Ok(Vec::new());
+        };
+        let list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+        let sql = format!(
+            "SELECT m.name, group_concat(p.name, ',') FROM sqlite_master m \
+             JOIN pragma_table_info(m.name) p WHERE m.type = 'table' AND m.name IN ({}) \
+             GROUP BY m.name",
+            list.join(", ")
+        );
+        let read = || -> rusqlite::Result<Vec<(String, Vec<String>)>> {
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map([], |r| {
+                let cols: String = r.get(1)?;
+                Ok((r.get(0)?, cols.split(',').map(str::to_string).collect()))
+            })?;
+            rows.collect()
+        };
+        read().map_err(|e| self.fail("cannot read the schema", &e))
     }
 
     fn read_table(
