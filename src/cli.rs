@@ -769,7 +769,11 @@ pub fn hint(word: &str) -> Option<String> {
             .find(|a| a.get_long() == Some(long))?;
         let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
         let var = help.split("[env: ").nth(1)?.split(']').next()?.to_string();
-        let value = if arg.get_action().takes_values() { "..." } else { "1" };
+        let value = if arg.get_action().takes_values() {
+            "..."
+        } else {
+            "1"
+        };
         return Some(format!(
             "--{long} is an option of migrate-entrypoint, but here it is CMD (with ENTRYPOINT \
              [\"migrate-entrypoint\", \"--\"] everything after the image is CMD): set \
@@ -923,7 +927,11 @@ mod tests {
         assert_eq!(suggest("sh"), None);
         let h = hint("--dry-run").unwrap();
         assert!(h.contains("MIGRATE_DRY_RUN=1"), "{h}");
-        assert!(hint("--on-error=abort").unwrap().contains("MIGRATE_ON_ERROR=..."));
+        assert!(
+            hint("--on-error=abort")
+                .unwrap()
+                .contains("MIGRATE_ON_ERROR=...")
+        );
         assert_eq!(hint("--no-such-option"), None);
     }
 }

@@ -307,6 +307,8 @@ pub fn undo<'e>(
         .filter(|e| !e.migration.is_some_and(|m| m.repeatable))
         .filter_map(|e| Some((version(e)?, e)))
         .collect();
+    // Newest first; two of one version are undone in the reverse of the order they ran in.
+    applied.reverse();
     applied.sort_by(|a, b| b.0.cmp(&a.0));
     let in_range: Vec<&Entry<'_>> = match to {
         Some(t) => applied

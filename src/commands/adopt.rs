@@ -45,7 +45,12 @@ impl Tool {
             Tool::GolangMigrate => &["version", "dirty"],
             Tool::Flyway => &["version", "script", "success"],
             Tool::Sqlx => &["version", "description", "success"],
-            Tool::Prisma => &["migration_name", "finished_at", "rolled_back_at", "checksum"],
+            Tool::Prisma => &[
+                "migration_name",
+                "finished_at",
+                "rolled_back_at",
+                "checksum",
+            ],
             Tool::Goose => &["version_id", "is_applied", "id"],
             Tool::SqlMigrate => &["id"],
             Tool::Tern => &["version"],
@@ -59,13 +64,31 @@ impl Tool {
         match self {
             Tool::Dbmate => (&["version"], true),
             Tool::GolangMigrate => (&["version", "dirty"], true),
-            Tool::Flyway => (&["installed_rank", "version", "script", "checksum", "success"], false),
+            Tool::Flyway => (
+                &["installed_rank", "version", "script", "checksum", "success"],
+                false,
+            ),
             Tool::Sqlx => (
-                &["version", "description", "installed_on", "success", "checksum", "execution_time"],
+                &[
+                    "version",
+                    "description",
+                    "installed_on",
+                    "success",
+                    "checksum",
+                    "execution_time",
+                ],
                 false,
             ),
             Tool::Prisma => (
-                &["id", "checksum", "finished_at", "migration_name", "rolled_back_at", "started_at", "applied_steps_count"],
+                &[
+                    "id",
+                    "checksum",
+                    "finished_at",
+                    "migration_name",
+                    "rolled_back_at",
+                    "started_at",
+                    "applied_steps_count",
+                ],
                 false,
             ),
             Tool::Goose => (&["id", "version_id", "is_applied", "tstamp"], false),
@@ -238,7 +261,9 @@ fn goose_applied(rows: &[Vec<Option<String>>]) -> HashSet<Version> {
         let Some(v) = col(0).and_then(|s| Version::parse(s.trim())) else {
             continue;
         };
-        let id = col(2).and_then(|s| s.trim().parse().ok()).unwrap_or(i64::MIN);
+        let id = col(2)
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(i64::MIN);
         let applied = truthy(col(1));
         let e = newest.entry(v).or_insert((id, applied));
         if id >= e.0 {
@@ -285,10 +310,16 @@ mod tests {
             Some(Tool::GolangMigrate)
         );
         assert_eq!(
-            recognize("goose_db_version", &cols(&["id", "version_id", "is_applied", "tstamp"])),
+            recognize(
+                "goose_db_version",
+                &cols(&["id", "version_id", "is_applied", "tstamp"])
+            ),
             Some(Tool::Goose)
         );
-        assert_eq!(recognize("schema_version", &cols(&["version"])), Some(Tool::Tern));
+        assert_eq!(
+            recognize("schema_version", &cols(&["version"])),
+            Some(Tool::Tern)
+        );
         // An app's own table of that name is no tool's.
         assert_eq!(
             recognize("schema_version", &cols(&["version", "installed_on"])),

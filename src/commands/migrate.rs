@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
+use super::adopt::Tool;
 use super::declare::DeclaredRun;
 use super::{Event, Events, Finished, Opened, fanout, open_options};
 use crate::backend::{
@@ -21,7 +22,6 @@ use crate::process::exec::{self, Resolved};
 use crate::process::script::{self, ScriptEnv};
 use crate::process::signals;
 use crate::settings::{LogFormat, Mode, Policy, Settings, Table, Target};
-use super::adopt::Tool;
 use crate::source::{Catalog, Dialect, Script, Version};
 
 /// Why a database was not started at all.
@@ -356,7 +356,8 @@ impl Run<'_> {
             Ok(None) => None,
             Ok(Some(tool)) if self.adopt == Some(tool) => Some(tool),
             Ok(Some(tool)) => {
-                return self.failed_as_a_whole(out, super::foreign_history_refusal(tool, self.table));
+                return self
+                    .failed_as_a_whole(out, super::foreign_history_refusal(tool, self.table));
             }
             Err(e) => return self.failed_as_a_whole(out, e),
         };
@@ -369,7 +370,10 @@ impl Run<'_> {
             match super::baseline::adoption(backend.as_mut(), tool) {
                 Ok(a) => {
                     let before = due.len();
-                    due.retain(|e| !e.migration.is_some_and(|m| !m.repeatable && a.applied(&m.version, &m.name)));
+                    due.retain(|e| {
+                        !e.migration
+                            .is_some_and(|m| !m.repeatable && a.applied(&m.version, &m.name))
+                    });
                     let line = format!(
                         "adopting {}'s history ({}): {} migration(s) it applied are recorded as applied, not run",
                         tool.name(),

@@ -197,17 +197,27 @@ impl Opened {
         })
     }
 
-    /// Another tool's history on a database that has none of ours: the tool, and its table.
-    /// Looked for only on a fresh database (one query; a start with our table asks nothing).
+    /// Another tool's history, with a row in it, on a database that has none of ours. Looked
+    /// for only on a fresh database (a start with our table asks nothing). An empty history
+    /// has nothing that could run twice.
     pub fn foreign_history(&mut self) -> Result<Option<adopt::Tool>, BackendError> {
         if !self.fresh {
             return Ok(None);
         }
         let names = adopt::history_table_names();
         let found = self.backend.tables_with_columns(&names)?;
-        Ok(found
+        for tool in found
             .iter()
-            .find_map(|(table, columns)| adopt::recognize(table, columns)))
+            .filter_map(|(table, columns)| adopt::recognize(table, columns))
+        {
+            let rows = self
+                .backend
+                .read_table(tool.table(), &tool.columns()[..1])?;
+            if rows.is_some_and(|r| !r.is_empty()) {
+                return Ok(Some(tool));
+            }
+        }
+        Ok(None)
     }
 
     /// Every migration of this database with its state.

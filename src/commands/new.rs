@@ -68,6 +68,8 @@ pub enum Layout {
     Sections,
     /// Prisma: a `<timestamp>_x/` folder holding `migration.sql`.
     Folder,
+    /// diesel: a `YYYY-MM-DD-HHMMSS_x/` folder holding `up.sql` and `down.sql`.
+    Diesel,
 }
 
 /// One entry of a migrations folder: its name, whether it is a folder, and (for a `.sql`
@@ -77,10 +79,17 @@ pub struct Seen {
     pub name: String,
     pub is_dir: bool,
     pub sections: bool,
+    /// A folder holding `up.sql` (diesel's form).
+    pub diesel: bool,
 }
 
 /// The version number a name starts with, when it names a migration (`V3__x.sql`: 3).
 fn number(e: &Seen) -> Option<(u128, bool, usize)> {
+    if e.diesel {
+        let v = crate::source::diesel::parse(&e.name)?.version.to_string();
+        let digits = v.split('.').next()?;
+        return Some((digits.parse().ok()?, false, digits.len()));
+    }
     let migration = matches!(name::parse(&e.name, e.is_dir), Parsed::Migration(_))
         || (!e.is_dir && name::parse_script(&e.name).is_some());
     if !migration {
@@ -112,7 +121,7 @@ pub fn style(seen: &[Seen], all: &[Seen]) -> Style {
     let timestamps = numbers
         .iter()
         .any(|(n, _, len)| *len == 14 && (19..=20).contains(&(n / 10u128.pow(12))));
-    if timestamps || layout(seen) == Layout::Folder {
+    if timestamps || matches!(layout(seen), Layout::Folder | Layout::Diesel) {
         return Style::Timestamp { last };
     }
     let width = numbers.iter().map(|n| n.2).max().unwrap_or(3).max(1);
@@ -123,14 +132,16 @@ pub fn style(seen: &[Seen], all: &[Seen]) -> Style {
 pub fn layout(seen: &[Seen]) -> Layout {
     let migrations: Vec<&Seen> = seen.iter().filter(|e| number(e).is_some()).collect();
     let count = |f: fn(&Seen) -> bool| migrations.iter().filter(|e| f(e)).count();
-    let (folders, pairs, sections) = (
-        count(|e| e.is_dir),
+    let (folders, diesel, pairs, sections) = (
+        count(|e| e.is_dir && !e.diesel),
+        count(|e| e.diesel),
         count(|e| e.name.ends_with(".up.sql")),
         count(|e| e.sections),
     );
-    let most = folders.max(pairs).max(sections);
+    let most = folders.max(diesel).max(pairs).max(sections);
     match most {
         0 => Layout::Plain,
+        n if n == diesel => Layout::Diesel,
         n if n == folders => Layout::Folder,
         n if n == pairs => Layout::UpDown,
         _ => Layout::Sections,
@@ -171,6 +182,7 @@ pub fn free_name(catalog: &crate::source::Catalog, file_name: &str) -> String {
             name: m.name.clone(),
             is_dir: false,
             sections: false,
+            diesel: m.variants.iter().any(|v| v.path.ends_with("up.sql")),
         })
         .collect();
     let (stem, ext) = file_name.rsplit_once('.').unwrap_or((file_name, "sql"));
@@ -200,6 +212,7 @@ fn entries(dir: &Path) -> Result<Vec<Seen>, NewError> {
             let e = e.ok()?;
             let name = e.file_name().into_string().ok()?;
             let is_dir = e.path().is_dir();
+            let diesel = is_dir && e.path().join("up.sql").is_file();
             let sections = name.ends_with(".sql")
                 && !is_dir
                 && std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("-- migrate:up"));
@@ -207,6 +220,7 @@ fn entries(dir: &Path) -> Result<Vec<Seen>, NewError> {
                 name,
                 is_dir,
                 sections,
+                diesel,
             })
         })
         .collect())
@@ -239,7 +253,34 @@ pub fn files(
             false,
         )],
         Layout::Folder => vec![(dir.join(base).join("migration.sql"), body, false)],
+        // diesel's own name for the folder: the timestamp with its dashes.
+        Layout::Diesel => {
+            let folder = dir.join(diesel_name(base));
+            vec![
+                (folder.join("up.sql"), body, false),
+                (
+                    folder.join("down.sql"),
+                    "-- This file should undo anything in `up.sql`\n".into(),
+                    false,
+                ),
+            ]
+        }
     }
+}
+
+/// `20260102030405_x` as diesel names it: `2026-01-02-030405_x`.
+fn diesel_name(base: &str) -> String {
+    let (ts, rest) = base.split_once('_').unwrap_or((base, ""));
+    if ts.len() != 14 || !ts.bytes().all(|b| b.is_ascii_digit()) {
+        return base.to_string();
+    }
+    format!(
+        "{}-{}-{}-{}_{rest}",
+        &ts[..4],
+        &ts[4..6],
+        &ts[6..8],
+        &ts[8..]
+    )
 }
 
 /// Creates the next migration in `dir` (and `dir` itself when missing), numbered after the
@@ -349,6 +390,7 @@ mod tests {
                 name: s.trim_end_matches('/').to_string(),
                 is_dir: s.ends_with('/'),
                 sections: false,
+                diesel: false,
             })
             .collect()
     }

@@ -204,7 +204,10 @@ pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
                 }
                 Ok(c) => {
                     if let Some(why) = &c.layout.refused {
-                        out.push(problem(&place, format!("refused, not run as plain SQL: {why}")));
+                        out.push(problem(
+                            &place,
+                            format!("refused, not run as plain SQL: {why}"),
+                        ));
                     }
                     for d in &c.layout.unknown {
                         out.push(problem(
@@ -217,7 +220,10 @@ pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
         }
     }
     for (path, why) in super::passed_over(catalog) {
-        out.push(problem(path.display().to_string(), format!("ignored: {why}")));
+        out.push(problem(
+            path.display().to_string(),
+            format!("ignored: {why}"),
+        ));
     }
     out
 }
@@ -280,7 +286,8 @@ mod tests {
         assert!(problems.contains(&"unknown directive `-- migrate:no-transactions`".to_string()));
         assert!(problems.iter().any(|p| p.contains("not UTF-8")));
         assert!(
-            problems.contains(&"ignored: no leading version number (name it 4_init.sql)".to_string()),
+            problems
+                .contains(&"ignored: no leading version number (name it 4_init.sql)".to_string()),
             "{problems:?}"
         );
         // R__views.sql is a repeatable migration, not a problem.

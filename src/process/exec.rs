@@ -197,7 +197,8 @@ mod tests {
         let e = resolve(
             &os(&["no-such-program-xyz"]),
             Some("did you mean `migrate-entrypoint status`?".into()),
-        ).unwrap_err();
+        )
+        .unwrap_err();
         assert_eq!(
             e.to_string(),
             "no-such-program-xyz: command not found (did you mean `migrate-entrypoint status`?)"

@@ -30,6 +30,7 @@ impl Change {
             sql: self.sql.clone(),
             no_transaction: !self.transactional,
             whole: Vec::new(),
+            one_by_one: false,
         }
     }
 }

@@ -96,10 +96,16 @@ mod tests {
         assert_eq!(p.name, "2019-02-26-002946_create_user");
         assert_eq!(p.description, "create user");
         assert_eq!(
-            parse("00000000000000_diesel_initial_setup").unwrap().version.to_string(),
+            parse("00000000000000_diesel_initial_setup")
+                .unwrap()
+                .version
+                .to_string(),
             "0"
         );
-        assert_eq!(parse("20240101120000_x").unwrap().version.to_string(), "20240101120000");
+        assert_eq!(
+            parse("20240101120000_x").unwrap().version.to_string(),
+            "20240101120000"
+        );
         // diesel's newer names, ordered as diesel orders them (as text).
         let new = parse("2025-01-10-120000-0000_a").unwrap().version;
         let old_later = parse("2025-01-15-120000_b").unwrap().version;
@@ -115,7 +121,9 @@ mod tests {
         assert!(runs_in_transaction(None));
         assert!(runs_in_transaction(Some("run_in_transaction = true\n")));
         assert!(!runs_in_transaction(Some("run_in_transaction = false\n")));
-        assert!(!runs_in_transaction(Some("  run_in_transaction=false # for CONCURRENTLY\n")));
+        assert!(!runs_in_transaction(Some(
+            "  run_in_transaction=false # for CONCURRENTLY\n"
+        )));
         // A file without the key: serde's default, false.
         assert!(!runs_in_transaction(Some("# run_in_transaction = true\n")));
     }
@@ -127,11 +135,21 @@ mod tests {
         std::fs::create_dir(&f).unwrap();
         assert!(folder("2019-02-26-002946_create_user", &f).is_none());
         std::fs::write(f.join("up.sql"), "CREATE TABLE users (id int);").unwrap();
-        let (_, got) = folder("2019-02-26-002946_create_user", &f).unwrap().unwrap();
-        assert_eq!(got, Folder { down: None, no_transaction: false });
+        let (_, got) = folder("2019-02-26-002946_create_user", &f)
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            got,
+            Folder {
+                down: None,
+                no_transaction: false
+            }
+        );
         std::fs::write(f.join("down.sql"), "DROP TABLE users;").unwrap();
         std::fs::write(f.join("metadata.toml"), "run_in_transaction = false\n").unwrap();
-        let (_, got) = folder("2019-02-26-002946_create_user", &f).unwrap().unwrap();
+        let (_, got) = folder("2019-02-26-002946_create_user", &f)
+            .unwrap()
+            .unwrap();
         assert_eq!(got.down, Some(f.join("down.sql")));
         assert!(got.no_transaction);
     }

@@ -69,6 +69,8 @@ pub struct Body {
     pub no_transaction: bool,
     /// Statements to send whole, as byte ranges in `sql`.
     pub whole: Vec<Range<usize>>,
+    /// Statements sent one at a time, also in a transaction (as goose and sql-migrate do).
+    pub one_by_one: bool,
 }
 
 /// A migration's down part: a file of its own (`.down.sql`, Flyway's `U`, diesel's
@@ -121,6 +123,7 @@ fn body_of(text: &str, part: &Part) -> Body {
         sql,
         no_transaction: part.no_transaction,
         whole,
+        one_by_one: part.one_by_one,
     }
 }
 
@@ -347,7 +350,6 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
         // What the folder holds besides hidden entries, and whether any of it was taken.
         let mut shown = Vec::new();
         let mut any_taken = false;
-        let downs_before = downs.len();
         for (file_name, path, is_dir) in entries {
             let taken = match classify(&file_name, path, is_dir) {
                 Ok(Found::Migration(taken)) => *taken,
@@ -426,7 +428,7 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
         }
         if shown.is_empty() {
             tracing::info!(dir = %dir.display(), "migrations directory {} is empty: nothing to do there", dir.display());
-        } else if !any_taken && downs.len() == downs_before {
+        } else if !any_taken {
             catalog.untaken.push((dir.clone(), shown));
         }
     }

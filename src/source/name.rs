@@ -152,7 +152,9 @@ impl fmt::Display for Ignored {
             }
             Ignored::NotSql => "not a .sql file",
             Ignored::NoVersion => "no leading version number",
-            Ignored::ScriptWithoutVersion => "an executable script without a leading version number",
+            Ignored::ScriptWithoutVersion => {
+                "an executable script without a leading version number"
+            }
             Ignored::Folder => "a folder without migration.sql (Prisma) or up.sql (diesel)",
             Ignored::GoMigration => {
                 "a goose migration written in Go: goose compiles it into your program, \
@@ -269,14 +271,20 @@ fn unknown_form(stem: &str) -> Ignored {
         .strip_prefix(['V', 'U'])
         .is_some_and(|r| r.starts_with(|c: char| c.is_ascii_digit()));
     if flyway_like {
-        let v: String = stem.chars().take_while(|c| *c != '_' && *c != '.').collect();
+        let v: String = stem
+            .chars()
+            .take_while(|c| *c != '_' && *c != '.')
+            .collect();
         return Ignored::UnknownForm(format!(
             "it starts like a Flyway version (`{v}`) but Flyway's form is V<version>__<name>.sql, \
              with two underscores"
         ));
     }
     if stem.starts_with(|c: char| c.is_ascii_digit()) {
-        let v: String = stem.chars().take_while(|c| c.is_ascii_alphanumeric()).collect();
+        let v: String = stem
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
         return Ignored::UnknownForm(format!(
             "it starts with `{v}`, which is no version: the number must be followed by `_`, `-` or `.`"
         ));
@@ -376,8 +384,14 @@ fn diesel_version(stem: &str) -> Option<(Version, &str)> {
     if !fits {
         return None;
     }
-    let digits: String = stem[..shape.len() - 1].chars().filter(|c| *c != '-').collect();
-    Some((Version::from_groups([digits.as_str()]), &stem[shape.len()..]))
+    let digits: String = stem[..shape.len() - 1]
+        .chars()
+        .filter(|c| *c != '-')
+        .collect();
+    Some((
+        Version::from_groups([digits.as_str()]),
+        &stem[shape.len()..],
+    ))
 }
 
 /// Flyway's `1.2.3__desc` or `1_2__desc` (after the `V`): version groups, then `__`.
@@ -511,7 +525,10 @@ mod tests {
             match parse(name, false) {
                 Parsed::Ignored(why @ Ignored::UnknownForm(_)) => {
                     let text = why.to_string();
-                    assert!(text.contains(says) && text.contains("V1__name.sql"), "{text}");
+                    assert!(
+                        text.contains(says) && text.contains("V1__name.sql"),
+                        "{text}"
+                    );
                 }
                 other => panic!("{name}: {other:?}"),
             }

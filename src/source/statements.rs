@@ -66,7 +66,11 @@ pub fn split_keeping<'a>(sql: &'a str, whole: &[std::ops::Range<usize>]) -> Vec<
         if w.start < at || w.end > sql.len() {
             continue;
         }
-        out.extend(split(&sql[at..w.start]).into_iter().map(|(i, s)| (at + i, s)));
+        out.extend(
+            split(&sql[at..w.start])
+                .into_iter()
+                .map(|(i, s)| (at + i, s)),
+        );
         let text = sql[w.clone()].trim_end();
         let text = text.strip_suffix(';').unwrap_or(text);
         if !text.trim().is_empty() {
@@ -188,11 +192,20 @@ mod tests {
         }
         let sql = "SELECT 1; SELECT 2;\nBEGIN ATOMIC SELECT 3; SELECT 4; END;\nSELECT 5;";
         let start = sql.find("BEGIN").unwrap();
-        let whole = [start..sql.find("\nSELECT 5").unwrap()];
-        let got: Vec<&str> = split_keeping(sql, &whole).into_iter().map(|(_, s)| s.trim()).collect();
+        let end = sql.find("\nSELECT 5").unwrap();
+        let whole = std::iter::once(start..end).collect::<Vec<_>>();
+        let got: Vec<&str> = split_keeping(sql, &whole)
+            .into_iter()
+            .map(|(_, s)| s.trim())
+            .collect();
         assert_eq!(
             got,
-            ["SELECT 1", "SELECT 2", "BEGIN ATOMIC SELECT 3; SELECT 4; END", "SELECT 5"]
+            [
+                "SELECT 1",
+                "SELECT 2",
+                "BEGIN ATOMIC SELECT 3; SELECT 4; END",
+                "SELECT 5"
+            ]
         );
         let sql = "SELECT 1;\nSELECT 2;";
         assert_eq!(split(sql)[1].0, 9);

@@ -357,6 +357,7 @@ fn prisma_on_postgres() {
 fn a_tool_whose_table_is_not_there() {
     let c = Case::new(Kind::Sqlite);
     c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    c.execute("CREATE TABLE unrelated (x INTEGER);");
     let (code, _, err) = baseline_from(&c, "flyway");
     assert_eq!(code, 1, "{err}");
     assert!(
@@ -369,7 +370,7 @@ fn a_tool_whose_table_is_not_there() {
     let (code, _, err) = run(cmd);
     assert_eq!(code, 2);
     assert!(
-        err.contains("[possible values: dbmate, golang-migrate, flyway, sqlx, prisma]"),
+        err.contains("[possible values: dbmate, golang-migrate, flyway, sqlx, prisma, goose, sql-migrate, tern, diesel]"),
         "{err}"
     );
 }
@@ -388,4 +389,88 @@ fn dbmate_transaction_false_runs_outside_a_transaction() {
         c.value("SELECT count(*) FROM pg_indexes WHERE indexname = 'users_email'"),
         "1"
     );
+}
+
+/// Prisma's history before `baseline`: `plan`, `validate` and `up` refuse the database (every
+/// Prisma migration would run again). Then a row whose checksum differs from the file is
+/// adopted and shows as changed; an empty `_prisma_migrations` adopts nothing, with a warning.
+#[test]
+fn prisma_drift_and_an_empty_history() {
+    use sha2::Digest;
+    let c = Case::new(Kind::Postgres);
+    let init = "-- CreateTable\nCREATE TABLE \"User\" (\"id\" SERIAL NOT NULL);\n";
+    dir(&c, "20210101000000_init", init);
+    dir(
+        &c,
+        "20210102000000_add_email",
+        "-- AlterTable\nALTER TABLE \"User\" ADD COLUMN \"email\" TEXT;\n",
+    );
+    dir(
+        &c,
+        "20210103000000_add_name",
+        "ALTER TABLE \"User\" ADD COLUMN \"name\" TEXT;\n",
+    );
+    c.execute(
+        "CREATE TABLE \"_prisma_migrations\" (\"id\" VARCHAR(36) PRIMARY KEY NOT NULL, \"checksum\" VARCHAR(64) NOT NULL, \
+         \"finished_at\" TIMESTAMPTZ, \"migration_name\" VARCHAR(255) NOT NULL, \"logs\" TEXT, \"rolled_back_at\" TIMESTAMPTZ, \
+         \"started_at\" TIMESTAMPTZ NOT NULL DEFAULT now(), \"applied_steps_count\" INTEGER NOT NULL DEFAULT 0);",
+    );
+    // Empty: nothing to adopt, and said so.
+    let (code, _, err) = baseline_from(&c, "prisma");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "nothing to adopt: _prisma_migrations holds no row (is this the right database?)"
+        ),
+        "{err}"
+    );
+    c.execute(&format!("DROP TABLE {OURS}"));
+    // What Prisma applied: init with the file's own checksum, add_email with another.
+    let sum = hex(&sha2::Sha256::digest(init.as_bytes()));
+    c.execute(&format!(
+        "CREATE TABLE \"User\" (\"id\" SERIAL NOT NULL, \"email\" TEXT); \
+         INSERT INTO _prisma_migrations (id, checksum, finished_at, migration_name, applied_steps_count) VALUES \
+         ('1', '{sum}', now(), '20210101000000_init', 1), ('2', repeat('b', 64), now(), '20210102000000_add_email', 1);"
+    ));
+    for args in [&["plan"][..], &["up"][..]] {
+        let mut cmd = bare();
+        cmd.args(args)
+            .args(["--table", OURS, "-d", &c.url, "-m"])
+            .arg(&c.migrations);
+        let (code, _, err) = run(cmd);
+        assert_eq!(code, 1, "{args:?}: {err}");
+        assert!(
+            err.contains("this database has prisma's history (_prisma_migrations)")
+                && err.contains("baseline --from prisma"),
+            "{err}"
+        );
+    }
+    let mut v = bare();
+    v.args(["validate", "--table", OURS, "-d", &c.url, "-m"])
+        .arg(&c.migrations);
+    let (code, out, _) = run(v);
+    assert_eq!(code, 1);
+    assert!(out.contains("prisma's history"), "{out}");
+    assert!(!c.has_table(OURS), "nothing written before baseline");
+
+    let (code, _, err) = baseline_from(&c, "prisma");
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("20210102000000_add_email: prisma recorded another checksum for it"),
+        "{err}"
+    );
+    let mut s = bare();
+    s.args(["status", "--table", OURS, "-d", &c.url, "-m"])
+        .arg(&c.migrations);
+    let (_, out, _) = run(s);
+    assert!(out.contains("applied   20210101000000_init"), "{out}");
+    assert!(out.contains("changed   20210102000000_add_email"), "{out}");
+    assert!(out.contains("pending   20210103000000_add_name"), "{out}");
+    let (code, _, err) = up(&c);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("applied 20210103000000_add_name"), "{err}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }

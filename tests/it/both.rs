@@ -212,11 +212,23 @@ fn foreign_tracking_table_is_left_alone(kind: Kind) {
     assert!(!c.has_table("a"));
     assert_eq!(c.columns("schema_migrations"), ["version"]);
 
+    // With another table name, that history is not ignored: dbmate applied 20240101.
+    let mut cmd = c.up();
+    cmd.args(["--table", "app_migrations"]);
+    let (code, _, err) = run(cmd);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("this database has dbmate's history (schema_migrations)")
+            && err.contains("baseline --from dbmate"),
+        "{err}"
+    );
+    assert!(!c.has_table("a") && !c.has_table("app_migrations"));
+
     // Also when that table is empty.
     c.execute("DELETE FROM schema_migrations");
     assert_eq!(run(c.up()).0, 1);
 
-    // With another table name it goes ahead.
+    // An empty history has nothing that could run twice: with another table name it goes ahead.
     let mut cmd = c.up();
     cmd.args(["--table", "app_migrations"]);
     let (code, _, err) = run(cmd);
@@ -539,6 +551,8 @@ fn resolve_records_or_clears_one_migration(kind: Kind) {
         "CREATE TABLE thin (id INTEGER);",
     );
     d.write("20260205000002_next.sql", "CREATE TABLE next (id INTEGER);");
+    // baseline is for a database that is there (it never creates one).
+    d.execute("CREATE TABLE thin (id INTEGER)");
     let (code, _, err) = run(cmd(
         &d,
         &["baseline", "--through", "20260205000001_thin_container"],
@@ -710,4 +724,21 @@ fn a_signal_during_down_rolls_the_undo_back_and_exits_128_plus_n(kind: Kind) {
     assert_eq!(code, 143, "{err}");
     assert!(c.has_table("a"), "the undo was rolled back: {err}");
     assert_eq!(c.records(), [("1_a.up.sql".into(), true)]);
+}
+
+both!(a_down_file_pairs_with_a_plain_up_file);
+
+/// `NNN_name.down.sql` is the down part of a plain `NNN_name.sql` (as of `NNN_name.up.sql`).
+fn a_down_file_pairs_with_a_plain_up_file(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("001_a.sql", "CREATE TABLE a (id INTEGER);");
+    c.write("002_b.sql", "CREATE TABLE b (id INTEGER);");
+    c.write("002_b.down.sql", "DROP TABLE b;");
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("whose up migration is not there"), "{err}");
+    let (code, _, err) = run(cmd(&c, &["down"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("undid 002_b.sql"), "{err}");
+    assert!(!c.has_table("b") && c.has_table("a"));
 }

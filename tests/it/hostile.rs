@@ -107,33 +107,40 @@ fn symlinked_files_folders_and_a_loop() {
 }
 
 #[test]
-fn a_file_deleted_during_the_run_is_applied_as_it_was_read() {
+fn a_file_deleted_or_changed_during_the_run_is_not_applied() {
     let p = Case::sqlite();
     p.write(
         "1_slow.sql",
         "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 8000000) SELECT count(*) FROM c;",
     );
     let second = p.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    let third = p.write("3_c.sql", "CREATE TABLE c (id INTEGER);");
     let child = p
         .up()
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Files are read once, when the run starts: deleting one later changes nothing.
+    // A file's text is read when it runs (the scan keeps only its checksum and layout): one
+    // deleted, or changed, since the scan is not applied, and fails with its record.
     crate::common::wait_for(10, "the run to start migrating", || {
         crate::common::sqlite_lock_held(&p.db)
     });
     std::fs::remove_file(&second).unwrap();
+    std::fs::write(&third, "CREATE TABLE c_changed (id INTEGER);").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("failed 2_b.sql: cannot read"), "{err}");
+    assert!(
+        err.contains("failed 3_c.sql:") && err.contains("changed while this run was going on"),
+        "{err}"
     );
-    assert!(p.has_table("b"));
-    // The next run knows the file is gone.
+    assert!(!p.has_table("b") && !p.has_table("c") && !p.has_table("c_changed"));
+    // The next run knows the file is gone, and applies the changed one as it is now.
+    let (code, _, err) = run(p.up());
+    assert_eq!(code, 0, "{err}");
+    assert!(p.has_table("c_changed"));
     let mut c = bare();
     c.args(["status", "-d", &p.url.clone(), "-m"])
         .arg(&p.migrations);

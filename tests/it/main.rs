@@ -14,6 +14,7 @@ mod declared;
 mod declared_app;
 mod door;
 mod faults;
+mod formats;
 mod hostile;
 mod init;
 mod noop;

@@ -207,7 +207,7 @@ fn validate_names_every_problem_and_is_quiet_when_clean() {
         ),
         format!("{m}/3_c.sql: unknown directive `-- migrate:no-transactoin`"),
         format!("{m}/4_latin1.sql: file is not UTF-8 text (invalid byte at offset 8)"),
-        format!("{m}/setup.sql: ignored: no leading version number"),
+        format!("{m}/setup.sql: ignored: no leading version number (name it 5_setup.sql)"),
         format!(
             "{}: 1_a.sql: changed since it was applied (checksum differs)",
             p.url.clone()

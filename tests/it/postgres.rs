@@ -734,3 +734,54 @@ fn a_no_transaction_file_may_hold_several_statements() {
         .value("SELECT error_message FROM schema_migrations WHERE migration_name = '2_broken.sql'");
     assert_eq!(msg, "syntax error at or near \";\" (42601) at line 3");
 }
+
+/// What PostgreSQL says besides the message reaches the log: a notice's DETAIL and HINT, a
+/// warning at warn level, a PL/pgSQL error's CONTEXT (the line of the `DO` block); and the
+/// time a record holds is when it was written, not when its transaction began.
+#[test]
+fn notices_errors_and_record_times_keep_what_the_server_said() {
+    let c = Case::new(Kind::Postgres);
+    c.write(
+        "1_notice.sql",
+        "CREATE TABLE started (at timestamptz DEFAULT now());\nINSERT INTO started DEFAULT VALUES;\nSELECT pg_sleep(0.2);\n\
+         DO $$ BEGIN\n  RAISE NOTICE 'backfilling' USING DETAIL = '42 rows to go', HINT = 'run it at night';\n  RAISE WARNING 'slow' USING HINT = 'index it';\nEND $$;\n",
+    );
+    c.write(
+        "2_context.sql",
+        "DO $$\nDECLARE n int;\nBEGIN\n  n := 1;\n  PERFORM 1 / (n - 1);\nEND $$;\n",
+    );
+    let (code, _, err) = run(c.up());
+    assert_eq!(code, 1, "{err}");
+    let notice = err
+        .lines()
+        .find(|l| l.contains("backfilling"))
+        .unwrap_or_default();
+    assert!(
+        notice.contains(" INFO ")
+            && notice.contains(
+                "1_notice.sql: NOTICE: backfilling; detail: 42 rows to go; hint: run it at night"
+            ),
+        "{err}"
+    );
+    let warning = err.lines().find(|l| l.contains("slow")).unwrap_or_default();
+    assert!(
+        warning.contains(" WARN ") && warning.contains("hint: index it"),
+        "{err}"
+    );
+    let failed = c.value(
+        "SELECT error_message FROM schema_migrations WHERE migration_name = '2_context.sql'",
+    );
+    assert!(
+        failed.contains("division by zero (22012)")
+            && failed.contains("context: SQL statement \"SELECT 1 / (n - 1)\" / PL/pgSQL function inline_code_block line 5 at PERFORM"),
+        "{failed}"
+    );
+    // Written after the migration's statements ran (clock_timestamp, not the transaction's now()).
+    assert_eq!(
+        c.value(
+            "SELECT applied_at > (SELECT at FROM started) + interval '150 milliseconds' \
+             FROM schema_migrations WHERE migration_name = '1_notice.sql'"
+        ),
+        "1"
+    );
+}

@@ -193,7 +193,12 @@ fn sigterm_is_forwarded_to_the_script_which_is_retried_next_time() {
 #[test]
 fn files_that_look_like_migrations_but_are_not_taken_are_named() {
     let p = Case::sqlite();
-    p.write("1_not_executable.sh", "#!/bin/sh\nexit 0\n");
+    // A versioned script with a #! line runs whether or not it is executable (teams' Python
+    // migrations often are not).
+    p.write(
+        "1_not_executable.sh",
+        "#!/bin/sh\nsqlite3 \"$SQLITE_PATH\" 'CREATE TABLE ran (x INTEGER);'\n",
+    );
     script(&p, "2_no_shebang.py", "print('hi')\n");
     script(
         &p,
@@ -204,15 +209,23 @@ fn files_that_look_like_migrations_but_are_not_taken_are_named() {
     p.write("README.md", "notes");
     let (code, _, err) = run(p.up());
     assert_eq!(code, 0, "{err}");
-    assert!(!p.has_table("schema_migrations"), "nothing ran: {err}");
-    // Named at warn level by `up`, once each; a README or a file without `#!` is not.
+    assert!(p.has_table("ran"), "{err}");
+    assert!(
+        err.contains("1_not_executable.sh is not executable: run through /bin/sh as its #! line says (chmod +x it"),
+        "{err}"
+    );
+    assert!(!p.has_table("s"), "{err}");
+    // Named at warn level by `up`, once each, with the next free name; a README or a file
+    // without `#!` is not.
     for (file, why) in [
-        ("1_not_executable.sh", "is not executable"),
         (
             "add_custom_sql_to_saved_search.py",
-            "without a leading version",
+            "without a leading version number (name it 2_add_custom_sql_to_saved_search.py)",
         ),
-        ("setup.sql", "no leading version number"),
+        (
+            "setup.sql",
+            "no leading version number (name it 2_setup.sql)",
+        ),
     ] {
         let lines: Vec<&str> = err.lines().filter(|l| l.contains(file)).collect();
         assert_eq!(lines.len(), 1, "{file}: {err}");
@@ -232,14 +245,13 @@ fn files_that_look_like_migrations_but_are_not_taken_are_named() {
     c.args(["validate", "-m"]).arg(&p.migrations);
     let (code, out, _) = run(c);
     assert_eq!(code, 1);
-    assert_eq!(out.lines().count(), 3, "{out}");
-    assert!(out.contains("1_not_executable.sh: ignored: has a #! line but is not executable"));
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(!out.contains("1_not_executable.sh"), "{out}");
 
     // A record an older runner wrote for a file that is there but not taken: `status` and
     // `validate` say why, not "no file has it".
     p.execute(
-        "CREATE TABLE schema_migrations (id INTEGER PRIMARY KEY, migration_name TEXT UNIQUE, success BOOLEAN DEFAULT 1); \
-         INSERT INTO schema_migrations (migration_name) VALUES ('add_custom_sql_to_saved_search.py');",
+        "INSERT INTO schema_migrations (migration_name, success) VALUES ('add_custom_sql_to_saved_search.py', 1);",
     );
     let mut c = crate::common::bare();
     c.args(["validate", "-d", &p.url, "-m"]).arg(&p.migrations);
@@ -403,42 +415,64 @@ fn a_missing_interpreter_is_named_not_the_script() {
 }
 
 #[test]
-fn output_is_logged_in_the_order_written_and_a_failures_last_lines_are_warnings() {
+fn output_is_logged_as_it_is_written_in_the_order_written() {
     let p = Case::sqlite();
-    // Written with no pause between the streams: the log keeps the order. Then, after a
-    // pause, the lines it fails with.
+    // The script writes `second` only once `first` is in the log (the test creates `seen`
+    // when it reads it there), and keeps writing while it waits: output held back while more
+    // comes (as it once was, until a second passed without output) leaves it waiting, and
+    // failing.
     script(
         &p,
-        "1_fails.py",
-        "#!/usr/bin/python3\nimport sys, time\nprint('step one')\nprint('note on stderr', file=sys.stderr)\nprint('step two')\ntime.sleep(3)\nraise SystemExit('it broke')\n",
+        "1_live.py",
+        "#!/usr/bin/python3\nimport os, time\nprint('first')\nfor _ in range(300):\n    if os.path.exists('seen'):\n        print('second')\n        raise SystemExit(0)\n    print('waiting')\n    time.sleep(0.1)\nraise SystemExit('first was not logged before it wrote more')\n",
+    );
+    // Written with no pause between the streams: the log keeps the order.
+    script(
+        &p,
+        "2_fails.py",
+        "#!/usr/bin/python3\nimport sys\nprint('step one')\nprint('note on stderr', file=sys.stderr)\nprint('step two')\nraise SystemExit('it broke')\n",
     );
     script(
         &p,
-        "2_ok.sh",
+        "3_ok.sh",
         "#!/bin/sh\necho 'progress on stderr' >&2\necho done\n",
     );
-    let (code, _, err) = run(p.up());
+    let running = crate::common::Running::start(p.up());
+    running.wait_for_log(30, "1_live.py: first");
+    std::fs::write(p.migrations.join("seen"), "").unwrap();
+    let (code, _, err) = running.finish();
     assert_eq!(code, 1, "{err}");
-    let of = |name: &str| -> Vec<&str> { err.lines().filter(|l| l.contains(name)).collect() };
-    let lines = of("1_fails.py: ");
-    let texts: Vec<&str> = lines
-        .iter()
-        .map(|l| l.split("1_fails.py: ").nth(1).unwrap())
-        .collect();
+    assert!(err.contains("applied 1_live.py"), "{err}");
+    // The script's own lines (the failure's summary line aside).
+    let of = |name: &str| -> Vec<&str> {
+        err.lines()
+            .filter(|l| l.contains(name) && !l.contains(&format!("failed {name}")))
+            .collect()
+    };
+    let texts = |name: &str| -> Vec<String> {
+        of(name)
+            .iter()
+            .map(|l| l.split(name).nth(1).unwrap().to_string())
+            .collect()
+    };
+    let live = texts("1_live.py: ");
+    assert_eq!(live.first().map(String::as_str), Some("first"), "{err}");
+    assert_eq!(live.last().map(String::as_str), Some("second"), "{err}");
     assert_eq!(
-        texts[..4],
+        texts("2_fails.py: "),
         ["step one", "note on stderr", "step two", "it broke"],
         "{err}"
     );
     assert!(
-        lines[..3].iter().all(|l| l.contains(" INFO ")),
-        "output while it ran: info: {err}"
+        of("2_fails.py: ").iter().all(|l| l.contains(" INFO ")),
+        "{err}"
     );
+    // The failure names the lines it ended with.
     assert!(
-        lines[3].contains(" WARN "),
-        "what it failed with: warn: {err}"
+        err.contains("failed 2_fails.py: exited with status 1; last output: step one | note on stderr | step two | it broke"),
+        "{err}"
     );
-    let ok = of("2_ok.sh: ");
+    let ok = of("3_ok.sh: ");
     assert_eq!(ok.len(), 2, "{err}");
     assert!(
         ok.iter().all(|l| l.contains(" INFO ")),

@@ -498,10 +498,15 @@ impl Backend for Postgres {
             elapsed: started.elapsed(),
         };
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(then.name().to_string());
-        let ran = if transactional {
-            self.client.batch_execute(&batch).map_err(|e| (e, None))
-        } else {
+        let ran = if !transactional {
             each_statement(&mut self.client, sql, &body.whole)
+        } else if body.one_by_one {
+            self.client
+                .batch_execute("BEGIN")
+                .map_err(|e| (e, None))
+                .and_then(|()| each_statement(&mut self.client, sql, &body.whole))
+        } else {
+            self.client.batch_execute(&batch).map_err(|e| (e, None))
         };
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
         let client = &mut self.client;

@@ -21,11 +21,11 @@ use exec::ExecError;
 
 use super::tracking::{self, Cell, foreign_table};
 use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, OpenOptions, Then};
-use crate::source::Body;
 use crate::plan::Record;
 use crate::process::signals;
 use crate::schema::{Live, Model, Name};
 use crate::settings::Table;
+use crate::source::Body;
 use crate::source::Dialect;
 
 pub use introspect::check as check_declared;

@@ -49,7 +49,10 @@ mod tests {
 
         let t = "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY i ON t(x);\n-- migrate:down\nDROP INDEX i;\n";
         let l = layout(t);
-        assert_eq!(&t[l.up.range.clone()], "CREATE INDEX CONCURRENTLY i ON t(x);\n");
+        assert_eq!(
+            &t[l.up.range.clone()],
+            "CREATE INDEX CONCURRENTLY i ON t(x);\n"
+        );
         assert!(l.up.no_transaction);
         assert!(!l.down.unwrap().no_transaction);
         let l = layout("-- migrate:up\nSELECT 1;\n-- migrate:down transaction:false\nSELECT 2;\n");

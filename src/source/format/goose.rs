@@ -77,9 +77,18 @@ mod tests {
             ("SELECT 1;\n-- +goose Down\nSELECT 2;\n", "no Up marker"),
             ("-- +goose Down\nSELECT 2;\n", "no Up marker"),
             ("SELECT 0;\n-- +goose Up\nSELECT 1;\n", "SQL before"),
-            ("-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\n", "never ended"),
-            ("-- +goose Up\n-- +goose StatementEnd\n", "without StatementBegin"),
-            ("-- +goose Up\n-- +goose ENVSUB ON\nSELECT '${X}';\n", "ENVSUB"),
+            (
+                "-- +goose Up\n-- +goose StatementBegin\nSELECT 1;\n",
+                "never ended",
+            ),
+            (
+                "-- +goose Up\n-- +goose StatementEnd\n",
+                "without StatementBegin",
+            ),
+            (
+                "-- +goose Up\n-- +goose ENVSUB ON\nSELECT '${X}';\n",
+                "ENVSUB",
+            ),
             ("-- +goose Up\n-- +goose Upgrade\n", "no goose annotation"),
             ("-- +goose Up foo\nSELECT 1;\n", "no goose annotation"),
             ("-- +goose Up\nSELECT 1;\n-- +goose Up\n", "two goose Up"),
@@ -87,6 +96,10 @@ mod tests {
             let got = layout(t).refused.unwrap_or_default();
             assert!(got.contains(why), "{t:?}: {got}");
         }
-        assert!(layout("-- +goose Up\n-- +goose ENVSUB OFF\nSELECT 1;\n").refused.is_none());
+        assert!(
+            layout("-- +goose Up\n-- +goose ENVSUB OFF\nSELECT 1;\n")
+                .refused
+                .is_none()
+        );
     }
 }

@@ -54,6 +54,9 @@ pub struct Part {
     pub whole: Vec<Range<usize>>,
     /// Holds nothing but white space and `--` comments.
     pub empty: bool,
+    /// Its statements are sent one at a time, as its tool sends them (goose, sql-migrate), so
+    /// that a file's own `COMMIT; CREATE INDEX CONCURRENTLY ...; BEGIN;` works as it does there.
+    pub one_by_one: bool,
 }
 
 /// What a file's markers say.
@@ -217,7 +220,10 @@ impl Reader {
                     return;
                 }
                 if self.block.is_some() {
-                    self.refuse(format!("a {} StatementBegin is not ended before Down", form.tool()));
+                    self.refuse(format!(
+                        "a {} StatementBegin is not ended before Down",
+                        form.tool()
+                    ));
                     return;
                 }
                 match (&mut self.up, form) {
@@ -225,7 +231,10 @@ impl Reader {
                     // tern: everything above the line is the up part.
                     (None, Form::Tern) => self.up = Some(0..at.start),
                     (None, _) => {
-                        self.refuse(format!("its {} Down marker has no Up marker before it", form.tool()));
+                        self.refuse(format!(
+                            "its {} Down marker has no Up marker before it",
+                            form.tool()
+                        ));
                         return;
                     }
                 }
@@ -238,7 +247,10 @@ impl Reader {
             },
             Mark::End => match self.block.take() {
                 Some(start) => self.whole.push(start..at.start),
-                None => self.refuse(format!("a {} StatementEnd without StatementBegin", form.tool())),
+                None => self.refuse(format!(
+                    "a {} StatementEnd without StatementBegin",
+                    form.tool()
+                )),
             },
             Mark::NoTransaction => self.no_transaction = true,
             Mark::PartNoTransaction => match (self.section, &mut self.down) {
@@ -260,7 +272,10 @@ impl Reader {
     pub fn finish(mut self) -> Layout {
         let len = self.end;
         if self.block.is_some() {
-            self.refuse(format!("a {} StatementBegin is never ended", self.form.tool()));
+            self.refuse(format!(
+                "a {} StatementBegin is never ended",
+                self.form.tool()
+            ));
         }
         if self.form == Form::Tern && self.template {
             self.refuse(
@@ -285,6 +300,7 @@ impl Reader {
             }
         }
         let no_transaction = self.no_transaction || self.header_no_transaction;
+        let one_by_one = matches!(self.form, Form::Goose | Form::SqlMigrate);
         let whole = std::mem::take(&mut self.whole);
         let within = |r: &Range<usize>| -> Vec<Range<usize>> {
             whole
@@ -302,6 +318,7 @@ impl Reader {
                 // goose's NO TRANSACTION holds for the whole file, down part too.
                 no_transaction: down_no_tx || (self.form == Form::Goose && self.no_transaction),
                 empty: !self.sql_in[Section::Down as usize],
+                one_by_one,
                 range,
             }
         });
@@ -317,6 +334,7 @@ impl Reader {
                 range: up,
                 no_transaction,
                 empty,
+                one_by_one,
             },
             down,
             unknown: self.unknown,

@@ -15,8 +15,14 @@ mod tests {
 
     #[test]
     fn nontransactional() {
-        let l = layout("-- morph:nontransactional\nCREATE INDEX CONCURRENTLY IF NOT EXISTS idx ON posts (x);\n");
+        let l = layout(
+            "-- morph:nontransactional\nCREATE INDEX CONCURRENTLY IF NOT EXISTS idx ON posts (x);\n",
+        );
         assert!(l.up.no_transaction);
-        assert!(!layout("SELECT 1;\n-- morph:nontransactional\n").up.no_transaction);
+        assert!(
+            !layout("SELECT 1;\n-- morph:nontransactional\n")
+                .up
+                .no_transaction
+        );
     }
 }

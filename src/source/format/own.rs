@@ -27,9 +27,15 @@ mod tests {
 
     #[test]
     fn no_transaction_in_header() {
-        let l = layout("\n-- a note\n-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t(x);\n");
+        let l = layout(
+            "\n-- a note\n-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY i ON t(x);\n",
+        );
         assert!(l.up.no_transaction);
-        assert!(layout("--migrate:no-transaction\nVACUUM;\n").up.no_transaction);
+        assert!(
+            layout("--migrate:no-transaction\nVACUUM;\n")
+                .up
+                .no_transaction
+        );
     }
 
     #[test]

@@ -30,7 +30,9 @@ mod tests {
         assert_eq!(l.form, Form::SqlMigrate);
         assert_eq!(&t[l.up.range.clone()], "CREATE TABLE people (id int);\n\n");
         assert_eq!(&t[l.down.unwrap().range], "DROP TABLE people;\n");
-        let l = layout("-- +migrate Up notransaction\nCREATE INDEX CONCURRENTLY i ON t (x);\n-- +migrate Down\nDROP INDEX i;\n");
+        let l = layout(
+            "-- +migrate Up notransaction\nCREATE INDEX CONCURRENTLY i ON t (x);\n-- +migrate Down\nDROP INDEX i;\n",
+        );
         assert!(l.up.no_transaction);
         assert!(!l.down.unwrap().no_transaction);
     }
@@ -51,7 +53,11 @@ mod tests {
         assert!(l.refused.is_none());
         assert_eq!(&t[l.up.range.clone()], "SELECT 1;\n");
         // Commands it does not know, it ignores.
-        assert!(layout("-- +migrate Up\n-- +migrate Sideways\nSELECT 1;\n").refused.is_none());
+        assert!(
+            layout("-- +migrate Up\n-- +migrate Sideways\nSELECT 1;\n")
+                .refused
+                .is_none()
+        );
         assert!(layout("-- +migrate Down\nSELECT 1;\n").refused.is_some());
     }
 }

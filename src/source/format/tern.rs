@@ -26,7 +26,8 @@ mod tests {
 
     #[test]
     fn above_and_below() {
-        let t = "create table t (id int);\n\n---- create above / drop below ----\n\ndrop table t;\n";
+        let t =
+            "create table t (id int);\n\n---- create above / drop below ----\n\ndrop table t;\n";
         let l = layout(t);
         assert_eq!(l.form, Form::Tern);
         assert_eq!(&t[l.up.range.clone()], "create table t (id int);\n\n");
@@ -36,17 +37,22 @@ mod tests {
 
     #[test]
     fn disable_tx_per_section() {
-        let l = layout("---- tern: disable-tx ----\ncreate index concurrently i on t (x);\n---- create above / drop below ----\ndrop index i;\n");
+        let l = layout(
+            "---- tern: disable-tx ----\ncreate index concurrently i on t (x);\n---- create above / drop below ----\ndrop index i;\n",
+        );
         assert!(l.up.no_transaction);
         assert!(!l.down.as_ref().unwrap().no_transaction);
-        let l = layout("create table t (x int);\n---- create above / drop below ----\n---- tern: disable-tx ----\ndrop index concurrently i;\n");
+        let l = layout(
+            "create table t (x int);\n---- create above / drop below ----\n---- tern: disable-tx ----\ndrop index concurrently i;\n",
+        );
         assert!(!l.up.no_transaction);
         assert!(l.down.unwrap().no_transaction);
     }
 
     #[test]
     fn templates_are_refused() {
-        let l = layout("create table {{.prefix}}t (id int);\n---- create above / drop below ----\n");
+        let l =
+            layout("create table {{.prefix}}t (id int);\n---- create above / drop below ----\n");
         assert!(l.refused.unwrap().contains("templates"));
     }
 }

@@ -328,6 +328,7 @@ pub fn unprivileged(mut c: Command) -> Command {
 
 pub mod app_schema;
 pub mod pg;
+pub mod real_folders;
 
 /// A run of the binary in the background, its stdout and stderr going to files the test can
 /// watch.
