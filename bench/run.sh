@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Startup and apply benchmark against the tools users would pick instead, then the rollout rows
 # (bench/rollout.py: replicas started together, a database that comes up late, many databases)
-# and the declared schema's (bench/declared.py).
+# the declared schema's (bench/declared.py) and memory beside a large file (bench/memory.py).
 #
 #   bash bench/run.sh            all scenarios, peers included (first run builds the peers: ~15 min)
 #   bash bench/run.sh --quick    fewer runs, no scaling (to bench/results/results-quick.md)
@@ -71,4 +71,6 @@ python3 bench/bench.py "$@" || rc=1
 python3 bench/rollout.py "$@" || rc=1
 # The declared schema (--schema): first apply, no-op, a one-column change.
 python3 bench/declared.py "$@" || rc=1
+# A no-op start whose folder holds a 100 MB seed file: peak memory.
+python3 bench/memory.py "$@" || rc=1
 exit $rc

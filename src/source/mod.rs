@@ -2,6 +2,7 @@
 //! into plain values: names, versions, checksums, directives. Knows nothing of databases.
 
 pub mod diesel;
+pub mod flyway;
 pub mod format;
 pub mod name;
 pub mod shebang;
@@ -347,6 +348,11 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
 
     for dir in dirs {
         let entries = list_dir(dir)?;
+        // Flyway's per-script `.conf` files, by the name of the script they configure.
+        let confs: std::collections::HashSet<String> = entries
+            .iter()
+            .filter_map(|(n, _, _)| n.strip_suffix(".conf").map(str::to_string))
+            .collect();
         // What the folder holds besides hidden entries, and whether any of it was taken.
         let mut shown = Vec::new();
         let mut any_taken = false;
@@ -368,14 +374,20 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
                 }
             };
             any_taken = true;
-            shown.push(file_name);
+            shown.push(file_name.clone());
             let Taken {
                 parts,
                 file,
                 script,
                 folder,
             } = taken;
-            let content = stream::scan_file(&file, script);
+            let mut content = stream::scan_file(&file, script);
+            if confs.contains(&file_name)
+                && flyway::outside_transaction(&dir.join(format!("{file_name}.conf")))
+                && let Ok(c) = content.as_mut()
+            {
+                c.layout.up.no_transaction = true;
+            }
             let key = (parts.name.clone(), parts.dialect);
             if let Some((mi, vi, first)) = seen.get(&key) {
                 let variant = &mut catalog.migrations[*mi].variants[*vi];

@@ -742,3 +742,27 @@ fn a_down_file_pairs_with_a_plain_up_file(kind: Kind) {
     assert!(err.contains("undid 002_b.sql"), "{err}");
     assert!(!c.has_table("b") && c.has_table("a"));
 }
+
+both!(a_failed_undo_is_summed_up);
+
+/// `down`'s last line: how many it undid, which one failed, how many it did not attempt.
+fn a_failed_undo_is_summed_up(kind: Kind) {
+    let c = Case::new(kind);
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    c.write("1_a.down.sql", "DROP TABLE a;");
+    c.write("2_b.sql", "CREATE TABLE b (id INTEGER);");
+    c.write("2_b.down.sql", "DROP TABLE b;");
+    c.write("3_c.sql", "CREATE TABLE c (id INTEGER);");
+    c.write("3_c.down.sql", "DROP TABLE no_such_table;");
+    c.write("4_d.sql", "CREATE TABLE d (id INTEGER);");
+    c.write("4_d.down.sql", "DROP TABLE d;");
+    assert_eq!(run(c.up()).0, 0);
+    let (code, _, err) = run(cmd(&c, &["down", "--steps", "4"]));
+    assert_eq!(code, 1, "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("ERROR") && last.contains("undid 1, failed 1 (3_c.sql), not attempted 2"),
+        "{err}"
+    );
+    assert!(!c.has_table("d") && c.has_table("c") && c.has_table("a"));
+}

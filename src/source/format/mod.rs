@@ -11,6 +11,7 @@ pub mod goose;
 pub mod morph;
 pub mod own;
 pub mod sql_migrate;
+pub mod sqlx;
 pub mod tern;
 
 use std::ops::Range;
@@ -113,7 +114,10 @@ fn mark(trimmed: &str) -> Option<(Form, Mark)> {
     if let Some(m) = dbmate::mark(trimmed) {
         return Some((Form::Dbmate, m));
     }
-    if let Some(m) = own::mark(trimmed).or_else(|| morph::mark(trimmed)) {
+    if let Some(m) = own::mark(trimmed)
+        .or_else(|| morph::mark(trimmed))
+        .or_else(|| sqlx::mark(trimmed))
+    {
         return Some((Form::Plain, m));
     }
     foreign::mark(trimmed).map(|m| (Form::Plain, m))

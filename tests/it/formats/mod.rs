@@ -5,6 +5,7 @@
 //! no-transaction directive lets `CREATE INDEX CONCURRENTLY` through.
 
 mod diesel;
+mod flyway;
 mod goose;
 mod morph;
 mod refused;
