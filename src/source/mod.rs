@@ -399,7 +399,6 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
                 }
                 continue;
             }
-            let mut content = content;
             let mut down = content.as_ref().ok().and_then(|c| {
                 c.layout.down.clone().map(|part| DownPart {
                     path: file.clone(),
