@@ -345,6 +345,7 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
     let mut seen: HashMap<(String, Option<Dialect>), Seen> = HashMap::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     let mut downs = Vec::new();
+    let mut buffer = stream::Buffer::default();
 
     for dir in dirs {
         let entries = list_dir(dir)?;
@@ -381,7 +382,7 @@ pub fn scan(dirs: &[PathBuf]) -> Result<Catalog, SourceError> {
                 script,
                 folder,
             } = taken;
-            let mut content = stream::scan_file(&file, script);
+            let mut content = stream::scan_file(&file, script, &mut buffer);
             if confs.contains(&file_name)
                 && flyway::outside_transaction(&dir.join(format!("{file_name}.conf")))
                 && let Ok(c) = content.as_mut()

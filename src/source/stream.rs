@@ -161,17 +161,27 @@ impl Lines {
     }
 }
 
+/// The buffer a scan reads files through, one for all of them (a new one per file zeroes
+/// 64 KiB for each file of a no-op start).
+pub struct Buffer(Vec<u8>);
+
+impl Default for Buffer {
+    fn default() -> Self {
+        Buffer(vec![0u8; 64 * 1024])
+    }
+}
+
 /// Reads a migration file once, streaming: its checksum and (for SQL) its layout.
-pub fn scan_file(path: &Path, script: Option<Script>) -> Result<Content, String> {
+pub fn scan_file(path: &Path, script: Option<Script>, buf: &mut Buffer) -> Result<Content, String> {
     let cannot = |e: std::io::Error| format!("cannot read {}: {e}", path.display());
     let mut file = std::fs::File::open(path).map_err(cannot)?;
     let mut sum = Checksum::default();
     let mut utf8 = Utf8::default();
     let mut lines = Lines::default();
-    let mut buf = vec![0u8; 64 * 1024];
+    let buf = &mut buf.0;
     let mut first = true;
     loop {
-        let n = match file.read(&mut buf) {
+        let n = match file.read(buf) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -225,7 +235,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("1_x.sql");
         std::fs::write(&p, bytes).unwrap();
-        scan_file(&p, None)
+        scan_file(&p, None, &mut Buffer::default())
     }
 
     #[test]
