@@ -417,6 +417,22 @@ pub struct RunArgs {
     #[arg(long = "create-database")]
     pub create_database: bool,
 
+    /// PostgreSQL: how long a migration statement waits for a lock before it gives up and is
+    /// tried again (so that queries queued behind it go ahead); 0 waits forever.
+    /// [env: MIGRATE_DDL_LOCK_TIMEOUT] [default: 500ms]
+    #[arg(long = "ddl-lock-timeout", value_name = "DURATION")]
+    pub ddl_lock_timeout: Option<String>,
+
+    /// PostgreSQL: how long a migration that gave up on a lock is tried again (backing off)
+    /// before it fails. [env: MIGRATE_DDL_RETRY_FOR] [default: 10m]
+    #[arg(long = "ddl-retry-for", value_name = "DURATION")]
+    pub ddl_retry_for: Option<String>,
+
+    /// PostgreSQL: how long one migration statement may run. [env: MIGRATE_STATEMENT_TIMEOUT]
+    /// [default: off]
+    #[arg(long = "statement-timeout", value_name = "DURATION")]
+    pub statement_timeout: Option<String>,
+
     /// On a database that has this tool's history table and none of ours, adopt that
     /// history first, as `baseline --from TOOL` would (otherwise such a database is refused).
     /// [env: MIGRATE_ADOPT]
@@ -538,6 +554,9 @@ impl RunArgs {
             target: or(self.target, earlier.target),
             create_database: self.create_database || earlier.create_database,
             adopt: or(self.adopt, earlier.adopt),
+            ddl_lock_timeout: or(self.ddl_lock_timeout, earlier.ddl_lock_timeout),
+            ddl_retry_for: or(self.ddl_retry_for, earlier.ddl_retry_for),
+            statement_timeout: or(self.statement_timeout, earlier.statement_timeout),
         }
     }
 }

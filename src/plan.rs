@@ -332,7 +332,9 @@ pub fn undo<'e>(
                  that undoes it there, or leave it applied)",
             ),
             (_, Some(v)) if v.down.is_none() => Some(
-                "it has no down part (a .down.sql file, a -- migrate:down section, or a Flyway U file)",
+                "it has no down part (a .down.sql twin, diesel's down.sql, a Flyway U file, or a \
+                 down section: dbmate's -- migrate:down, goose's -- +goose Down, sql-migrate's \
+                 -- +migrate Down, tern's part below ---- create above / drop below ----)",
             ),
             _ => None,
         };

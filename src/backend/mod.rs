@@ -135,6 +135,15 @@ impl Then<'_> {
     }
 }
 
+/// How PostgreSQL migration statements wait for locks: each gives up after `lock_timeout`
+/// (zero: waits forever) and the migration is tried again, backing off, for `retry_for`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockWaits {
+    pub lock_timeout: Duration,
+    pub retry_for: Duration,
+    pub statement_timeout: Option<Duration>,
+}
+
 /// How a backend is opened.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -152,6 +161,8 @@ pub struct OpenOptions {
     pub lock_mode: LockMode,
     /// PostgreSQL: create the database when it does not exist (needs CREATEDB).
     pub create_database: bool,
+    /// PostgreSQL: how migration statements wait for locks.
+    pub ddl: LockWaits,
     /// SQLite: while the runner lock is held, commit by zeroing the rollback journal instead of
     /// deleting it (see `Sqlite::set_rollback_journal`). Set when a run migrates one database.
     pub keep_journal: bool,

@@ -39,7 +39,22 @@ impl Backoff {
 
     /// Sleeps the next pause in short steps, returning early when a signal asks to stop.
     pub fn sleep(&mut self) -> Result<(), Stopped> {
-        let until = Instant::now() + self.next_pause();
+        self.sleep_for(self.next_pause())
+    }
+
+    /// As `sleep`, but a random half to whole of the next pause: runners retrying against
+    /// the same lock do not come back in step.
+    pub fn sleep_jittered(&mut self) -> Result<(), Stopped> {
+        use std::hash::{BuildHasher, Hasher};
+        let random = std::collections::hash_map::RandomState::new()
+            .build_hasher()
+            .finish();
+        let share = 0.5 + (random % 1000) as f64 / 2000.0;
+        self.sleep_for(self.next_pause().mul_f64(share))
+    }
+
+    fn sleep_for(&mut self, pause: Duration) -> Result<(), Stopped> {
+        let until = Instant::now() + pause;
         self.pause = (self.pause * 2).min(self.max);
         loop {
             if signals::caught().is_some() {

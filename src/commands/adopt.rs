@@ -285,6 +285,15 @@ fn previous(v: &Version) -> Option<Version> {
 }
 
 impl Adoption {
+    /// Whether the history holds anything the tool applied, or reports.
+    pub fn anything(&self) -> bool {
+        !(self.versions.is_empty()
+            && self.through.is_none()
+            && self.names.is_empty()
+            && self.diesel.is_empty()
+            && self.reported.is_empty())
+    }
+
     /// Whether the tool applied the migration of this version and name.
     pub fn applied(&self, version: &Version, name: &str) -> bool {
         self.versions.contains(version)

@@ -352,20 +352,22 @@ impl Run<'_> {
     fn database(&self, opened: &mut Opened, out: &mut Outcome, env: &ScriptEnv) {
         out.read = true;
         // Another tool's history is never ignored: its migrations would run again.
-        let adopt = match opened.foreign_history() {
-            Ok(None) => None,
-            Ok(Some(tool)) if self.adopt == Some(tool) => Some(tool),
-            Ok(Some(tool)) => {
-                return self
-                    .failed_as_a_whole(out, super::foreign_history_refusal(tool, self.table));
-            }
-            Err(e) => return self.failed_as_a_whole(out, e),
+        let (adopt, refused) = match opened.foreign_history() {
+            Ok(None) => (None, None),
+            Ok(Some(tool)) if self.adopt == Some(tool) => (Some(tool), None),
+            Ok(Some(tool)) => (None, Some(super::foreign_history_refusal(tool, self.table))),
+            Err(e) => (None, Some(e)),
         };
         let Opened {
             backend, records, ..
         } = opened;
         let entries = plan::entries(self.catalog, backend.dialect(), records);
         let mut due = plan::due(&entries, self.target.as_ref());
+        if let Some(e) = refused {
+            // Nothing is applied: all of it is still pending.
+            out.pending = due.len();
+            return self.failed_as_a_whole(out, e);
+        }
         if let Some(tool) = adopt {
             match super::baseline::adoption(backend.as_mut(), tool) {
                 Ok(a) => {

@@ -115,6 +115,7 @@ fn open_options(s: &Settings, create: bool) -> OpenOptions {
         table: s.table.clone(),
         create,
         must_exist: false,
+        ddl: s.ddl,
         wait: s.wait,
         busy_timeout: s.lock_timeout,
         lock_mode: s.lock_mode,
@@ -197,9 +198,10 @@ impl Opened {
         })
     }
 
-    /// Another tool's history, with a row in it, on a database that has none of ours. Looked
-    /// for only on a fresh database (a start with our table asks nothing). An empty history
-    /// has nothing that could run twice.
+    /// Another tool's history, with something it applied (or failed) in it, on a database
+    /// that has none of ours. Looked for only on a fresh database (a start with our table asks
+    /// nothing). An empty history (goose's version-0 row alone) has nothing that could run
+    /// twice.
     pub fn foreign_history(&mut self) -> Result<Option<adopt::Tool>, BackendError> {
         if !self.fresh {
             return Ok(None);
@@ -210,10 +212,8 @@ impl Opened {
             .iter()
             .filter_map(|(table, columns)| adopt::recognize(table, columns))
         {
-            let rows = self
-                .backend
-                .read_table(tool.table(), &tool.columns()[..1])?;
-            if rows.is_some_and(|r| !r.is_empty()) {
+            let rows = self.backend.read_table(tool.table(), tool.columns())?;
+            if rows.is_some_and(|r| adopt::read(tool, &r).anything()) {
                 return Ok(Some(tool));
             }
         }

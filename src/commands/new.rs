@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use super::Finished;
 use crate::cli::ScriptKind;
 use crate::settings::Settings;
+use crate::source::format::{self, Form};
 use crate::source::name::{self, Parsed};
 
 /// Creates the next migration in `dir`, else the first migrations directory; prints the path
@@ -64,8 +65,9 @@ pub enum Layout {
     Plain,
     /// golang-migrate and sqlx: `NNN_x.up.sql` with its `NNN_x.down.sql`.
     UpDown,
-    /// dbmate: one file with `-- migrate:up` and `-- migrate:down` sections.
-    Sections,
+    /// One file with up and down sections, in this tool's form (dbmate, goose, sql-migrate,
+    /// tern).
+    Sections(Form),
     /// Prisma: a `<timestamp>_x/` folder holding `migration.sql`.
     Folder,
     /// diesel: a `YYYY-MM-DD-HHMMSS_x/` folder holding `up.sql` and `down.sql`.
@@ -73,12 +75,12 @@ pub enum Layout {
 }
 
 /// One entry of a migrations folder: its name, whether it is a folder, and (for a `.sql`
-/// file) whether it has dbmate's sections.
+/// file) the form its sections are in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Seen {
     pub name: String,
     pub is_dir: bool,
-    pub sections: bool,
+    pub form: Form,
     /// A folder holding `up.sql` (diesel's form).
     pub diesel: bool,
 }
@@ -132,19 +134,23 @@ pub fn style(seen: &[Seen], all: &[Seen]) -> Style {
 pub fn layout(seen: &[Seen]) -> Layout {
     let migrations: Vec<&Seen> = seen.iter().filter(|e| number(e).is_some()).collect();
     let count = |f: fn(&Seen) -> bool| migrations.iter().filter(|e| f(e)).count();
-    let (folders, diesel, pairs, sections) = (
+    let (folders, diesel, pairs) = (
         count(|e| e.is_dir && !e.diesel),
         count(|e| e.diesel),
         count(|e| e.name.ends_with(".up.sql")),
-        count(|e| e.sections),
     );
+    let (sections, form) = [Form::Dbmate, Form::Goose, Form::SqlMigrate, Form::Tern]
+        .into_iter()
+        .map(|f| (migrations.iter().filter(|e| e.form == f).count(), f))
+        .max_by_key(|(n, _)| *n)
+        .unwrap_or((0, Form::Plain));
     let most = folders.max(diesel).max(pairs).max(sections);
     match most {
         0 => Layout::Plain,
         n if n == diesel => Layout::Diesel,
         n if n == folders => Layout::Folder,
         n if n == pairs => Layout::UpDown,
-        _ => Layout::Sections,
+        _ => Layout::Sections(form),
     }
 }
 
@@ -181,7 +187,7 @@ pub fn free_name(catalog: &crate::source::Catalog, file_name: &str) -> String {
         .map(|m| Seen {
             name: m.name.clone(),
             is_dir: false,
-            sections: false,
+            form: Form::Plain,
             diesel: m.variants.iter().any(|v| v.path.ends_with("up.sql")),
         })
         .collect();
@@ -213,13 +219,14 @@ fn entries(dir: &Path) -> Result<Vec<Seen>, NewError> {
             let name = e.file_name().into_string().ok()?;
             let is_dir = e.path().is_dir();
             let diesel = is_dir && e.path().join("up.sql").is_file();
-            let sections = name.ends_with(".sql")
-                && !is_dir
-                && std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("-- migrate:up"));
+            let form = match std::fs::read_to_string(e.path()) {
+                Ok(text) if name.ends_with(".sql") && !is_dir => format::layout(&text).form,
+                _ => Form::Plain,
+            };
             Some(Seen {
                 name,
                 is_dir,
-                sections,
+                form,
                 diesel,
             })
         })
@@ -247,9 +254,9 @@ pub fn files(
             (dir.join(format!("{base}.up.sql")), body.clone(), false),
             (dir.join(format!("{base}.down.sql")), body, false),
         ],
-        Layout::Sections => vec![(
+        Layout::Sections(form) => vec![(
             dir.join(format!("{base}.sql")),
-            format!("{body}-- migrate:up\n\n\n-- migrate:down\n\n"),
+            format!("{body}{}", sections(form)),
             false,
         )],
         Layout::Folder => vec![(dir.join(base).join("migration.sql"), body, false)],
@@ -265,6 +272,18 @@ pub fn files(
                 ),
             ]
         }
+    }
+}
+
+/// An empty migration's up and down sections, as each tool's own `create` writes them.
+fn sections(form: Form) -> &'static str {
+    match form {
+        Form::Goose => {
+            "-- +goose Up\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n\n-- +goose Down\n-- +goose StatementBegin\n\n-- +goose StatementEnd\n"
+        }
+        Form::SqlMigrate => "-- +migrate Up\n\n\n-- +migrate Down\n\n",
+        Form::Tern => "\n\n---- create above / drop below ----\n\n",
+        Form::Dbmate | Form::Plain => "-- migrate:up\n\n\n-- migrate:down\n\n",
     }
 }
 
@@ -389,7 +408,7 @@ mod tests {
             .map(|s| Seen {
                 name: s.trim_end_matches('/').to_string(),
                 is_dir: s.ends_with('/'),
-                sections: false,
+                form: Form::Plain,
                 diesel: false,
             })
             .collect()
@@ -445,8 +464,12 @@ mod tests {
             Layout::Folder
         );
         let mut dbmate = seen(&["20260101000000_a.sql"]);
-        dbmate[0].sections = true;
-        assert_eq!(layout(&dbmate), Layout::Sections);
+        dbmate[0].form = Form::Dbmate;
+        assert_eq!(layout(&dbmate), Layout::Sections(Form::Dbmate));
+        let mut goose = seen(&["00001_a.sql", "00002_b.sql"]);
+        goose[0].form = Form::Goose;
+        goose[1].form = Form::Goose;
+        assert_eq!(layout(&goose), Layout::Sections(Form::Goose));
     }
 
     #[test]

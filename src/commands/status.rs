@@ -27,7 +27,14 @@ pub fn run(s: &Settings, format: Format, exit_code: bool) -> Finished {
     let open = open_options(s, false);
     let dbs = fanout::map(&s.targets, s.jobs, |target| {
         let database = target.redacted();
-        let rows = Opened::open(target, &open).map(|o| {
+        let rows = Opened::open(target, &open).map(|mut o| {
+            // Pending here means "would run again": said on stderr, the table stays as it is.
+            if let Ok(Some(tool)) = o.foreign_history()
+                && s.adopt != Some(tool)
+            {
+                let why = super::foreign_history_refusal(tool, &s.table);
+                tracing::warn!(database, "{why}");
+            }
             let mut rows: Vec<StatusRow> = o.entries(&catalog).iter().map(Entry::row).collect();
             rows.extend(plan::declared_rows(&o.records));
             rows

@@ -21,6 +21,10 @@ pub const DEFAULT_WAIT: &str = "30s";
 pub const DEFAULT_LOCK_TIMEOUT: &str = "5m";
 /// `--script-timeout` when neither flag nor variable says.
 pub const DEFAULT_SCRIPT_TIMEOUT: &str = "10m";
+/// How long a PostgreSQL migration statement waits for a lock before it is tried again.
+pub const DEFAULT_DDL_LOCK_TIMEOUT: &str = "500ms";
+/// How long a migration that timed out on a lock is tried again.
+pub const DEFAULT_DDL_RETRY_FOR: &str = "10m";
 /// The tracking table when neither flag nor variable says.
 pub const DEFAULT_TABLE: &str = "schema_migrations";
 /// The migrations directory when neither flag nor variable says.
@@ -218,6 +222,8 @@ pub struct Settings {
     pub create_database: bool,
     /// `--adopt`: on first start, adopt this tool's history as `baseline --from` would.
     pub adopt: Option<Tool>,
+    /// PostgreSQL: how migration statements wait for locks.
+    pub ddl: crate::backend::LockWaits,
     /// `--user`, resolved.
     pub user: Option<crate::process::privileges::Identity>,
     pub dry_run: bool,
@@ -349,7 +355,13 @@ pub fn resolve(
     let table = Table::parse(
         &lookup(db.table.clone(), "MIGRATE_TABLE", env)?.unwrap_or_else(|| DEFAULT_TABLE.into()),
     )?;
-    check_table(&table, &mode, &targets)?;
+    let adopt = match (run.adopt, lookup(None, "MIGRATE_ADOPT", env)?) {
+        (Some(tool), _) => Some(tool),
+        // A choice without a default: the variable's value is checked only when it is set.
+        (None, Some(_)) => Some(choice(None, "MIGRATE_ADOPT", env, Tool::Prisma)?),
+        (None, None) => None,
+    };
+    check_table(&table, &mode, adopt, &targets)?;
 
     let wait = if mode.only_looks() && !given.wait_on_command_line {
         // One attempt: MIGRATE_WAIT in a container's environment is for the entrypoint.
@@ -410,12 +422,31 @@ pub fn resolve(
             .as_deref()
             .map(Mark::parse),
         create_database: boolean(run.create_database, "MIGRATE_CREATE_DATABASE", env)?,
-        // A choice without a default: the variable's value is checked only when it is set.
-        adopt: match (run.adopt, lookup(None, "MIGRATE_ADOPT", env)?) {
-            (Some(tool), _) => Some(tool),
-            (None, Some(_)) => Some(choice(None, "MIGRATE_ADOPT", env, Tool::Prisma)?),
-            (None, None) => None,
+        ddl: crate::backend::LockWaits {
+            lock_timeout: duration(
+                lookup(
+                    run.ddl_lock_timeout.clone(),
+                    "MIGRATE_DDL_LOCK_TIMEOUT",
+                    env,
+                )?,
+                "--ddl-lock-timeout",
+                DEFAULT_DDL_LOCK_TIMEOUT,
+            )?,
+            retry_for: duration(
+                lookup(run.ddl_retry_for.clone(), "MIGRATE_DDL_RETRY_FOR", env)?,
+                "--ddl-retry-for",
+                DEFAULT_DDL_RETRY_FOR,
+            )?,
+            statement_timeout: lookup(
+                run.statement_timeout.clone(),
+                "MIGRATE_STATEMENT_TIMEOUT",
+                env,
+            )?
+            .map(|v| duration(Some(v), "--statement-timeout", "0"))
+            .transpose()?
+            .filter(|d| !d.is_zero()),
         },
+        adopt,
         user,
         dry_run: boolean(run.dry_run, "MIGRATE_DRY_RUN", env)?,
         skip,
@@ -461,10 +492,17 @@ fn jobs(value: Option<String>) -> Result<usize, SettingsError> {
 
 /// A table name that cannot work here: another tool's table for `baseline --from`, a schema on
 /// SQLite.
-fn check_table(table: &Table, mode: &Mode, targets: &[Target]) -> Result<(), SettingsError> {
-    if let Mode::Baseline {
-        from: Some(tool), ..
-    } = mode
+fn check_table(
+    table: &Table,
+    mode: &Mode,
+    adopt: Option<Tool>,
+    targets: &[Target],
+) -> Result<(), SettingsError> {
+    let from = match mode {
+        Mode::Baseline { from, .. } => *from,
+        _ => adopt,
+    };
+    if let Some(tool) = from
         && table.schema.is_none()
         && table.name == tool.table()
     {
@@ -473,7 +511,7 @@ fn check_table(table: &Table, mode: &Mode, targets: &[Target]) -> Result<(), Set
             value: table.name.clone(),
             why: format!(
                 "{} keeps its history in a table of that name too: name ours with --table \
-                 (e.g. --table app_migrations) to adopt it",
+                 (e.g. --table app_migrations, or MIGRATE_TABLE) to adopt it",
                 tool.name()
             ),
         });

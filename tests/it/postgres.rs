@@ -566,11 +566,15 @@ fn lock_timeout_inside_a_migration_is_recorded_and_the_run_goes_on() {
     let mut tx = holder.transaction().unwrap();
     tx.batch_execute("LOCK TABLE busy IN ACCESS EXCLUSIVE MODE")
         .unwrap();
-    let (code, _, err) = run(c.up());
+    // The file's own lock_timeout holds; tried again, backing off, until the budget is spent.
+    let mut up = c.up();
+    up.args(["--ddl-retry-for", "1s"]);
+    let (code, _, err) = run(up);
     tx.rollback().unwrap();
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("failed 1_alter.sql: canceling statement due to lock timeout (55P03)"),
+        err.contains("failed 1_alter.sql: canceling statement due to lock timeout (55P03)")
+            && err.contains("times for --ddl-retry-for 1s"),
         "{err}"
     );
     assert_eq!(

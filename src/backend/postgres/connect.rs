@@ -97,6 +97,11 @@ pub fn connect(
             continue;
         }
         if !is_transient(&err) {
+            let why = if err.code() == Some(&SqlState::INVALID_CATALOG_NAME) {
+                format!("{why} (MIGRATE_CREATE_DATABASE=1, or --create-database, creates it)")
+            } else {
+                why
+            };
             return Err(BackendError::CannotOpen(why));
         }
         if backoff.remaining().is_zero() {

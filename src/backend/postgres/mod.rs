@@ -4,6 +4,7 @@
 //! advisory lock whose key comes from the database and the tracking table's name; a statement
 //! in flight is cancelled through the cancel token when a signal comes.
 
+mod blockers;
 mod connect;
 mod introspect;
 mod lease;
@@ -51,6 +52,13 @@ pub struct Postgres {
     lease_name: String,
     /// The migration whose statements run now: its notices are logged at info, with its name.
     running: Arc<Mutex<Option<String>>>,
+    /// How migration statements wait for locks.
+    ddl: super::LockWaits,
+    /// This session's pid, once asked (to find who blocks it).
+    pid: Option<i32>,
+    /// A second connection that watches who blocks a statement (opened at the first lock
+    /// timeout).
+    monitor: Option<Client>,
 }
 
 impl Postgres {
@@ -104,6 +112,9 @@ impl Postgres {
             lease_table_ready: false,
             lease_name: lease::holder_name(),
             running,
+            ddl: opts.ddl,
+            pid: None,
+            monitor: None,
         })
     }
 
@@ -235,6 +246,163 @@ impl Postgres {
         }
     }
 
+    /// The session settings every migration runs under: `lock_timeout` (unless waiting
+    /// forever) and, when given, `statement_timeout` (else the URL's `options` or the server's
+    /// stand), on one line (an error's line stays the file's).
+    fn limits(&self) -> String {
+        let mut out = String::new();
+        if !self.ddl.lock_timeout.is_zero() {
+            out.push_str(&format!(
+                "SET lock_timeout = '{}ms';",
+                self.ddl.lock_timeout.as_millis()
+            ));
+        }
+        if let Some(d) = self.ddl.statement_timeout {
+            out.push_str(&format!("SET statement_timeout = '{}ms';", d.as_millis()));
+        }
+        out
+    }
+
+    /// How long a migration that gave up on a lock is tried again: pauses from 100 ms,
+    /// doubling up to a second (so it goes ahead soon after the blocker ends).
+    fn retry_budget(&self) -> Retry {
+        let budget = if self.ddl.lock_timeout.is_zero() {
+            Duration::ZERO
+        } else {
+            self.ddl.retry_for
+        };
+        Retry {
+            backoff: Backoff::new(budget, Duration::from_millis(100), Duration::from_secs(1)),
+            attempts: 0,
+            budget,
+            blockers: Vec::new(),
+        }
+    }
+
+    /// From the second attempt on, a second connection watches who blocks this one.
+    fn watch(&mut self, retry: &Retry) -> Option<blockers::Watch> {
+        if retry.attempts == 0 {
+            return None;
+        }
+        if self.monitor.is_none() {
+            self.monitor =
+                connect::connect(&self.config, &self.tls, &self.shown, Duration::ZERO, false).ok();
+        }
+        let pid = match self.pid {
+            Some(p) => p,
+            None => {
+                let p = self
+                    .client
+                    .simple_query("SELECT pg_backend_pid()")
+                    .ok()
+                    .and_then(|m| first_value(&m))
+                    .and_then(|v| v.parse().ok())?;
+                self.pid = Some(p);
+                p
+            }
+        };
+        Some(blockers::Watch::start(self.monitor.take()?, pid))
+    }
+
+    fn end_watch(&mut self, watch: Option<blockers::Watch>) -> Vec<String> {
+        match watch.and_then(blockers::Watch::finish) {
+            Some((monitor, seen)) => {
+                self.monitor = Some(monitor);
+                seen
+            }
+            None => Vec::new(),
+        }
+    }
+
+    /// After a statement gave up on its lock: logs who is in the way and sleeps (backing off,
+    /// with jitter); false when the budget is spent or a signal came.
+    fn wait_to_retry(&mut self, name: &str, blockers: &[String], retry: &mut Retry) -> bool {
+        if retry.backoff.remaining().is_zero() {
+            return false;
+        }
+        retry.attempts += 1;
+        if !blockers.is_empty() {
+            retry.blockers = blockers.to_vec();
+        }
+        let who = match blockers {
+            [] if retry.attempts == 1 => {
+                "(who holds it is named from the next attempt on)".to_string()
+            }
+            [] => "(its holder was not seen)".to_string(),
+            b => format!("blocked by {}", b.join("; ")),
+        };
+        tracing::warn!(
+            database = %self.shown,
+            migration = name,
+            attempt = retry.attempts,
+            "{name}: gave up waiting for a lock after {} (--ddl-lock-timeout), so that the \
+             queries queued behind it go ahead; trying again {who}",
+            humantime::format_duration(self.ddl.lock_timeout)
+        );
+        retry.backoff.sleep_jittered().is_ok()
+    }
+
+    /// Runs the statements of a file that runs outside a transaction one by one: PostgreSQL
+    /// runs the statements of one query string as one implicit transaction, where `CREATE
+    /// INDEX CONCURRENTLY` is refused. A statement that gives up on its lock is tried again on
+    /// its own (the ones before it have committed); an index its attempt left INVALID (an
+    /// interrupted concurrent build) is dropped first, only one that was not there before.
+    /// On an error, what was sent: the statement after as many newlines as come before it in
+    /// the file, so that the error's line is the file's.
+    fn each_statement(
+        &mut self,
+        sql: &str,
+        whole: &[std::ops::Range<usize>],
+        name: &str,
+        retry: &mut Retry,
+    ) -> Result<(), (postgres::Error, Option<String>)> {
+        for (at, statement) in crate::source::statements::split_keeping(sql, whole) {
+            let sent = sent_as_in_file(sql, at, statement);
+            let concurrent = statement.to_ascii_lowercase().contains("concurrently");
+            loop {
+                let before = if concurrent {
+                    invalid_indexes(&mut self.client)
+                } else {
+                    Vec::new()
+                };
+                let watch = self.watch(retry);
+                let ran = self.client.batch_execute(&sent);
+                let blockers = self.end_watch(watch);
+                match ran {
+                    Ok(()) => break,
+                    Err(e) if lock_timed_out(&e) => {
+                        if concurrent {
+                            self.drop_new_invalid(&before, name);
+                        }
+                        if !self.wait_to_retry(name, &blockers, retry) {
+                            return Err((e, Some(sent)));
+                        }
+                    }
+                    Err(e) => return Err((e, Some(sent))),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Drops the INVALID indexes an interrupted concurrent build left, those not in `before`.
+    fn drop_new_invalid(&mut self, before: &[String], name: &str) {
+        for index in invalid_indexes(&mut self.client)
+            .into_iter()
+            .filter(|i| !before.contains(i))
+        {
+            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+            match self.client.batch_execute(&drop) {
+                Ok(()) => {
+                    tracing::info!(database = %self.shown, migration = name, "{name}: dropped the INVALID index {index} its interrupted build left")
+                }
+                Err(e) => {
+                    tracing::warn!(database = %self.shown, migration = name, "{name}: cannot drop the INVALID index {index} its interrupted build left: {}", message(&e, ""))
+                }
+            }
+        }
+    }
+
     /// Who holds the advisory lock, for the log line while waiting.
     fn advisory_holder(&mut self) -> Option<String> {
         let k = self.lock_key;
@@ -343,11 +511,12 @@ fn message(e: &postgres::Error, sql: &str) -> String {
 /// a function or a `DO` block) CONTEXT, which names the line of the block.
 fn with_details(text: &str, db: &postgres::error::DbError) -> String {
     let mut text = text.to_string();
+    // One log line per event: the server's own line breaks become ` / `.
     if let Some(detail) = db.detail() {
-        text.push_str(&format!("; detail: {detail}"));
+        text.push_str(&format!("; detail: {}", detail.replace('\n', " / ")));
     }
     if let Some(hint) = db.hint() {
-        text.push_str(&format!("; hint: {hint}"));
+        text.push_str(&format!("; hint: {}", hint.replace('\n', " / ")));
     }
     if let Some(context) = db.where_() {
         text.push_str(&format!("; context: {}", context.replace('\n', " / ")));
@@ -482,43 +651,58 @@ impl Backend for Postgres {
             });
         }
         let t = self.quoted_table();
+        let limits = self.limits();
         // BEGIN goes with the file, in one round trip: the server runs the statements of one
         // query string in order and stops at the first error (the transaction is then aborted,
         // and rolled back below). No newline after it, so an error's position (counted in this
-        // text) still gives the file's line.
-        let batch: std::borrow::Cow<'_, str> = if transactional {
-            format!("BEGIN;{sql}").into()
-        } else {
-            sql.into()
-        };
+        // text) still gives the file's line. Our limits come first, so that a file's own
+        // `SET lock_timeout` wins.
+        let batch = format!("BEGIN;{limits}{sql}");
         let started = Instant::now();
-        let fail = |e: &postgres::Error| Failure {
-            kind: failure_kind(e),
-            message: message(e, &batch),
-            elapsed: started.elapsed(),
-        };
-        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(then.name().to_string());
-        let ran = if !transactional {
-            each_statement(&mut self.client, sql, &body.whole)
-        } else if body.one_by_one {
-            self.client
-                .batch_execute("BEGIN")
-                .map_err(|e| (e, None))
-                .and_then(|()| each_statement(&mut self.client, sql, &body.whole))
-        } else {
-            self.client.batch_execute(&batch).map_err(|e| (e, None))
+        let name = then.name().to_string();
+        let mut retry = self.retry_budget();
+        *self.running.lock().unwrap_or_else(|p| p.into_inner()) = Some(name.clone());
+        let ran = loop {
+            let (ran, blockers) = if !transactional {
+                let set = self.client.batch_execute(&limits).map_err(|e| (e, None));
+                (
+                    set.and_then(|()| self.each_statement(sql, &body.whole, &name, &mut retry)),
+                    Vec::new(),
+                )
+            } else if body.one_by_one {
+                let watch = self.watch(&retry);
+                let begin = self.client.batch_execute(&format!("BEGIN;{limits}"));
+                let ran = begin
+                    .map_err(|e| (e, None))
+                    .and_then(|()| each_statement(&mut self.client, sql, &body.whole));
+                (ran, self.end_watch(watch))
+            } else {
+                let watch = self.watch(&retry);
+                let ran = self.client.batch_execute(&batch).map_err(|e| (e, None));
+                (ran, self.end_watch(watch))
+            };
+            match ran {
+                // The whole transaction is rolled back and tried again (what ran before the
+                // lock wait is undone with it).
+                Err((e, sent)) if transactional && lock_timed_out(&e) => {
+                    let _ = self.client.batch_execute("ROLLBACK");
+                    if !self.wait_to_retry(&name, &blockers, &mut retry) {
+                        break Err((e, sent));
+                    }
+                }
+                other => break other,
+            }
         };
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let fail = |e: &postgres::Error, sent: &str| Failure {
+            kind: failure_kind(e),
+            message: gave_up(message(e, sent), e, &retry),
+            elapsed: started.elapsed(),
+        };
         let client = &mut self.client;
         if let Err((e, sent)) = ran {
-            let failure = match sent {
-                // Placed in the statement as sent (newlines in front: the file's line).
-                Some(sent) => Failure {
-                    message: message(&e, &sent),
-                    ..fail(&e)
-                },
-                None => fail(&e),
-            };
+            // Placed in the statement as sent (newlines in front: the file's line).
+            let failure = fail(&e, sent.as_deref().unwrap_or(&batch));
             if transactional {
                 let _ = client.batch_execute("ROLLBACK");
             }
@@ -531,7 +715,7 @@ impl Backend for Postgres {
             false => recorded,
         };
         if let Err(e) = done {
-            let failure = fail(&e);
+            let failure = fail(&e, &batch);
             if transactional {
                 let _ = client.batch_execute("ROLLBACK");
             }
@@ -645,27 +829,77 @@ impl Backend for Postgres {
     }
 }
 
-/// Runs the statements of a file that runs outside a transaction one by one: PostgreSQL runs
-/// the statements of one query string as one implicit transaction, where `CREATE INDEX
-/// CONCURRENTLY` is refused. On an error, what was sent: the statement after as many
-/// newlines as come before it in the file, so that the error's line is the file's.
+/// Runs the statements one by one, in the transaction already begun (goose and sql-migrate
+/// files, as those tools send them).
 fn each_statement(
     client: &mut Client,
     sql: &str,
     whole: &[std::ops::Range<usize>],
 ) -> Result<(), (postgres::Error, Option<String>)> {
     for (at, statement) in crate::source::statements::split_keeping(sql, whole) {
-        // With its own semicolon, so that an error reads as it would for the whole file.
-        let end = if sql[at + statement.len()..].starts_with(';') {
-            ";"
-        } else {
-            ""
-        };
-        let lines = "\n".repeat(sql[..at].matches('\n').count());
-        let sent = format!("{lines}{statement}{end}");
+        let sent = sent_as_in_file(sql, at, statement);
         client.batch_execute(&sent).map_err(|e| (e, Some(sent)))?;
     }
     Ok(())
+}
+
+/// A statement as sent: after as many newlines as come before it in the file (an error's line
+/// is then the file's), with its own semicolon (an error reads as it would for the whole file).
+fn sent_as_in_file(sql: &str, at: usize, statement: &str) -> String {
+    let end = if sql[at + statement.len()..].starts_with(';') {
+        ";"
+    } else {
+        ""
+    };
+    let lines = "\n".repeat(sql[..at].matches('\n').count());
+    format!("{lines}{statement}{end}")
+}
+
+/// The INVALID indexes there are now (quoted, schema-qualified where needed).
+fn invalid_indexes(client: &mut Client) -> Vec<String> {
+    client
+        .simple_query("SELECT indexrelid::regclass::text FROM pg_index WHERE NOT indisvalid")
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|m| match m {
+                    SimpleQueryMessage::Row(r) => r.get(0).map(str::to_string),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether a statement gave up waiting for a lock (`lock_timeout`).
+fn lock_timed_out(e: &postgres::Error) -> bool {
+    e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) && signals::caught().is_none()
+}
+
+/// How a migration tried again for a lock stands.
+struct Retry {
+    backoff: Backoff,
+    attempts: u32,
+    budget: Duration,
+    /// Who was last seen in the way.
+    blockers: Vec<String>,
+}
+
+/// A failure's message; for a lock timeout after retries, how long it was tried and who was
+/// in the way.
+fn gave_up(text: String, e: &postgres::Error, retry: &Retry) -> String {
+    if !lock_timed_out(e) || retry.attempts == 0 {
+        return text;
+    }
+    let who = if retry.blockers.is_empty() {
+        String::new()
+    } else {
+        format!("; last blocked by {}", retry.blockers.join("; "))
+    };
+    format!(
+        "{text}; tried {} times for --ddl-retry-for {}{who}",
+        retry.attempts + 1,
+        humantime::format_duration(retry.budget)
+    )
 }
 
 /// What goes with a migration's SQL: its record (timed), or the removal of its record.

@@ -85,8 +85,13 @@ impl Sqlite {
             } else {
                 OpenFlags::SQLITE_OPEN_READ_ONLY
             } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-            let mut conn = Connection::open_with_flags(path, flags)
-                .map_err(|e| BackendError::Failed(format!("cannot open: {}", message(&e))))?;
+            let mut conn = Connection::open_with_flags(path, flags).map_err(|e| {
+                BackendError::Failed(format!(
+                    "cannot open: {}{}",
+                    message(&e),
+                    why_not_writable(path)
+                ))
+            })?;
             conn.busy_handler(Some(busy_wait))
                 .map_err(|e| BackendError::Failed(format!("cannot configure: {}", message(&e))))?;
             if !exists {
@@ -173,6 +178,54 @@ fn busy_wait(attempt: i32) -> bool {
     }
     std::thread::sleep(Duration::from_millis(step(attempt)));
     true
+}
+
+/// Why SQLite may not open a file here, as a user can act on it: a read-only file system (a
+/// `:ro` volume), or a folder or file this user may not write (a volume that belongs to root
+/// under `--user`).
+fn why_not_writable(path: &Path) -> String {
+    use nix::unistd::{AccessFlags, Uid, access};
+    use std::os::unix::fs::MetadataExt;
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let uid = Uid::effective();
+    let read_only = nix::sys::statvfs::statvfs(folder)
+        .is_ok_and(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY));
+    if read_only {
+        return format!(
+            " ({} is on a read-only file system: a read-only volume?)",
+            folder.display()
+        );
+    }
+    let denied = |p: &Path| access(p, AccessFlags::W_OK).is_err();
+    let owner = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| {
+                format!(
+                    "it belongs to uid {}, mode {:o}",
+                    m.uid(),
+                    m.mode() & 0o7777
+                )
+            })
+            .unwrap_or_default()
+    };
+    if path.exists() && denied(path) {
+        return format!(
+            " ({} is not writable by uid {uid}: {})",
+            path.display(),
+            owner(path)
+        );
+    }
+    if denied(folder) {
+        return format!(
+            " (the folder {} is not writable by uid {uid}: {}; SQLite writes its journal there)",
+            folder.display(),
+            owner(folder)
+        );
+    }
+    String::new()
 }
 
 /// The database's own message, without rusqlite's wrapping.

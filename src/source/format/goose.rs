@@ -27,7 +27,7 @@ pub fn mark(trimmed: &str) -> Option<Mark> {
         ["statementbegin"] => Mark::Begin,
         ["statementend"] => Mark::End,
         ["no", "transaction"] => Mark::NoTransaction,
-        ["envsub", "off"] => return None,
+        ["envsub", "off"] => Mark::Other,
         ["envsub", "on"] => Mark::Refuse(
             "it turns on goose's ENVSUB (`${VAR}` replaced from the environment), which \
              migrate-entrypoint does not do: write the values into the file, or keep goose for it"

@@ -95,6 +95,8 @@ pub enum Mark {
     Unknown(String),
     /// A marker we do not read: the file is refused with this reason.
     Refuse(String),
+    /// A line its tool reads as its own but ignores (it still says whose file it is).
+    Other,
 }
 
 /// What a line of a file is, for the reader: a mark of some form, SQL, or neither.
@@ -120,7 +122,9 @@ fn mark(trimmed: &str) -> Option<(Form, Mark)> {
     {
         return Some((Form::Plain, m));
     }
-    foreign::mark(trimmed).map(|m| (Form::Plain, m))
+    foreign::mark(trimmed)
+        .or_else(|| foreign::near_miss(trimmed))
+        .map(|m| (Form::Plain, m))
 }
 
 /// Where the reader is in the file.
@@ -265,6 +269,7 @@ impl Reader {
             Mark::Unknown(d) if self.in_header => self.unknown.push(d),
             Mark::HeaderNoTransaction | Mark::Unknown(_) => {}
             Mark::Refuse(why) => self.refuse(why),
+            Mark::Other => {}
         }
     }
 

@@ -16,6 +16,13 @@ pub fn mark(trimmed: &str) -> Option<Mark> {
     let word = d.split_whitespace().next().unwrap_or("");
     match word {
         "up" | "down" => None,
+        // dbmate reads only `up` and `down`, as written: a file with `-- migrate:UP` has no up
+        // section for it, and would run whole here.
+        w if w.eq_ignore_ascii_case("up") || w.eq_ignore_ascii_case("down") => {
+            Some(Mark::Refuse(format!(
+                "`{trimmed}` is not dbmate's marker (dbmate reads `-- migrate:up` and `-- migrate:down`, in lower case)"
+            )))
+        }
         "no-transaction" => Some(Mark::HeaderNoTransaction),
         _ => Some(Mark::Unknown(d.trim().to_string())),
     }

@@ -15,7 +15,7 @@ pub fn mark(trimmed: &str) -> Option<Mark> {
         "Down" => Some(Mark::Down { no_transaction }),
         "StatementBegin" => Some(Mark::Begin),
         "StatementEnd" => Some(Mark::End),
-        _ => None,
+        _ => Some(Mark::Other),
     }
 }
 
@@ -52,6 +52,12 @@ mod tests {
         let l = layout(t);
         assert!(l.refused.is_none());
         assert_eq!(&t[l.up.range.clone()], "SELECT 1;\n");
+        // A file with no Up it refuses.
+        assert!(
+            layout("-- +migrate up\nSELECT 1;\n-- +migrate down\nDROP TABLE t;\n")
+                .refused
+                .is_some()
+        );
         // Commands it does not know, it ignores.
         assert!(
             layout("-- +migrate Up\n-- +migrate Sideways\nSELECT 1;\n")
