@@ -326,17 +326,17 @@ impl Postgres {
         }
         let who = match blockers {
             [] if retry.attempts == 1 => {
-                "(who holds it is named from the next attempt on)".to_string()
+                " (who is in the way is named from the next attempt on)".to_string()
             }
-            [] => "(its holder was not seen)".to_string(),
-            b => format!("blocked by {}", b.join("; ")),
+            [] => " (who is in the way was not seen)".to_string(),
+            b => format!("; in the way: {}", b.join("; ")),
         };
         tracing::warn!(
             database = %self.shown,
             migration = name,
             attempt = retry.attempts,
             "{name}: gave up waiting for a lock after {} (--ddl-lock-timeout), so that the \
-             queries queued behind it go ahead; trying again {who}",
+             queries queued behind it go ahead; trying again{who}",
             humantime::format_duration(self.ddl.lock_timeout)
         );
         retry.backoff.sleep_jittered().is_ok()
@@ -893,7 +893,7 @@ fn gave_up(text: String, e: &postgres::Error, retry: &Retry) -> String {
     let who = if retry.blockers.is_empty() {
         String::new()
     } else {
-        format!("; last blocked by {}", retry.blockers.join("; "))
+        format!("; last in the way: {}", retry.blockers.join("; "))
     };
     format!(
         "{text}; tried {} times for --ddl-retry-for {}{who}",
