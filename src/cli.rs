@@ -152,6 +152,11 @@ pub enum Command {
         /// Show what `up --target VERSION` would do. [env: MIGRATE_TARGET]
         #[arg(long, value_name = "VERSION")]
         target: Option<String>,
+        /// PostgreSQL: run each pending transactional migration in a transaction that is
+        /// rolled back, and report the locks each statement took, the tables it rewrote and
+        /// how long it took (for a staging copy: the locks are held while it runs).
+        #[arg(long)]
+        rehearse: bool,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -576,7 +581,9 @@ pub enum Job {
     /// Migrate, then exec CMD (empty: exit as `up` does).
     Entrypoint(Vec<OsString>),
     Up,
-    Plan,
+    Plan {
+        rehearse: bool,
+    },
     Status {
         format: Format,
         exit_code: bool,
@@ -637,6 +644,7 @@ impl Cli {
                 db,
                 policy,
                 target,
+                rehearse,
                 log,
             }) => {
                 let run = RunArgs {
@@ -644,7 +652,7 @@ impl Cli {
                     target,
                     ..none()
                 };
-                (db, run, log, Job::Plan, "plan")
+                (db, run, log, Job::Plan { rehearse }, "plan")
             }
             Some(Command::Status {
                 db,
@@ -880,7 +888,7 @@ mod tests {
         assert_eq!(job, Job::Up);
         assert_eq!(g.run.policy.on_error, Some(Policy::Stop));
         let (g, job) = p(&["-m", "m", "--wait", "1s", "plan", "-m", "n"]);
-        assert_eq!(job, Job::Plan);
+        assert_eq!(job, Job::Plan { rehearse: false });
         assert_eq!(g.db.dirs.migrations_dir, [PathBuf::from("n")]);
         assert_eq!(g.db.wait.as_deref(), Some("1s"));
         assert!(!g.wait_on_command_line);

@@ -144,6 +144,32 @@ pub struct LockWaits {
     pub statement_timeout: Option<Duration>,
 }
 
+/// What a rehearsed migration did: each statement, and the locks it took (held until its
+/// commit, in a real run).
+#[derive(Debug, Clone)]
+pub struct Rehearsal {
+    pub name: String,
+    pub statements: Vec<Rehearsed>,
+    pub held: Vec<String>,
+    /// It needed what earlier pending migrations make: rehearsed after them, in one
+    /// transaction (a lock they took already is not listed again for it).
+    pub after_earlier: bool,
+}
+
+/// What one statement of a rehearsed migration did (`plan --rehearse`).
+#[derive(Debug, Clone)]
+pub struct Rehearsed {
+    /// The statement, folded to one line.
+    pub statement: String,
+    /// The locks it took: `AccessExclusiveLock on users`.
+    pub locks: Vec<String>,
+    /// The relations it rewrote (their storage file changed).
+    pub rewrote: Vec<String>,
+    pub elapsed: Duration,
+    /// The database refused it (the rehearsal stops there).
+    pub error: Option<String>,
+}
+
 /// How a backend is opened.
 #[derive(Debug, Clone)]
 pub struct OpenOptions {
@@ -236,6 +262,14 @@ pub trait Backend: Send {
         &mut self,
         names: &[&str],
     ) -> Result<Vec<(String, Vec<String>)>, BackendError>;
+
+    /// Runs migrations (name, SQL), in order, statement by statement, in one transaction that
+    /// is rolled back, reporting what each did; stops at the first that fails. `Err` says why
+    /// this backend does not rehearse.
+    fn rehearse(&mut self, migrations: &[(String, Body)]) -> Result<Vec<Rehearsal>, String> {
+        let _ = migrations;
+        Err("rehearsals are for PostgreSQL (SQLite takes one lock for the whole file)".into())
+    }
 
     /// Every row of another tool's table (`table` and `columns` are plain identifiers of ours),
     /// each value as text; `None` when there is no such table.

@@ -141,13 +141,14 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
     if let Err(e) = signals::install() {
         tracing::warn!(error = %e, "cannot watch for signals ({e}): SIGTERM will not cancel a migration");
     }
-    let plan_only = s.mode == Mode::Plan;
+    let plan_only = matches!(s.mode, Mode::Plan { .. });
     let opts = RunOptions {
         policy: s.on_error,
         lock_timeout: s.lock_timeout,
         dry_run: s.dry_run || plan_only,
         log_steps: !plan_only,
         script_timeout: s.script_timeout,
+        rehearse: matches!(s.mode, Mode::Plan { rehearse: true }),
     };
     let open = open_options(s, !opts.dry_run);
     let Some((catalog, declared, early)) = scan_while_opening(s, &open) else {
@@ -248,6 +249,8 @@ struct RunOptions {
     log_steps: bool,
     /// How long a script migration may run.
     script_timeout: Duration,
+    /// `plan --rehearse`: run what is due in rolled-back transactions and report it.
+    rehearse: bool,
 }
 
 /// What every database's run shares: its options, and the `abort` flag one database's failure
@@ -416,6 +419,9 @@ impl Run<'_> {
         if self.opts.dry_run {
             out.steps = plan::steps(&due, self.opts.policy);
             out.dry_run = true;
+            if self.opts.rehearse {
+                out.notes.extend(rehearse(backend.as_mut(), &due));
+            }
             if let (Some(d), true) = (self.declared, schema_needed) {
                 match d.work_out(backend.as_mut()) {
                     Ok(worked) => {
@@ -666,6 +672,63 @@ impl Run<'_> {
             failure,
         )
     }
+}
+
+/// `plan --rehearse`: the due migrations that would run in a transaction, run in order in one
+/// that is rolled back, as report lines; the others named as not rehearsed.
+fn rehearse(backend: &mut dyn Backend, due: &[&Entry<'_>]) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut bodies = Vec::new();
+    for e in due {
+        let Some(v) = e.variant else { continue };
+        let not = |why: &str| format!("not rehearsed: {} ({why})", e.name);
+        match &v.content {
+            Ok(c) if v.why_unusable().is_some() || c.script.is_some() => {
+                out.push(not("a script, or it cannot run"))
+            }
+            Ok(c) if c.no_transaction() => out.push(not(
+                "it runs outside a transaction, so it cannot be rolled back; later ones are \
+                 rehearsed without it",
+            )),
+            Ok(_) => match v.body() {
+                Ok(body) => bodies.push((e.name.to_string(), body)),
+                Err(why) => out.push(not(&why)),
+            },
+            Err(why) => out.push(not(why)),
+        }
+    }
+    if bodies.is_empty() {
+        return out;
+    }
+    match backend.rehearse(&bodies) {
+        Err(why) => out.push(format!("not rehearsed: {why}")),
+        Ok(report) => {
+            for m in report {
+                let after = if m.after_earlier {
+                    "; after the earlier pending ones it needs, whose locks are not listed again"
+                } else {
+                    ""
+                };
+                out.push(format!("rehearsed {} (rolled back{after}):", m.name));
+                for r in m.statements {
+                    out.push(format!("  {} ms  {}", r.elapsed.as_millis(), r.statement));
+                    if !r.locks.is_empty() {
+                        out.push(format!("    took {}", r.locks.join(", ")));
+                    }
+                    if !r.rewrote.is_empty() {
+                        out.push(format!("    rewrote {}", r.rewrote.join(", ")));
+                    }
+                    if let Some(why) = r.error {
+                        out.push(format!("    failed: {why}"));
+                    }
+                }
+                if !m.held.is_empty() {
+                    out.push(format!("  held until its commit: {}", m.held.join(", ")));
+                }
+            }
+        }
+    }
+    out
 }
 
 /// What a failed attempt leaves: a refusal is recorded and the run goes on; a cancelled

@@ -84,7 +84,7 @@ pub enum Finished {
 pub fn run(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished {
     match &s.mode {
         Mode::Entrypoint { .. } => migrate::entrypoint(s, cmd, events),
-        Mode::Up | Mode::Plan => migrate::up(s, events),
+        Mode::Up | Mode::Plan { .. } => migrate::up(s, events),
         Mode::Status { format, exit_code } => status::run(s, *format, *exit_code),
         Mode::Baseline {
             through,

@@ -110,8 +110,9 @@ pub enum Mode {
     Entrypoint { cmd: Vec<OsString> },
     /// Migrate and exit.
     Up,
-    /// Show what `up` would do.
-    Plan,
+    /// Show what `up` would do; with `rehearse`, run the pending migrations in rolled-back
+    /// transactions too.
+    Plan { rehearse: bool },
     /// Show every migration's state.
     Status { format: Format, exit_code: bool },
     /// Record migrations as applied without running them.
@@ -186,7 +187,7 @@ impl Mode {
     fn only_looks(&self) -> bool {
         matches!(
             self,
-            Mode::Plan | Mode::Status { .. } | Mode::Validate | Mode::SchemaDump
+            Mode::Plan { .. } | Mode::Status { .. } | Mode::Validate | Mode::SchemaDump
         )
     }
 }
@@ -257,7 +258,7 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
         Job::CmdAfter(word) => return Err(SettingsError::CmdNotAllowed(word)),
         Job::Entrypoint(cmd) => Mode::Entrypoint { cmd },
         Job::Up => Mode::Up,
-        Job::Plan => Mode::Plan,
+        Job::Plan { rehearse } => Mode::Plan { rehearse },
         Job::Status { format, exit_code } => Mode::Status { format, exit_code },
         Job::Baseline {
             through,

@@ -123,3 +123,69 @@ fn zero_waits_for_ever_as_before() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("gave up waiting"), "{err}");
 }
+
+/// `plan --rehearse`: what each statement of a pending migration would lock and rewrite, read
+/// from a transaction that is rolled back; the database is left as it was.
+#[test]
+fn a_rehearsal_names_locks_and_rewrites_and_changes_nothing() {
+    let c = Case::new(Kind::Postgres);
+    c.execute("CREATE TABLE users (id INTEGER, name TEXT); INSERT INTO users VALUES (1, 'a');");
+    c.write(
+        "1_change.sql",
+        "ALTER TABLE users ADD COLUMN email TEXT;\nALTER TABLE users ALTER COLUMN id TYPE BIGINT;\n",
+    );
+    c.write(
+        "2_index.sql",
+        "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY users_name ON users (name);\n",
+    );
+    let mut plan = crate::common::bare();
+    plan.args(["plan", "--rehearse", "-d", &c.url, "-m"])
+        .arg(&c.migrations);
+    let (code, out, err) = crate::common::run(plan);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    let at = |needle: &str| {
+        lines
+            .iter()
+            .position(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle}: {out}"))
+    };
+    let add = at("ALTER TABLE users ADD COLUMN email TEXT");
+    assert!(
+        lines[add + 1].contains("took AccessExclusiveLock on users"),
+        "{out}"
+    );
+    assert!(
+        !lines[add + 1..add + 2]
+            .iter()
+            .any(|l| l.contains("rewrote")),
+        "{out}"
+    );
+    let change = at("ALTER TABLE users ALTER COLUMN id TYPE BIGINT");
+    assert!(
+        lines[change + 1..]
+            .iter()
+            .take(2)
+            .any(|l| l.contains("rewrote users")),
+        "{out}"
+    );
+    assert!(
+        out.contains("held until its commit: AccessExclusiveLock on users"),
+        "{out}"
+    );
+    assert!(
+        out.contains("rehearsed 1_change.sql (rolled back):"),
+        "{out}"
+    );
+    assert!(
+        out.contains("not rehearsed: 2_index.sql (it runs outside a transaction"),
+        "{out}"
+    );
+    // Nothing stays: no column, no type change, no table of ours.
+    assert_eq!(c.columns("users"), ["id", "name"]);
+    assert_eq!(
+        c.value("SELECT data_type FROM information_schema.columns WHERE table_name = 'users' AND column_name = 'id'"),
+        "integer"
+    );
+    assert!(!c.has_table("schema_migrations"));
+}

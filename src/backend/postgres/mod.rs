@@ -8,6 +8,7 @@ mod blockers;
 mod connect;
 mod introspect;
 mod lease;
+mod rehearse;
 mod sql;
 mod tls;
 pub mod url;
@@ -722,6 +723,11 @@ impl Backend for Postgres {
             return Err(failure);
         }
         Ok(elapsed)
+    }
+
+    fn rehearse(&mut self, migrations: &[(String, Body)]) -> Result<Vec<super::Rehearsal>, String> {
+        let limits = self.limits();
+        rehearse::rehearse(&mut self.client, migrations, &limits)
     }
 
     fn tables_with_columns(
