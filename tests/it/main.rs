@@ -17,6 +17,7 @@ mod faults;
 mod formats;
 mod hostile;
 mod init;
+mod libpq;
 mod live;
 mod noop;
 mod operator;

@@ -99,6 +99,11 @@ pub fn connect(
         if !is_transient(&err) {
             let why = if err.code() == Some(&SqlState::INVALID_CATALOG_NAME) {
                 format!("{why} (MIGRATE_CREATE_DATABASE=1, or --create-database, creates it)")
+            } else if why.contains("password missing") {
+                format!(
+                    "{why}: the server asks for one; give it in the URL, in PGPASSWORD, or in a \
+                     password file (PGPASSFILE, else ~/.pgpass, mode 0600)"
+                )
             } else {
                 why
             };
