@@ -346,6 +346,12 @@ pub struct DbArgs {
     #[arg(long, value_name = "USER[:GROUP]")]
     pub user: Option<String>,
 
+    /// Only this runner's share of the databases: K of N runners (K from 0), each database
+    /// given to exactly one, stable as databases are added. In a Kubernetes Indexed Job,
+    /// MIGRATE_SHARDS=N takes K from JOB_COMPLETION_INDEX. [env: MIGRATE_SHARD]
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<String>,
+
     #[command(flatten)]
     pub schema: SchemaArgs,
 }
@@ -529,6 +535,7 @@ impl DbArgs {
             wait: or(self.wait, earlier.wait),
             jobs: or(self.jobs, earlier.jobs),
             user: or(self.user, earlier.user),
+            shard: or(self.shard, earlier.shard),
             schema: SchemaArgs {
                 schema: or_vec(self.schema.schema, earlier.schema.schema),
                 schema_first: self.schema.schema_first || earlier.schema.schema_first,

@@ -3,6 +3,7 @@
 //! expanded. The only I/O here is reading `_FILE`s and listing globs.
 
 pub mod env;
+pub mod shard;
 pub mod target;
 
 use std::ffi::OsString;
@@ -331,10 +332,16 @@ pub fn resolve(
         v.split_whitespace().map(str::to_string).collect()
     })?;
     let skip = boolean(given.entry.skip, "MIGRATE_SKIP", env)?;
+    let shard = shard_of(db.shard.clone(), env)?;
     let targets = if skip || matches!(mode, Mode::New { .. }) {
         Vec::new()
     } else {
-        target::resolve(&urls)?
+        // After globs are expanded: each file of a glob is a database of its own.
+        let all = target::resolve(&urls)?;
+        match shard {
+            Some(s) => all.into_iter().filter(|t| s.takes(&t.redacted())).collect(),
+            None => all,
+        }
     };
     let mut dirs = list(&db.dirs.migrations_dir, "MIGRATIONS_DIRS", env, |v| {
         v.split(':')
@@ -460,6 +467,49 @@ pub fn resolve(
         log,
         mode,
     })
+}
+
+/// `--shard K/N` (`MIGRATE_SHARD`), or in a Kubernetes Indexed Job `MIGRATE_SHARDS=N` with K
+/// from `JOB_COMPLETION_INDEX`.
+fn shard_of(flag: Option<String>, env: Env) -> Result<Option<shard::Shard>, SettingsError> {
+    let bad = |what: &str, value: String, why: String| SettingsError::Invalid {
+        what: what.into(),
+        value,
+        why,
+    };
+    if let Some(v) = lookup(flag, "MIGRATE_SHARD", env)? {
+        return shard::Shard::parse(&v)
+            .map(Some)
+            .map_err(|why| bad("--shard", v, why));
+    }
+    let Some(n) = lookup(None, "MIGRATE_SHARDS", env)? else {
+        return Ok(None);
+    };
+    let count: u32 = n.trim().parse().map_err(|_| {
+        bad(
+            "MIGRATE_SHARDS",
+            n.clone(),
+            "expected a number of shards".into(),
+        )
+    })?;
+    let Some(k) = lookup(None, "JOB_COMPLETION_INDEX", env)? else {
+        return Err(bad(
+            "MIGRATE_SHARDS",
+            n,
+            "needs JOB_COMPLETION_INDEX (set by a Kubernetes Indexed Job), or give --shard K/N"
+                .into(),
+        ));
+    };
+    let index: u32 = k.trim().parse().map_err(|_| {
+        bad(
+            "JOB_COMPLETION_INDEX",
+            k.clone(),
+            "expected a number".into(),
+        )
+    })?;
+    shard::Shard::new(index, count)
+        .map(Some)
+        .map_err(|why| bad("JOB_COMPLETION_INDEX", k, why))
 }
 
 /// A repeatable setting: the flags when given, else the variable split by `split`.

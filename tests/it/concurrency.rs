@@ -140,3 +140,90 @@ fn lock_timeout_exits_3() {
     // It waited the timeout out (a lower bound holds on any machine).
     assert!(took >= Duration::from_millis(700), "{took:?}");
 }
+
+/// `--shard K/N`: N runners at once over M databases (a glob's files) migrate each database
+/// exactly once between them; their shares make up every database; databases added later go
+/// to a shard without moving the others.
+#[test]
+fn shards_split_the_databases_between_runners() {
+    let dir = tempfile::tempdir().unwrap();
+    let migrations = dir.path().join("migrations");
+    std::fs::create_dir(&migrations).unwrap();
+    std::fs::write(
+        migrations.join("1_count.sql"),
+        "CREATE TABLE runs (n INTEGER); INSERT INTO runs VALUES (1);",
+    )
+    .unwrap();
+    let make = |range: std::ops::Range<usize>| {
+        for i in range {
+            std::fs::write(dir.path().join(format!("tenant{i:03}.db")), "").unwrap();
+        }
+    };
+    make(0..30);
+    let glob = format!("sqlite://{}/tenant*.db", dir.path().display());
+    // Which databases each shard migrated, from its log.
+    let shares = |n: u32| -> Vec<std::collections::BTreeSet<String>> {
+        let children: Vec<_> = (0..n)
+            .map(|k| {
+                let mut c = crate::common::bare();
+                c.args(["up", "-d", &glob, "-m"])
+                    .arg(&migrations)
+                    .args(["--shard", &format!("{k}/{n}")])
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        children
+            .into_iter()
+            .map(|c| {
+                let out = c.wait_with_output().unwrap();
+                let err = String::from_utf8_lossy(&out.stderr).into_owned();
+                assert_eq!(out.status.code(), Some(0), "{err}");
+                err.lines()
+                    .filter(|l| l.contains("applied 1_count.sql"))
+                    .filter_map(|l| l.split("tenant").nth(1))
+                    .map(|t| t[..3].to_string())
+                    .collect()
+            })
+            .collect()
+    };
+    let first = shares(3);
+    let all: std::collections::BTreeSet<String> = first.iter().flatten().cloned().collect();
+    assert_eq!(all.len(), 30, "{first:?}");
+    assert_eq!(
+        first.iter().map(|s| s.len()).sum::<usize>(),
+        30,
+        "each once: {first:?}"
+    );
+    for i in 0..30 {
+        let db = dir.path().join(format!("tenant{i:03}.db"));
+        assert_eq!(
+            crate::common::query(&db, "SELECT count(*) FROM runs"),
+            [["1"]]
+        );
+    }
+    // Ten more: each goes to one shard, and the thirty stay where they were (nothing of
+    // theirs is applied again, anywhere).
+    make(30..40);
+    let second = shares(3);
+    let added: std::collections::BTreeSet<String> = second.iter().flatten().cloned().collect();
+    let want: std::collections::BTreeSet<String> = (30..40).map(|i| format!("{i:03}")).collect();
+    assert_eq!(added, want, "{second:?}");
+    // The same split for the same databases, run again by name.
+    for (k, share) in first.iter().enumerate() {
+        let mut c = crate::common::bare();
+        c.args(["plan", "-d", &glob, "-m"])
+            .arg(&migrations)
+            .env("MIGRATE_SHARDS", "3")
+            .env("JOB_COMPLETION_INDEX", k.to_string());
+        let (code, out, err) = crate::common::run(c);
+        assert_eq!(code, 0, "{err}");
+        for t in share {
+            assert!(
+                out.contains(&format!("tenant{t}.db")),
+                "shard {k} keeps tenant{t}: {out}"
+            );
+        }
+    }
+}
