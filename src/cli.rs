@@ -278,6 +278,11 @@ pub enum Command {
     Wait {
         #[command(flatten)]
         db: DbArgs,
+        /// Wait until every database has every migration applied (and, with --schema, its
+        /// declared schema): exit 0, 3 when --wait ends first, 1 once a failed migration is
+        /// seen. Never migrates, takes no lock.
+        #[arg(long)]
+        migrated: bool,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -489,6 +494,11 @@ pub struct EntryArgs {
     /// [env: MIGRATE_INIT_GROUP]
     #[arg(long = "init-group")]
     pub init_group: bool,
+
+    /// Migrate nothing: wait until every database is migrated (as `wait --migrated`, up to
+    /// --wait), then run CMD; for app pods beside a Job that migrates. [env: MIGRATE_WAIT_ONLY]
+    #[arg(long = "wait-only")]
+    pub wait_only: bool,
 }
 
 /// The stderr log.
@@ -619,7 +629,9 @@ pub enum Job {
         applied: Option<String>,
         rolled_back: Option<String>,
     },
-    Wait,
+    Wait {
+        migrated: bool,
+    },
     SchemaDump,
     /// A subcommand followed by `-- CMD`: a usage error.
     CmdAfter(&'static str),
@@ -737,7 +749,9 @@ impl Cli {
                 };
                 (db, change.run(), log, job, "resolve")
             }
-            Some(Command::Wait { db, log }) => (db, none(), log, Job::Wait, "wait"),
+            Some(Command::Wait { db, migrated, log }) => {
+                (db, none(), log, Job::Wait { migrated }, "wait")
+            }
             Some(Command::Schema {
                 action: SchemaCommand::Dump { db, log },
             }) => (db, none(), log, Job::SchemaDump, "schema"),

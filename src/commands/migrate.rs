@@ -84,6 +84,22 @@ impl Outcome {
 
 /// Entrypoint mode: migrate, then exec CMD (or end as `up` does when there is none).
 pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished {
+    if s.wait_only && !s.skip {
+        // App pods beside a Job that migrates: they start on the schema they were built for.
+        let ready = super::wait::wait_migrated(s);
+        if ready.iter().any(|r| *r != super::wait::Readiness::Ready) || signals::caught().is_some()
+        {
+            tracing::error!("not running CMD: not every database is migrated");
+            return Finished::WaitedMigrated(ready);
+        }
+        let Some(cmd) = cmd else {
+            return Finished::WaitedMigrated(ready);
+        };
+        if s.init {
+            return Finished::Child(crate::process::init::run(cmd, s.init_group));
+        }
+        return Finished::Exec(exec::exec(cmd));
+    }
     let finished = if s.skip {
         tracing::info!("--skip: no database touched");
         Finished::Migrated {

@@ -14,7 +14,7 @@ mod repair;
 mod resolve;
 mod status;
 mod validate;
-mod wait;
+pub mod wait;
 
 use std::path::PathBuf;
 
@@ -53,6 +53,8 @@ pub enum Finished {
     Waited {
         all_answered: bool,
     },
+    /// `wait --migrated`, or `--wait-only` when CMD is not run: each database's readiness.
+    WaitedMigrated(Vec<wait::Readiness>),
     /// `schema dump`: whether every database could be read.
     Dumped {
         all_read: bool,
@@ -104,7 +106,8 @@ pub fn run(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished 
             forget,
         } => repair::run(s, *checksums, *forget_missing, forget),
         Mode::Resolve(how) => resolve::run(s, how),
-        Mode::Wait => wait::run(s),
+        Mode::Wait { migrated: false } => wait::run(s),
+        Mode::Wait { migrated: true } => wait::migrated(s),
         Mode::SchemaDump => dump::run(s),
     }
 }

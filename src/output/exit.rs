@@ -23,6 +23,16 @@ pub fn code(f: &Finished) -> i32 {
         Finished::BadFolders | Finished::BadInput => USAGE,
         Finished::Changed(_, Some(n)) => 128 + n,
         Finished::Changed(all, None) => for_changes(all),
+        Finished::WaitedMigrated(all) => {
+            use crate::commands::wait::Readiness;
+            if all.iter().any(|r| matches!(r, Readiness::NotYet(_))) {
+                UNREACHABLE
+            } else if all.iter().any(|r| matches!(r, Readiness::Failed(_))) {
+                FAILED
+            } else {
+                OK
+            }
+        }
         Finished::Waited { all_answered: all } | Finished::Dumped { all_read: all } => {
             if *all {
                 OK

@@ -141,8 +141,8 @@ pub enum Mode {
     },
     /// Record one migration as applied, or clear its failed attempt.
     Resolve(Resolve),
-    /// Wait for every database to answer.
-    Wait,
+    /// Wait for every database to answer; with `migrated`, until each has every migration.
+    Wait { migrated: bool },
     /// `schema dump`: print a database's schema as SQL.
     SchemaDump,
 }
@@ -234,6 +234,8 @@ pub struct Settings {
     pub init: bool,
     /// `--init-group`: signals go to CMD's process group.
     pub init_group: bool,
+    /// Entrypoint: migrate nothing, wait until migrated, then run CMD.
+    pub wait_only: bool,
     /// `--schema`: the declared schema's files and folders.
     pub schema: Vec<PathBuf>,
     /// `--schema-first`: the declared schema before the migrations.
@@ -311,7 +313,7 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
             (None, Some(name)) => Resolve::RolledBack(name),
             (None, None) => unreachable!("clap requires one of them"),
         }),
-        Job::Wait => Mode::Wait,
+        Job::Wait { migrated } => Mode::Wait { migrated },
         Job::SchemaDump => Mode::SchemaDump,
     })
 }
@@ -461,6 +463,7 @@ pub fn resolve(
         // --init-group implies --init.
         init: boolean(given.entry.init, "MIGRATE_INIT", env)? || init_group,
         init_group,
+        wait_only: boolean(given.entry.wait_only, "MIGRATE_WAIT_ONLY", env)?,
         schema,
         schema_first: boolean(db.schema.schema_first, "MIGRATE_SCHEMA_FIRST", env)?,
         schema_strict: boolean(db.schema.schema_strict, "MIGRATE_SCHEMA_STRICT", env)?,

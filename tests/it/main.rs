@@ -25,3 +25,4 @@ mod postgres;
 mod scripts;
 mod sqlite_up;
 mod status;
+mod waiting;
