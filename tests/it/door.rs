@@ -370,3 +370,49 @@ fn no_color_set_but_empty_keeps_colour() {
     assert!(tty("").contains("\x1b[32mapplied"), "empty: colour");
     assert!(!tty("1").contains('\x1b'), "set: no colour");
 }
+
+/// The example Kubernetes manifests in docker/k8s name only variables and commands the binary
+/// has (as its `--help` lists them).
+#[test]
+fn kubernetes_examples_name_what_the_binary_has() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/k8s");
+    let mut help = String::new();
+    for args in [
+        &["--help"][..],
+        &["up", "--help"][..],
+        &["status", "--help"][..],
+        &["wait", "--help"][..],
+    ] {
+        let mut c = bare();
+        c.args(args);
+        help.push_str(&run(c).1);
+    }
+    let mut seen = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let text = std::fs::read_to_string(&path).unwrap();
+        for word in text.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+            let ours = word.starts_with("MIGRATE_") || word == "DATABASE_URL";
+            if ours {
+                seen += 1;
+                assert!(
+                    help.contains(word),
+                    "{}: {word} is in no --help",
+                    path.display()
+                );
+            }
+        }
+        for line in text
+            .lines()
+            .filter(|l| l.contains("[\"migrate-entrypoint\""))
+        {
+            let sub = line.split('"').nth(3).unwrap();
+            assert!(
+                help.contains(&format!("  {sub} ")) || help.contains(&format!("{sub}\n")),
+                "{}: {sub}",
+                path.display()
+            );
+        }
+    }
+    assert!(seen > 5, "{seen}");
+}
