@@ -94,6 +94,20 @@ pub struct BaselineOutcome {
     pub error: Option<BackendError>,
 }
 
+impl BaselineOutcome {
+    fn new(database: String) -> BaselineOutcome {
+        BaselineOutcome {
+            database,
+            recorded: Vec::new(),
+            already: 0,
+            refused: Vec::new(),
+            reported: Vec::new(),
+            warned: Vec::new(),
+            error: None,
+        }
+    }
+}
+
 /// Records the migrations up to `through` (all when `None`) as applied, without running them,
 /// for a database that already has their schema. Refuses, writing nothing, when a migration in
 /// range failed before (unless `force`) or its file cannot be used.
@@ -107,15 +121,7 @@ fn baseline(
     lock_timeout: Duration,
 ) -> BaselineOutcome {
     let database = target.redacted();
-    let mut out = BaselineOutcome {
-        database: database.clone(),
-        recorded: Vec::new(),
-        already: 0,
-        refused: Vec::new(),
-        reported: Vec::new(),
-        warned: Vec::new(),
-        error: None,
-    };
+    let mut out = BaselineOutcome::new(database.clone());
     let result = backend::open(target, open).and_then(|mut b| {
         b.lock(lock_timeout)?;
         let done = baseline_locked(b.as_mut(), catalog, through, from, force, &mut out);
@@ -147,15 +153,7 @@ pub(super) fn adopt(
     catalog: &Catalog,
     tool: Tool,
 ) -> Result<BaselineOutcome, BackendError> {
-    let mut out = BaselineOutcome {
-        database: b.shown().to_string(),
-        recorded: Vec::new(),
-        already: 0,
-        refused: Vec::new(),
-        reported: Vec::new(),
-        warned: Vec::new(),
-        error: None,
-    };
+    let mut out = BaselineOutcome::new(b.shown().to_string());
     baseline_locked(b, catalog, None, Some(tool), false, &mut out)?;
     Ok(out)
 }

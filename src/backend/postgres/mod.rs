@@ -410,7 +410,7 @@ impl Postgres {
         let sql = format!(
             "SELECT a.pid::text, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'local socket'), \
              coalesce(a.state, ''), coalesce(extract(epoch FROM now() - a.query_start)::bigint::text, '?'), \
-             coalesce(left(regexp_replace(a.query, '\\s+', ' ', 'g'), 120), '') \
+             coalesce(left(a.query, 2000), '') \
              FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid \
              WHERE l.locktype = 'advisory' AND l.granted AND l.database = \
              (SELECT oid FROM pg_database WHERE datname = current_database()) \
@@ -426,7 +426,7 @@ impl Postgres {
                 r.get(2)?,
                 r.get(3)?,
                 r.get(4)?,
-                r.get(5)?
+                blockers::shown_query(r.get(5)?)
             )),
             _ => None,
         })
