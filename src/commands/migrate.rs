@@ -90,10 +90,10 @@ pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Fi
         if ready.iter().any(|r| *r != super::wait::Readiness::Ready) || signals::caught().is_some()
         {
             tracing::error!("not running CMD: not every database is migrated");
-            return Finished::WaitedMigrated(ready);
+            return Finished::WaitedMigrated(ready, signals::caught());
         }
         let Some(cmd) = cmd else {
-            return Finished::WaitedMigrated(ready);
+            return Finished::WaitedMigrated(ready, signals::caught());
         };
         if s.init {
             return Finished::Child(crate::process::init::run(cmd, s.init_group));
@@ -436,7 +436,10 @@ impl Run<'_> {
             out.steps = plan::steps(&due, self.opts.policy);
             out.dry_run = true;
             if self.opts.rehearse {
-                out.notes.extend(rehearse(backend.as_mut(), &due));
+                let (lines, failed) = rehearse(backend.as_mut(), &due);
+                out.notes.extend(lines);
+                // A migration that fails its rehearsal would fail: `plan` says so in its code.
+                out.failed += failed;
             }
             if let (Some(d), true) = (self.declared, schema_needed) {
                 match d.work_out(backend.as_mut()) {
@@ -691,8 +694,9 @@ impl Run<'_> {
 }
 
 /// `plan --rehearse`: the due migrations that would run in a transaction, run in order in one
-/// that is rolled back, as report lines; the others named as not rehearsed.
-fn rehearse(backend: &mut dyn Backend, due: &[&Entry<'_>]) -> Vec<String> {
+/// that is rolled back, as report lines (the others named as not rehearsed), and how many
+/// failed.
+fn rehearse(backend: &mut dyn Backend, due: &[&Entry<'_>]) -> (Vec<String>, usize) {
     let mut out = Vec::new();
     let mut bodies = Vec::new();
     for e in due {
@@ -714,12 +718,17 @@ fn rehearse(backend: &mut dyn Backend, due: &[&Entry<'_>]) -> Vec<String> {
         }
     }
     if bodies.is_empty() {
-        return out;
+        return (out, 0);
     }
+    let mut failed = 0;
     match backend.rehearse(&bodies) {
         Err(why) => out.push(format!("not rehearsed: {why}")),
         Ok(report) => {
+            let done = report.len();
             for m in report {
+                if m.statements.iter().any(|r| r.error.is_some()) {
+                    failed += 1;
+                }
                 let after = if m.after_earlier {
                     "; after the earlier pending ones it needs, whose locks are not listed again"
                 } else {
@@ -742,9 +751,14 @@ fn rehearse(backend: &mut dyn Backend, due: &[&Entry<'_>]) -> Vec<String> {
                     out.push(format!("  held until its commit: {}", m.held.join(", ")));
                 }
             }
+            for (name, _) in &bodies[done..] {
+                out.push(format!(
+                    "not rehearsed: {name} (the rehearsal stopped at the failure before it)"
+                ));
+            }
         }
     }
-    out
+    (out, failed)
 }
 
 /// What a failed attempt leaves: a refusal is recorded and the run goes on; a cancelled

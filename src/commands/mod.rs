@@ -54,7 +54,7 @@ pub enum Finished {
         all_answered: bool,
     },
     /// `wait --migrated`, or `--wait-only` when CMD is not run: each database's readiness.
-    WaitedMigrated(Vec<wait::Readiness>),
+    WaitedMigrated(Vec<wait::Readiness>, Option<i32>),
     /// `schema dump`: whether every database could be read.
     Dumped {
         all_read: bool,

@@ -41,7 +41,8 @@ pub enum Readiness {
 /// `--wait`, until each has every migration of the folders applied. Migrates nothing, takes
 /// no lock, creates nothing.
 pub fn migrated(s: &Settings) -> Finished {
-    Finished::WaitedMigrated(wait_migrated(s))
+    let ready = wait_migrated(s);
+    Finished::WaitedMigrated(ready, crate::process::signals::caught())
 }
 
 /// Each database's readiness, in order (logged).
@@ -63,7 +64,9 @@ pub fn wait_migrated(s: &Settings) -> Vec<Readiness> {
         let database = t.redacted();
         let mut logged = false;
         let r = loop {
+            // Whole milliseconds: the log names what is left.
             let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let left = std::time::Duration::from_millis(left.as_millis() as u64);
             let open = crate::backend::OpenOptions {
                 wait: left,
                 ..open_options(s, false)

@@ -23,9 +23,11 @@ pub fn code(f: &Finished) -> i32 {
         Finished::BadFolders | Finished::BadInput => USAGE,
         Finished::Changed(_, Some(n)) => 128 + n,
         Finished::Changed(all, None) => for_changes(all),
-        Finished::WaitedMigrated(all) => {
+        Finished::WaitedMigrated(all, signal) => {
             use crate::commands::wait::Readiness;
-            if all.iter().any(|r| matches!(r, Readiness::NotYet(_))) {
+            if let Some(n) = signal {
+                128 + n
+            } else if all.iter().any(|r| matches!(r, Readiness::NotYet(_))) {
                 UNREACHABLE
             } else if all.iter().any(|r| matches!(r, Readiness::Failed(_))) {
                 FAILED

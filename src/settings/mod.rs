@@ -341,7 +341,18 @@ pub fn resolve(
         // After globs are expanded: each file of a glob is a database of its own.
         let all = target::resolve(&urls)?;
         match shard {
-            Some(s) => all.into_iter().filter(|t| s.takes(&t.redacted())).collect(),
+            Some(s) => {
+                let total = all.len();
+                let mine: Vec<Target> =
+                    all.into_iter().filter(|t| s.takes(&t.redacted())).collect();
+                tracing::info!(
+                    "--shard {}/{}: {} of the {total} databases are this runner's",
+                    s.index,
+                    s.count,
+                    mine.len()
+                );
+                mine
+            }
             None => all,
         }
     };
@@ -480,12 +491,20 @@ fn shard_of(flag: Option<String>, env: Env) -> Result<Option<shard::Shard>, Sett
         value,
         why,
     };
+    let shards = lookup(None, "MIGRATE_SHARDS", env)?;
     if let Some(v) = lookup(flag, "MIGRATE_SHARD", env)? {
+        if shards.is_some() {
+            return Err(bad(
+                "--shard",
+                v,
+                "MIGRATE_SHARDS is set too: give one of them".into(),
+            ));
+        }
         return shard::Shard::parse(&v)
             .map(Some)
             .map_err(|why| bad("--shard", v, why));
     }
-    let Some(n) = lookup(None, "MIGRATE_SHARDS", env)? else {
+    let Some(n) = shards else {
         return Ok(None);
     };
     let count: u32 = n.trim().parse().map_err(|_| {

@@ -112,10 +112,8 @@ pub fn parse(url: &str) -> Result<DbUrl, UrlError> {
         }
         return Ok(DbUrl::Sqlite(PathBuf::from(path)));
     }
+    // `postgres://` alone is libpq's "everything from the environment" (PGHOST, ...).
     if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        if url.split_once("://").is_some_and(|(_, r)| r.is_empty()) {
-            return Err(UrlError::Malformed(redact(url)));
-        }
         return Ok(DbUrl::Postgres(url.to_string()));
     }
     if let Some((scheme, _)) = url.split_once(':')
@@ -255,7 +253,8 @@ mod tests {
         }
         assert!(matches!(parse("app.txt"), Err(UrlError::Malformed(_))));
         assert!(matches!(parse("sqlite:"), Err(UrlError::Malformed(_))));
-        assert!(matches!(parse("postgres://"), Err(UrlError::Malformed(_))));
+        // libpq reads it as "all from the environment" (PGHOST, PGUSER, ...).
+        assert!(matches!(parse("postgres://"), Ok(DbUrl::Postgres(_))));
         assert!(matches!(parse(""), Err(UrlError::Malformed(_))));
     }
 

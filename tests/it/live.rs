@@ -65,16 +65,19 @@ fn an_interrupted_concurrent_index_is_built_again_and_leaves_one_valid_index() {
         "1_index.sql",
         "-- migrate:no-transaction\nCREATE INDEX CONCURRENTLY users_email ON users (email);\n",
     );
-    // An older snapshot: the concurrent build waits for it after building (and leaves an
-    // INVALID index when it gives up).
+    // A report reading users in an older snapshot: the concurrent build waits for it after
+    // building (and leaves an INVALID index when it gives up), and so does the drop of that
+    // index (the report holds a lock on users): the statement is not tried again while the
+    // index is there.
     let mut old = c.pg.as_ref().unwrap().client();
     old.batch_execute(
-        "SET application_name = 'old-snapshot'; BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM other;",
+        "SET application_name = 'old-snapshot'; BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM users;",
     )
     .unwrap();
     let running = Running::start(c.up());
-    running.wait_for_log(30, "dropped the INVALID index");
+    running.wait_for_log(30, "is not dropped yet");
     old.batch_execute("COMMIT").unwrap();
+    running.wait_for_log(30, "dropped the INVALID index");
     let (code, _, err) = running.finish();
     assert_eq!(code, 0, "{err}");
     assert_eq!(
@@ -188,4 +191,43 @@ fn a_rehearsal_names_locks_and_rewrites_and_changes_nothing() {
         "integer"
     );
     assert!(!c.has_table("schema_migrations"));
+}
+
+/// `--statement-timeout`: a statement that runs longer fails like any failed migration
+/// (recorded, `--on-error` decides), not as if a signal had stopped the run.
+#[test]
+fn a_statement_timeout_is_a_recorded_failure() {
+    let c = Case::new(Kind::Postgres);
+    c.write("1_slow.sql", "SELECT pg_sleep(5);");
+    c.write("2_next.sql", "CREATE TABLE next (id INTEGER);");
+    let mut up = c.up();
+    up.args(["--statement-timeout", "200ms"]);
+    let (code, _, err) = crate::common::run(up);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("failed 1_slow.sql: canceling statement due to statement timeout (57014)"),
+        "{err}"
+    );
+    assert_eq!(
+        c.records(),
+        [("1_slow.sql".into(), false), ("2_next.sql".into(), true)]
+    );
+}
+
+/// A rehearsal that fails makes `plan --rehearse` fail, and says what it did not rehearse.
+#[test]
+fn a_failed_rehearsal_fails_the_plan() {
+    let c = Case::new(Kind::Postgres);
+    c.write("1_bad.sql", "SELEC 1;");
+    c.write("2_ok.sql", "CREATE TABLE ok (id INTEGER);");
+    let mut plan = crate::common::bare();
+    plan.args(["plan", "--rehearse", "-d", &c.url, "-m"])
+        .arg(&c.migrations);
+    let (code, out, err) = crate::common::run(plan);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("failed: syntax error"), "{out}");
+    assert!(
+        out.contains("not rehearsed: 2_ok.sql (the rehearsal stopped at the failure before it)"),
+        "{out}"
+    );
 }

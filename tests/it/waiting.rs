@@ -76,3 +76,15 @@ fn the_wait_ends_with_3_and_cmd_does_not_run() {
     assert_eq!((code, out.as_str()), (3, ""), "{err}");
     assert!(!c.has_table("a") && !c.has_table("schema_migrations"));
 }
+
+#[test]
+fn a_signal_while_waiting_exits_128_plus_n() {
+    let c = Case::new(Kind::Sqlite);
+    c.write("1_a.sql", "CREATE TABLE a (id INTEGER);");
+    c.execute("SELECT 1");
+    let waiting = Running::start(wait_cmd(&c, "60s"));
+    waiting.wait_for_log(30, "waiting until it is migrated");
+    waiting.signal(nix::sys::signal::Signal::SIGTERM);
+    let (code, _, err) = waiting.finish();
+    assert_eq!(code, 143, "{err}");
+}

@@ -60,6 +60,8 @@ pub struct Postgres {
     /// A second connection that watches who blocks a statement (opened at the first lock
     /// timeout).
     monitor: Option<Client>,
+    /// The fixes for INVALID indexes a failed migration left, for its message.
+    invalid_left: Vec<String>,
 }
 
 impl Postgres {
@@ -116,6 +118,7 @@ impl Postgres {
             ddl: opts.ddl,
             pid: None,
             monitor: None,
+            invalid_left: Vec::new(),
         })
     }
 
@@ -360,48 +363,89 @@ impl Postgres {
         for (at, statement) in crate::source::statements::split_keeping(sql, whole) {
             let sent = sent_as_in_file(sql, at, statement);
             let concurrent = statement.to_ascii_lowercase().contains("concurrently");
+            let before = if concurrent {
+                invalid_indexes(&mut self.client)
+            } else {
+                Vec::new()
+            };
+            // INVALID indexes an interrupted attempt left, still to be dropped (their drop can
+            // time out too: the statement is not tried again while one is there).
+            let mut leftover: Vec<String> = Vec::new();
             loop {
-                let before = if concurrent {
-                    invalid_indexes(&mut self.client)
+                leftover.retain(|index| !self.drop_invalid(index, name));
+                let (ran, blockers) = if leftover.is_empty() {
+                    let watch = self.watch(retry);
+                    let ran = self.client.batch_execute(&sent);
+                    (Some(ran), self.end_watch(watch))
                 } else {
-                    Vec::new()
+                    (None, Vec::new())
                 };
-                let watch = self.watch(retry);
-                let ran = self.client.batch_execute(&sent);
-                let blockers = self.end_watch(watch);
                 match ran {
-                    Ok(()) => break,
-                    Err(e) if lock_timed_out(&e) => {
+                    Some(Ok(())) => break,
+                    Some(Err(e)) if lock_timed_out(&e) => {
                         if concurrent {
-                            self.drop_new_invalid(&before, name);
+                            leftover = invalid_indexes(&mut self.client)
+                                .into_iter()
+                                .filter(|i| !before.contains(i))
+                                .collect();
+                            leftover.retain(|index| !self.drop_invalid(index, name));
                         }
                         if !self.wait_to_retry(name, &blockers, retry) {
+                            self.note_invalid(&leftover);
                             return Err((e, Some(sent)));
                         }
                     }
-                    Err(e) => return Err((e, Some(sent))),
+                    Some(Err(e)) => {
+                        if concurrent && e.code() == Some(&SqlState::DUPLICATE_TABLE) {
+                            let invalid = invalid_indexes(&mut self.client);
+                            self.note_invalid(&invalid);
+                        }
+                        return Err((e, Some(sent)));
+                    }
+                    None => {
+                        if !self.wait_to_retry(name, &[], retry) {
+                            // The budget is spent with the leftover still there: the statement
+                            // once more, for the server's own word on it.
+                            if let Err(e) = self.client.batch_execute(&sent) {
+                                self.note_invalid(&leftover);
+                                return Err((e, Some(sent)));
+                            }
+                            break;
+                        }
+                    }
                 }
             }
         }
         Ok(())
     }
 
-    /// Drops the INVALID indexes an interrupted concurrent build left, those not in `before`.
-    fn drop_new_invalid(&mut self, before: &[String], name: &str) {
-        for index in invalid_indexes(&mut self.client)
-            .into_iter()
-            .filter(|i| !before.contains(i))
-        {
-            let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
-            match self.client.batch_execute(&drop) {
-                Ok(()) => {
-                    tracing::info!(database = %self.shown, migration = name, "{name}: dropped the INVALID index {index} its interrupted build left")
-                }
-                Err(e) => {
-                    tracing::warn!(database = %self.shown, migration = name, "{name}: cannot drop the INVALID index {index} its interrupted build left: {}", message(&e, ""))
-                }
+    /// Drops an INVALID index an interrupted concurrent build left; false when it is still
+    /// there (its drop waits for the same transactions, and can time out too).
+    fn drop_invalid(&mut self, index: &str, name: &str) -> bool {
+        let drop = format!("DROP INDEX CONCURRENTLY IF EXISTS {index}");
+        match self.client.batch_execute(&drop) {
+            Ok(()) => {
+                tracing::info!(database = %self.shown, migration = name, "{name}: dropped the INVALID index {index} its interrupted build left");
+                true
+            }
+            Err(e) => {
+                tracing::warn!(database = %self.shown, migration = name, "{name}: the INVALID index {index} its interrupted build left is not dropped yet: {}", message(&e, ""));
+                false
             }
         }
+    }
+
+    /// Keeps the fix for INVALID indexes left behind, for the failure's message.
+    fn note_invalid(&mut self, indexes: &[String]) {
+        self.invalid_left = indexes
+            .iter()
+            .map(|i| {
+                format!(
+                    "the INVALID index {i} an interrupted concurrent build left is still there: \
+                     `DROP INDEX CONCURRENTLY {i};` and the migration builds it again"
+                )
+            })
+            .collect();
     }
 
     /// Who holds the advisory lock, for the log line while waiting.
@@ -437,7 +481,9 @@ impl Postgres {
 /// or the server ending sessions: terminated, shutting down, restarting), or refused.
 fn failure_kind(e: &postgres::Error) -> FailureKind {
     let code = e.code();
-    if signals::caught().is_some() || code == Some(&SqlState::QUERY_CANCELED) {
+    // 57014 without a signal of ours is `statement_timeout` (or someone's pg_cancel_backend):
+    // a failure like any other, recorded.
+    if signals::caught().is_some() {
         FailureKind::Cancelled
     } else if e.is_closed()
         || [
@@ -695,9 +741,14 @@ impl Backend for Postgres {
             }
         };
         *self.running.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        let invalid = std::mem::take(&mut self.invalid_left);
         let fail = |e: &postgres::Error, sent: &str| Failure {
             kind: failure_kind(e),
-            message: gave_up(message(e, sent), e, &retry),
+            message: invalid
+                .iter()
+                .fold(gave_up(message(e, sent), e, &retry), |m, fix| {
+                    format!("{m}; {fix}")
+                }),
             elapsed: started.elapsed(),
         };
         let client = &mut self.client;
