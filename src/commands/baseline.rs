@@ -136,7 +136,7 @@ fn baseline(
 }
 
 /// What another tool's history table says (an error when there is none).
-pub(super) fn adoption(b: &mut dyn Backend, tool: Tool) -> Result<adopt::Adoption, BackendError> {
+fn adoption(b: &mut dyn Backend, tool: Tool) -> Result<adopt::Adoption, BackendError> {
     let rows = b.read_table(tool.table(), tool.columns())?.ok_or_else(|| {
         BackendError::Failed(format!(
             "no {} table here: nothing to adopt from {}",

@@ -92,13 +92,10 @@ pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Fi
             tracing::error!("not running CMD: not every database is migrated");
             return Finished::WaitedMigrated(ready, signals::caught());
         }
-        let Some(cmd) = cmd else {
-            return Finished::WaitedMigrated(ready, signals::caught());
+        return match cmd {
+            Some(cmd) => start(s, cmd),
+            None => Finished::WaitedMigrated(ready, None),
         };
-        if s.init {
-            return Finished::Child(crate::process::init::run(cmd, s.init_group));
-        }
-        return Finished::Exec(exec::exec(cmd));
     }
     let finished = if s.skip {
         tracing::info!("--skip: no database touched");
@@ -133,6 +130,11 @@ pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Fi
     } else {
         return finished;
     }
+    start(s, cmd)
+}
+
+/// CMD, once the databases are as they should be: exec'd, or run as a child with `--init`.
+fn start(s: &Settings, cmd: Resolved) -> Finished {
     if s.init {
         return Finished::Child(crate::process::init::run(cmd, s.init_group));
     }
@@ -371,10 +373,10 @@ impl Run<'_> {
     fn database(&self, opened: &mut Opened, out: &mut Outcome, env: &ScriptEnv) {
         out.read = true;
         // Another tool's history is never ignored: its migrations would run again.
-        let (adopt, refused) = match opened.foreign_history() {
-            Ok(None) => (None, None),
-            Ok(Some(tool)) if self.adopt == Some(tool) => (Some(tool), None),
-            Ok(Some(tool)) => (None, Some(super::foreign_history_refusal(tool, self.table))),
+        let (adopt, refused) = match opened.history(self.adopt, self.table) {
+            Ok(super::History::None) => (None, None),
+            Ok(super::History::Adopt(tool, read)) => (Some((tool, read)), None),
+            Ok(super::History::Refuse(why)) => (None, Some(why)),
             Err(e) => (None, Some(e)),
         };
         let Opened {
@@ -387,29 +389,27 @@ impl Run<'_> {
             out.pending = due.len();
             return self.failed_as_a_whole(out, e);
         }
-        if let Some(tool) = adopt {
-            match super::baseline::adoption(backend.as_mut(), tool) {
-                Ok(a) => {
-                    let before = due.len();
-                    due.retain(|e| {
-                        !e.migration
-                            .is_some_and(|m| !m.repeatable && a.applied(&m.version, &m.name))
-                    });
-                    let line = format!(
-                        "adopting {}'s history ({}): {} migration(s) it applied are recorded as applied, not run",
-                        tool.name(),
-                        tool.table(),
-                        before - due.len()
-                    );
-                    if self.opts.dry_run {
-                        out.notes.push(line);
-                    } else {
-                        tracing::info!(database = out.database, "{line}");
-                    }
-                }
-                Err(e) => return self.failed_as_a_whole(out, e),
+        // What the history read says the tool applied is not due (it is adopted under the
+        // lock, from the history read again there).
+        if let Some((tool, read)) = &adopt {
+            let before = due.len();
+            due.retain(|e| {
+                !e.migration
+                    .is_some_and(|m| !m.repeatable && read.applied(&m.version, &m.name))
+            });
+            let line = format!(
+                "adopting {}'s history ({}): {} migration(s) it applied are recorded as applied, not run",
+                tool.name(),
+                tool.table(),
+                before - due.len()
+            );
+            if self.opts.dry_run {
+                out.notes.push(line);
+            } else {
+                tracing::info!(database = out.database, "{line}");
             }
         }
+        let adopt = adopt.map(|(tool, _)| tool);
         if self.target.is_some() {
             out.beyond_target = plan::due(&entries, None).len() - due.len();
         }
@@ -495,7 +495,7 @@ impl Run<'_> {
         {
             Ok(Locked::Taken) => {
                 let applied = match adopt {
-                    Some(tool) => self.adopt_locked(backend, out, tool),
+                    Some(tool) => self.adopt_locked(backend, tool),
                     None => Ok(()),
                 }
                 .and_then(|()| self.apply_locked(backend, out, env));
@@ -517,12 +517,7 @@ impl Run<'_> {
     }
 
     /// Under the lock, first: adopts another tool's history as `baseline --from` would.
-    fn adopt_locked(
-        &self,
-        backend: &mut dyn Backend,
-        out: &Outcome,
-        tool: Tool,
-    ) -> Result<(), BackendError> {
+    fn adopt_locked(&self, backend: &mut dyn Backend, tool: Tool) -> Result<(), BackendError> {
         let b = super::baseline::adopt(backend, self.catalog, tool)?;
         super::baseline::log(&b);
         if !b.refused.is_empty() {
@@ -530,9 +525,6 @@ impl Run<'_> {
                 "{}'s history could not be adopted",
                 tool.name()
             )));
-        }
-        if b.error.is_none() {
-            tracing::debug!(database = out.database, "adopted {}", b.recorded.len());
         }
         Ok(())
     }

@@ -201,13 +201,17 @@ impl Opened {
         })
     }
 
-    /// Another tool's history, with something it applied (or failed) in it, on a database
-    /// that has none of ours. Looked for only on a fresh database (a start with our table asks
-    /// nothing). An empty history (goose's version-0 row alone) has nothing that could run
-    /// twice.
-    pub fn foreign_history(&mut self) -> Result<Option<adopt::Tool>, BackendError> {
+    /// What to do about another tool's history here: nothing, adopt it (`--adopt` names that
+    /// tool), or refuse the database (what the tool applied would run again). Looked for only
+    /// on a fresh database, one with none of our table (a start with our table asks nothing);
+    /// a history with nothing in it (goose's version-0 row alone) is none.
+    pub fn history(
+        &mut self,
+        adopt: Option<adopt::Tool>,
+        table: &crate::settings::Table,
+    ) -> Result<History, BackendError> {
         if !self.fresh {
-            return Ok(None);
+            return Ok(History::None);
         }
         let names = adopt::history_table_names();
         let found = self.backend.tables_with_columns(&names)?;
@@ -215,12 +219,19 @@ impl Opened {
             .iter()
             .filter_map(|(table, columns)| adopt::recognize(table, columns))
         {
-            let rows = self.backend.read_table(tool.table(), tool.columns())?;
-            if rows.is_some_and(|r| adopt::read(tool, &r).anything()) {
-                return Ok(Some(tool));
+            let Some(rows) = self.backend.read_table(tool.table(), tool.columns())? else {
+                continue;
+            };
+            let read = adopt::read(tool, &rows);
+            if read.anything() {
+                return Ok(if adopt == Some(tool) {
+                    History::Adopt(tool, Box::new(read))
+                } else {
+                    History::Refuse(foreign_history_refusal(tool, table))
+                });
             }
         }
-        Ok(None)
+        Ok(History::None)
     }
 
     /// Every migration of this database with its state.
@@ -229,9 +240,18 @@ impl Opened {
     }
 }
 
+/// Another tool's history on a fresh database, and what is done about it.
+pub enum History {
+    None,
+    /// `--adopt` names its tool: what it says the tool applied.
+    Adopt(adopt::Tool, Box<adopt::Adoption>),
+    /// Nothing is applied to this database: why.
+    Refuse(BackendError),
+}
+
 /// Why a database with another tool's history is not migrated: every migration that tool
 /// applied would run again.
-pub fn foreign_history_refusal(tool: adopt::Tool, table: &crate::settings::Table) -> BackendError {
+fn foreign_history_refusal(tool: adopt::Tool, table: &crate::settings::Table) -> BackendError {
     let ours = if table.schema.is_none() && table.name == tool.table() {
         " --table app_migrations"
     } else {

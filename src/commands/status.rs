@@ -29,10 +29,7 @@ pub fn run(s: &Settings, format: Format, exit_code: bool) -> Finished {
         let database = target.redacted();
         let rows = Opened::open(target, &open).map(|mut o| {
             // Pending here means "would run again": said on stderr, the table stays as it is.
-            if let Ok(Some(tool)) = o.foreign_history()
-                && s.adopt != Some(tool)
-            {
-                let why = super::foreign_history_refusal(tool, &s.table);
+            if let Ok(super::History::Refuse(why)) = o.history(s.adopt, &s.table) {
                 tracing::warn!(database, "{why}");
             }
             let mut rows: Vec<StatusRow> = o.entries(&catalog).iter().map(Entry::row).collect();

@@ -23,11 +23,10 @@ pub fn run(s: &Settings) -> Finished {
         Some(match Opened::open(t, &open) {
             Ok(mut o) => {
                 let mut found = check_records(&database, &o.entries(&catalog));
-                match o.foreign_history() {
-                    Ok(Some(tool)) if s.adopt != Some(tool) => found.push(problem(
-                        &database,
-                        super::foreign_history_refusal(tool, &s.table).to_string(),
-                    )),
+                match o.history(s.adopt, &s.table) {
+                    Ok(super::History::Refuse(why)) => {
+                        found.push(problem(&database, why.to_string()))
+                    }
                     Ok(_) => {}
                     Err(e) => found.push(problem(&database, format!("cannot read: {e}"))),
                 }

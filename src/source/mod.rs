@@ -313,10 +313,7 @@ fn classify(file_name: &str, path: PathBuf, is_dir: bool) -> Result<Found, (Path
         name::Parsed::Migration(parts) => taken(parts, path, None, None),
         name::Parsed::Down(of) => Ok(Found::Down(of, path)),
         name::Parsed::Ignored(Ignored::NotSql) => match name::parse_script(file_name) {
-            Some(parts) if name::is_go(file_name) => {
-                let _ = parts;
-                Err((path, Ignored::GoMigration))
-            }
+            Some(_) if name::is_go(file_name) => Err((path, Ignored::GoMigration)),
             Some(parts) => match script_kind(&path) {
                 Some(kind) => taken(parts, path, Some(kind), None),
                 None => Err((path, Ignored::NotSql)),
