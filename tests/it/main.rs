@@ -5,6 +5,7 @@
 mod common;
 
 mod adopt;
+mod arch;
 mod bad_input;
 mod both;
 mod concurrency;

@@ -24,6 +24,28 @@ macro_rules! both {
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_migrate-entrypoint");
 
+/// The binary under test: the one cargo built, or the one `TEST_BINARY` names, run through
+/// `TEST_BINARY_RUNNER` when that is set (`.ci/run` runs a set of these tests on the arm64
+/// build with `TEST_BINARY_RUNNER=qemu-aarch64-static`).
+pub fn binary() -> Command {
+    let Some(bin) = std::env::var_os("TEST_BINARY") else {
+        return Command::new(BIN);
+    };
+    assert!(
+        Path::new(&bin).is_file(),
+        "TEST_BINARY={} is not a file",
+        Path::new(&bin).display()
+    );
+    match std::env::var_os("TEST_BINARY_RUNNER") {
+        Some(runner) => {
+            let mut c = Command::new(runner);
+            c.arg(bin);
+            c
+        }
+        None => Command::new(bin),
+    }
+}
+
 /// A migrations folder and one real database: a SQLite file `dir/app.db`, or a PostgreSQL
 /// database of the test's own. The one fixture of the end-to-end tests.
 pub struct Case {
@@ -183,7 +205,7 @@ pub enum Kind {
 
 /// The binary with no inherited configuration.
 pub fn bare() -> Command {
-    let mut c = Command::new(BIN);
+    let mut c = binary();
     for (k, _) in std::env::vars_os() {
         let k = k.to_string_lossy().into_owned();
         if k.starts_with("MIGRATE")
