@@ -3,6 +3,7 @@
 //! expanded. The only I/O here is reading `_FILE`s and listing globs.
 
 pub mod env;
+pub mod pgurl;
 pub mod shard;
 pub mod target;
 
