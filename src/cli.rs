@@ -640,32 +640,50 @@ pub enum Job {
 impl Cli {
     /// Splits the command line into the options as given (before the subcommand or after it;
     /// after wins) and the job.
-    // Long, but a table: one flat arm per subcommand, moving its fields; no logic to split.
     pub fn into_parts(self) -> (Given, Job) {
+        let Cli {
+            db,
+            run,
+            entry,
+            log,
+            command,
+            cmd,
+        } = self;
+        let earlier = Given {
+            db,
+            run,
+            entry,
+            log,
+            wait_on_command_line: false,
+        };
+        let parts = match command.map(Command::parts) {
+            None => return (earlier, Job::Entrypoint(cmd)),
+            Some(Err(exec)) => return (earlier, Job::Entrypoint(exec)),
+            Some(Ok(parts)) => parts,
+        };
+        over_earlier(parts, earlier, &cmd)
+    }
+}
+
+/// A subcommand's own options and its job, with the subcommand's name (for `Job::CmdAfter`).
+type Parts = (DbArgs, RunArgs, LogArgs, Job, &'static str);
+
+impl Command {
+    /// The subcommand's options and job; `exec`'s CMD as the error, since `exec` is the
+    /// entrypoint's job with the entrypoint's options.
+    // Long, but a table: one flat arm per subcommand, moving its fields; no logic to split.
+    fn parts(self) -> Result<Parts, Vec<OsString>> {
         let none = RunArgs::default;
-        let (db, run, log, job, word) = match self.command {
-            None | Some(Command::Exec(_)) => {
-                let cmd = match self.command {
-                    Some(Command::Exec(cmd)) => cmd,
-                    _ => self.cmd.clone(),
-                };
-                let given = Given {
-                    db: self.db,
-                    run: self.run,
-                    entry: self.entry,
-                    log: self.log,
-                    wait_on_command_line: false,
-                };
-                return (given, Job::Entrypoint(cmd));
-            }
-            Some(Command::Up { db, run, log }) => (db, run, log, Job::Up, "up"),
-            Some(Command::Plan {
+        Ok(match self {
+            Command::Exec(cmd) => return Err(cmd),
+            Command::Up { db, run, log } => (db, run, log, Job::Up, "up"),
+            Command::Plan {
                 db,
                 policy,
                 target,
                 rehearse,
                 log,
-            }) => {
+            } => {
                 let run = RunArgs {
                     policy,
                     target,
@@ -673,20 +691,20 @@ impl Cli {
                 };
                 (db, run, log, Job::Plan { rehearse }, "plan")
             }
-            Some(Command::Status {
+            Command::Status {
                 db,
                 format,
                 exit_code,
                 log,
-            }) => (db, none(), log, Job::Status { format, exit_code }, "status"),
-            Some(Command::Baseline {
+            } => (db, none(), log, Job::Status { format, exit_code }, "status"),
+            Command::Baseline {
                 db,
                 lock,
                 through,
                 force,
                 from,
                 log,
-            }) => {
+            } => {
                 let run = RunArgs { lock, ..none() };
                 let job = Job::Baseline {
                     through,
@@ -695,13 +713,13 @@ impl Cli {
                 };
                 (db, run, log, job, "baseline")
             }
-            Some(Command::New {
+            Command::New {
                 description,
                 dir,
                 script,
                 dirs,
                 log,
-            }) => {
+            } => {
                 let db = DbArgs {
                     dirs,
                     ..DbArgs::default()
@@ -713,22 +731,22 @@ impl Cli {
                 };
                 (db, none(), log, job, "new")
             }
-            Some(Command::Validate { db, log }) => (db, none(), log, Job::Validate, "validate"),
-            Some(Command::Down {
+            Command::Validate { db, log } => (db, none(), log, Job::Validate, "validate"),
+            Command::Down {
                 db,
                 change,
                 steps,
                 to,
                 log,
-            }) => (db, change.run(), log, Job::Down { steps, to }, "down"),
-            Some(Command::Repair {
+            } => (db, change.run(), log, Job::Down { steps, to }, "down"),
+            Command::Repair {
                 db,
                 change,
                 checksums,
                 forget_missing,
                 forget,
                 log,
-            }) => {
+            } => {
                 let job = Job::Repair {
                     checksums,
                     forget_missing,
@@ -736,40 +754,46 @@ impl Cli {
                 };
                 (db, change.run(), log, job, "repair")
             }
-            Some(Command::Resolve {
+            Command::Resolve {
                 db,
                 change,
                 applied,
                 rolled_back,
                 log,
-            }) => {
+            } => {
                 let job = Job::Resolve {
                     applied,
                     rolled_back,
                 };
                 (db, change.run(), log, job, "resolve")
             }
-            Some(Command::Wait { db, migrated, log }) => {
+            Command::Wait { db, migrated, log } => {
                 (db, none(), log, Job::Wait { migrated }, "wait")
             }
-            Some(Command::Schema {
+            Command::Schema {
                 action: SchemaCommand::Dump { db, log },
-            }) => (db, none(), log, Job::SchemaDump, "schema"),
-        };
-        let given = Given {
-            wait_on_command_line: db.wait.is_some(),
-            db: db.over(self.db),
-            run: run.over(self.run),
-            entry: self.entry,
-            log: log.over(self.log),
-        };
-        let job = if self.cmd.is_empty() {
-            job
-        } else {
-            Job::CmdAfter(word)
-        };
-        (given, job)
+            } => (db, none(), log, Job::SchemaDump, "schema"),
+        })
     }
+}
+
+/// A subcommand's options over those given before it (after wins); a CMD after a subcommand
+/// makes the job a usage error.
+fn over_earlier(parts: Parts, earlier: Given, cmd: &[OsString]) -> (Given, Job) {
+    let (db, run, log, job, word) = parts;
+    let given = Given {
+        wait_on_command_line: db.wait.is_some(),
+        db: db.over(earlier.db),
+        run: run.over(earlier.run),
+        entry: earlier.entry,
+        log: log.over(earlier.log),
+    };
+    let job = if cmd.is_empty() {
+        job
+    } else {
+        Job::CmdAfter(word)
+    };
+    (given, job)
 }
 
 /// Parses the command line (argv including the program name).

@@ -94,7 +94,7 @@ fn run() -> i32 {
         }
         _ => None,
     };
-    let finished = commands::run(&s, cmd, &|_| {});
+    let finished = commands::run(&s, cmd, &output::Terminal, &|_| {});
     match &finished {
         commands::Finished::Exec(e) => tracing::error!("{e}"),
         commands::Finished::Child(Err(e)) => tracing::error!("{e}"),

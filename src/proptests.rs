@@ -5,8 +5,7 @@
 
 use proptest::prelude::*;
 
-use crate::backend::postgres::url as pgurl;
-use crate::settings::{env as settings, target};
+use crate::settings::{env as settings, pgurl, target};
 use crate::source::{format, name};
 
 proptest! {
@@ -49,7 +48,7 @@ proptest! {
         if let Ok(target::DbUrl::Postgres(u)) = target::parse(&s) {
             let _ = pgurl::parse(&u);
         }
-        let _ = target::redact(&s);
+        let _ = pgurl::redact(&s);
     }
 
     #[test]
@@ -64,7 +63,7 @@ proptest! {
             format!("postgres://{user}:{secret}@{host}/db?x=1{params}"),
             format!("postgresql://{host}/db?password={secret}{params}"),
         ] {
-            let shown = target::redact(&url);
+            let shown = pgurl::redact(&url);
             prop_assert!(!shown.contains(&secret), "{url} -> {shown}");
             if let Err(e) = pgurl::parse(&url) {
                 prop_assert!(!e.to_string().contains(&secret), "{e}");

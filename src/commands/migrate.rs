@@ -12,11 +12,10 @@ use std::time::{Duration, Instant};
 
 use super::adopt::Tool;
 use super::declare::DeclaredRun;
-use super::{Event, Events, Finished, Opened, fanout, open_options};
+use super::{Event, Events, Finished, Opened, Show, fanout, open_options};
 use crate::backend::{
     self, Backend, BackendError, Failure, FailureKind, Locked, NewRecord, OpenOptions, Then,
 };
-use crate::output::{progress, summary};
 use crate::plan::{self, Entry, Step};
 use crate::process::exec::{self, Resolved};
 use crate::process::script::{self, ScriptEnv};
@@ -83,7 +82,12 @@ impl Outcome {
 }
 
 /// Entrypoint mode: migrate, then exec CMD (or end as `up` does when there is none).
-pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished {
+pub fn entrypoint(
+    s: &Settings,
+    cmd: Option<Resolved>,
+    show: &dyn Show,
+    events: Events<'_>,
+) -> Finished {
     if s.wait_only && !s.skip {
         // App pods beside a Job that migrates: they start on the schema they were built for.
         let ready = super::wait::wait_migrated(s);
@@ -104,7 +108,7 @@ pub fn entrypoint(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Fi
             signal: None,
         }
     } else {
-        up(s, events)
+        up(s, show, events)
     };
     let Some(cmd) = cmd else {
         return finished;
@@ -142,7 +146,7 @@ fn start(s: &Settings, cmd: Resolved) -> Finished {
 }
 
 /// `up` and `plan`: finds the migrations and migrates (or plans) every database.
-pub fn up(s: &Settings, events: Events<'_>) -> Finished {
+pub fn up(s: &Settings, show: &dyn Show, events: Events<'_>) -> Finished {
     if s.configured == 0 {
         if super::scan(s).is_none() {
             return Finished::BadFolders;
@@ -189,10 +193,10 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
     }
     let progress =
         (!opts.dry_run && s.log.format == LogFormat::Text && std::io::stderr().is_terminal())
-            .then(|| progress::start(s.targets.len()));
+            .then(|| show.progress(s.targets.len()));
     let events = |e: &Event<'_>| {
         if let Some(p) = &progress {
-            p.event(e);
+            p(e);
         }
         events(e);
     };
@@ -208,9 +212,9 @@ pub fn up(s: &Settings, events: Events<'_>) -> Finished {
     );
     drop(progress);
     let signal = signals::caught();
-    summary::log_summaries(&outcomes, signal);
+    show.summaries(&outcomes, signal);
     if plan_only {
-        let _ = summary::write_plan(&mut std::io::stdout().lock(), &outcomes);
+        let _ = show.plan(&outcomes);
     }
     Finished::Migrated { outcomes, signal }
 }

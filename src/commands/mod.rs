@@ -1,6 +1,9 @@
 //! The commands, one file each: the per-database work of that command, from open to outcome.
-//! They print nothing themselves but what a command is asked to print on stdout; what they
-//! end with goes to `output` for the summary and the exit code.
+//! They print nothing themselves but what a command is asked to print on stdout; the progress
+//! line, the summaries and the plan and status tables go through `Show`, which `main` hands
+//! in from `output`, and what they end with goes to `output` for the exit code. The types of
+//! what flows (`Event`, `Outcome`, `DbStatus`, `Finished`) are defined here, and commands
+//! import nothing from `output`.
 
 pub mod adopt;
 mod baseline;
@@ -21,7 +24,7 @@ use std::path::PathBuf;
 use crate::backend::{self, Backend, BackendError, OpenOptions};
 use crate::plan::{self, Entry, Record};
 use crate::process::exec::{ExecError, Resolved};
-use crate::settings::{Mode, Settings, Target};
+use crate::settings::{Format, Mode, Settings, Target};
 use crate::source::{Catalog, Ignored};
 
 pub use baseline::BaselineOutcome;
@@ -38,6 +41,19 @@ pub enum Event<'a> {
 
 /// Where a run's events go.
 pub type Events<'a> = &'a (dyn Fn(&Event<'_>) + Sync);
+
+/// How what a command found is shown: `output`'s, handed in by `main`, so that the commands
+/// say what happened and `output` alone how it looks.
+pub trait Show: Sync {
+    /// The progress line for `total` databases, fed with the run's events; gone when dropped.
+    fn progress(&self, total: usize) -> Box<dyn Fn(&Event<'_>) + Sync>;
+    /// Logs each database's summary line and the run's.
+    fn summaries(&self, outcomes: &[Outcome], signal: Option<i32>);
+    /// `plan`'s steps, on stdout.
+    fn plan(&self, outcomes: &[Outcome]) -> std::io::Result<()>;
+    /// `status`'s table or JSON, on stdout.
+    fn status(&self, dbs: &[DbStatus], format: Format) -> std::io::Result<()>;
+}
 
 /// How a command ended, for the exit code.
 #[derive(Debug)]
@@ -83,11 +99,11 @@ pub enum Finished {
 
 /// Runs the command the settings name. `cmd` is the entrypoint's CMD, already found on PATH;
 /// when all goes well this process becomes it and the call does not return.
-pub fn run(s: &Settings, cmd: Option<Resolved>, events: Events<'_>) -> Finished {
+pub fn run(s: &Settings, cmd: Option<Resolved>, show: &dyn Show, events: Events<'_>) -> Finished {
     match &s.mode {
-        Mode::Entrypoint { .. } => migrate::entrypoint(s, cmd, events),
-        Mode::Up | Mode::Plan { .. } => migrate::up(s, events),
-        Mode::Status { format, exit_code } => status::run(s, *format, *exit_code),
+        Mode::Entrypoint { .. } => migrate::entrypoint(s, cmd, show, events),
+        Mode::Up | Mode::Plan { .. } => migrate::up(s, show, events),
+        Mode::Status { format, exit_code } => status::run(s, show, *format, *exit_code),
         Mode::Baseline {
             through,
             from,

@@ -1,11 +1,8 @@
 //! `status`: every migration of every database and its state, to stdout. Reads only: no lock,
 //! nothing created.
 
-use std::io::{IsTerminal, Write};
-
-use super::{Finished, Opened, fanout, open_options};
+use super::{Finished, Opened, Show, fanout, open_options};
 use crate::backend::BackendError;
-use crate::output::{log, summary};
 use crate::plan::{self, Entry, StatusRow};
 use crate::settings::{Format, Settings};
 
@@ -20,7 +17,7 @@ pub struct DbStatus {
 }
 
 /// Reads every database's records and prints each migration's state.
-pub fn run(s: &Settings, format: Format, exit_code: bool) -> Finished {
+pub fn run(s: &Settings, show: &dyn Show, format: Format, exit_code: bool) -> Finished {
     let Some(catalog) = super::scan(s) else {
         return Finished::BadFolders;
     };
@@ -52,15 +49,7 @@ pub fn run(s: &Settings, format: Format, exit_code: bool) -> Finished {
             }
         })
     });
-    let mut out = std::io::stdout().lock();
-    let written = match format {
-        Format::Json => writeln!(out, "{:#}", summary::status_json(&dbs)),
-        Format::Text => {
-            let colour = std::io::stdout().is_terminal() && log::colour_wanted();
-            summary::write_status_text(&mut out, &dbs, colour)
-        }
-    };
-    if let Err(e) = written {
+    if let Err(e) = show.status(&dbs, format) {
         tracing::error!("cannot write the status: {e}");
     }
     Finished::Status { dbs, exit_code }

@@ -152,146 +152,172 @@ impl Model {
 
     /// Recognises every statement of the files; names without a schema are in `default`.
     pub fn build_in(files: &[&SchemaFile], dialect: Dialect, default: &str) -> Model {
-        let qualify = |n: &Name, dialect| qualify_in(n, dialect, default);
-        let mut m = Model::default();
-        // ALTERs and indexes may come before or after their table: gathered, then attached.
-        let mut alters: Vec<(Name, Alter, String)> = Vec::new();
-        let mut owned: Vec<(Name, String)> = Vec::new();
-        let mut indexes: Vec<Index> = Vec::new();
+        let mut gathered = Gathered {
+            dialect,
+            default,
+            m: Model::default(),
+            alters: Vec::new(),
+            owned: Vec::new(),
+            indexes: Vec::new(),
+        };
         for f in files {
-            let text = without_meta_lines(&f.text);
-            let pieces = statements::split(&text);
-            let mut i = 0;
-            while i < pieces.len() {
-                let sql = pieces[i].1.trim();
-                i += 1;
-                let file = f.label.clone();
-                let object = |name: Name| Object {
-                    name: qualify(&name, dialect),
-                    file: file.clone(),
-                    sql: sql.to_string(),
-                };
-                match recognize(sql) {
-                    What::Schema(s) => m.schemas.push(object(Name {
-                        schema: None,
-                        name: s,
-                    })),
-                    What::Extension(e) => m.extensions.push(object(Name {
-                        schema: None,
-                        name: e,
-                    })),
-                    What::Type(n) => m.types.push(object(n)),
-                    What::Sequence(n) => m.sequences.push(object(n)),
-                    What::Table {
-                        name,
-                        columns,
-                        constraints,
-                    } => {
-                        let constraint_names = constraints
-                            .iter()
-                            .filter_map(|c| constraint_name(c))
-                            .collect();
-                        m.tables.push(Table {
-                            name: qualify(&name, dialect),
-                            file,
-                            create: sql.to_string(),
-                            partition: columns.is_empty(),
-                            columns: columns
-                                .into_iter()
-                                .map(|c| ColumnDef {
-                                    name: fold(&c.name, dialect),
-                                    text: c.text,
-                                })
-                                .collect(),
-                            extras: Vec::new(),
-                            foreign: Vec::new(),
-                            constraint_names,
-                            defaults: BTreeMap::new(),
-                            indexes: Vec::new(),
-                        });
-                    }
-                    What::Index {
-                        name: Some(name),
-                        table,
-                        concurrently_at,
-                        spans,
-                        ..
-                    } => indexes.push(Index {
-                        spans,
-                        name: qualify(&name, dialect),
-                        table: qualify(&table, dialect),
-                        file,
-                        sql: sql.to_string(),
-                        concurrently_at,
-                    }),
-                    What::Index { name: None, .. } => {
-                        m.not_managed
-                            .push((file, "index without a name".into(), first_line(sql)))
-                    }
-                    What::AlterTable { table, action } => {
-                        alters.push((qualify(&table, dialect), action, sql.to_string()))
-                    }
-                    What::SequenceOwnedBy { table, .. } => {
-                        owned.push((qualify(&table, dialect), sql.to_string()))
-                    }
-                    What::Skipped => {}
-                    What::NotManaged(what) => {
-                        // A SQLite trigger's body holds semicolons: its pieces up to END go with it.
-                        if what == "trigger" && dialect == Dialect::Sqlite {
-                            while i < pieces.len()
-                                && !pieces[i - 1]
-                                    .1
-                                    .trim_end()
-                                    .to_ascii_uppercase()
-                                    .ends_with("END")
-                            {
-                                i += 1;
-                            }
-                        }
-                        m.not_managed.push((file, what.into(), first_line(sql)));
-                    }
-                }
-            }
+            gathered.file(f);
         }
-        let find = |tables: &mut Vec<Table>, n: &Name| tables.iter().position(|t| &t.name == n);
-        for (table, action, sql) in alters {
-            let Some(t) = find(&mut m.tables, &table) else {
-                if action != Alter::Owner {
-                    m.not_managed.push((
-                        String::new(),
-                        "change to a table not declared".into(),
-                        first_line(&sql),
-                    ));
-                }
-                continue;
-            };
-            let t = &mut m.tables[t];
-            match action {
-                Alter::Owner => {}
-                Alter::AddConstraint { name, foreign } => {
-                    if let Some(n) = &name {
-                        t.constraint_names.push(n.clone());
-                    }
-                    if foreign {
-                        t.foreign.push((name, sql));
-                    } else {
-                        t.extras.push(sql);
-                    }
-                }
-                Alter::SetDefault { column, expr } => {
-                    t.defaults.insert(fold(&column, dialect), expr);
-                    t.extras.push(sql);
-                }
-                Alter::Other => t.extras.push(sql),
+        gathered.attached()
+    }
+}
+
+/// The declared files as read so far: the model, and what belongs to a table but is attached
+/// only when every file is read (ALTERs and indexes may come before or after their table).
+struct Gathered<'a> {
+    dialect: Dialect,
+    /// The schema of a name without one.
+    default: &'a str,
+    m: Model,
+    /// `ALTER TABLE`s: (table, what it does, the statement).
+    alters: Vec<(Name, Alter, String)>,
+    /// `ALTER SEQUENCE ... OWNED BY`: (table, the statement).
+    owned: Vec<(Name, String)>,
+    indexes: Vec<Index>,
+}
+
+impl Gathered<'_> {
+    fn qualify(&self, n: &Name) -> Name {
+        qualify_in(n, self.dialect, self.default)
+    }
+
+    /// Recognises every statement of one file.
+    fn file(&mut self, f: &SchemaFile) {
+        let text = without_meta_lines(&f.text);
+        let pieces = statements::split(&text);
+        let mut i = 0;
+        while i < pieces.len() {
+            let sql = pieces[i].1.trim();
+            i += 1;
+            let what = recognize(sql);
+            if matches!(what, What::NotManaged("trigger")) && self.dialect == Dialect::Sqlite {
+                i = past_trigger(&pieces, i);
             }
+            self.statement(&f.label, sql, what);
+        }
+    }
+
+    /// Files one recognised statement: as an object of the model, as what attaches to a table
+    /// later, or as not managed.
+    fn statement(&mut self, file: &str, sql: &str, what: What) {
+        let file = file.to_string();
+        let object = |name: Name| Object {
+            name: self.qualify(&name),
+            file: file.clone(),
+            sql: sql.to_string(),
+        };
+        match what {
+            What::Schema(s) => self.m.schemas.push(object(Name {
+                schema: None,
+                name: s,
+            })),
+            What::Extension(e) => self.m.extensions.push(object(Name {
+                schema: None,
+                name: e,
+            })),
+            What::Type(n) => self.m.types.push(object(n)),
+            What::Sequence(n) => self.m.sequences.push(object(n)),
+            What::Table {
+                name,
+                columns,
+                constraints,
+            } => self
+                .m
+                .tables
+                .push(self.table(&name, columns, &constraints, file, sql)),
+            What::Index {
+                name: Some(name),
+                table,
+                concurrently_at,
+                spans,
+                ..
+            } => self.indexes.push(Index {
+                spans,
+                name: self.qualify(&name),
+                table: self.qualify(&table),
+                file,
+                sql: sql.to_string(),
+                concurrently_at,
+            }),
+            What::Index { name: None, .. } => {
+                self.m
+                    .not_managed
+                    .push((file, "index without a name".into(), first_line(sql)))
+            }
+            What::AlterTable { table, action } => {
+                self.alters
+                    .push((self.qualify(&table), action, sql.to_string()))
+            }
+            What::SequenceOwnedBy { table, .. } => {
+                self.owned.push((self.qualify(&table), sql.to_string()))
+            }
+            What::Skipped => {}
+            What::NotManaged(what) => self
+                .m
+                .not_managed
+                .push((file, what.into(), first_line(sql))),
+        }
+    }
+
+    /// A declared table, from its `CREATE TABLE`; what `ALTER`s add comes later.
+    fn table(
+        &self,
+        name: &Name,
+        columns: Vec<ColumnDef>,
+        constraints: &[String],
+        file: String,
+        sql: &str,
+    ) -> Table {
+        let constraint_names = constraints
+            .iter()
+            .filter_map(|c| constraint_name(c))
+            .collect();
+        Table {
+            name: self.qualify(name),
+            file,
+            create: sql.to_string(),
+            partition: columns.is_empty(),
+            columns: columns
+                .into_iter()
+                .map(|c| ColumnDef {
+                    name: fold(&c.name, self.dialect),
+                    text: c.text,
+                })
+                .collect(),
+            extras: Vec::new(),
+            foreign: Vec::new(),
+            constraint_names,
+            defaults: BTreeMap::new(),
+            indexes: Vec::new(),
+        }
+    }
+
+    /// The model with each ALTER, owned sequence and index attached to its table (or listed
+    /// as not managed when its table is not declared).
+    fn attached(self) -> Model {
+        let Gathered {
+            dialect,
+            mut m,
+            alters,
+            owned,
+            indexes,
+            ..
+        } = self;
+        for (table, action, sql) in alters {
+            attach_alter(&mut m, &table, action, sql, dialect);
         }
         for (table, sql) in owned {
-            if let Some(t) = find(&mut m.tables, &table) {
+            if let Some(t) = find(&m.tables, &table) {
                 m.tables[t].extras.push(sql);
             }
         }
         for ix in indexes {
-            match find(&mut m.tables, &ix.table) {
+            match find(&m.tables, &ix.table) {
                 Some(t) => m.tables[t].indexes.push(ix),
                 None => m.not_managed.push((
                     ix.file.clone(),
@@ -302,6 +328,60 @@ impl Model {
         }
         m
     }
+}
+
+/// Where the table of that name is in `tables`.
+fn find(tables: &[Table], n: &Name) -> Option<usize> {
+    tables.iter().position(|t| &t.name == n)
+}
+
+/// Attaches one `ALTER TABLE` to its table: a constraint (a foreign key to run after every new
+/// table exists), a default, or another change run with it.
+fn attach_alter(m: &mut Model, table: &Name, action: Alter, sql: String, dialect: Dialect) {
+    let Some(t) = find(&m.tables, table) else {
+        if action != Alter::Owner {
+            m.not_managed.push((
+                String::new(),
+                "change to a table not declared".into(),
+                first_line(&sql),
+            ));
+        }
+        return;
+    };
+    let t = &mut m.tables[t];
+    match action {
+        Alter::Owner => {}
+        Alter::AddConstraint { name, foreign } => {
+            if let Some(n) = &name {
+                t.constraint_names.push(n.clone());
+            }
+            if foreign {
+                t.foreign.push((name, sql));
+            } else {
+                t.extras.push(sql);
+            }
+        }
+        Alter::SetDefault { column, expr } => {
+            t.defaults.insert(fold(&column, dialect), expr);
+            t.extras.push(sql);
+        }
+        Alter::Other => t.extras.push(sql),
+    }
+}
+
+/// The piece after a SQLite trigger: its body holds semicolons, so its pieces up to the one
+/// that ends in END go with it. `i` is the piece after its first.
+fn past_trigger(pieces: &[(usize, &str)], mut i: usize) -> usize {
+    while i < pieces.len()
+        && !pieces[i - 1]
+            .1
+            .trim_end()
+            .to_ascii_uppercase()
+            .ends_with("END")
+    {
+        i += 1;
+    }
+    i
 }
 
 /// The name a table constraint gives itself (`CONSTRAINT x ...`).

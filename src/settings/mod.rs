@@ -3,6 +3,7 @@
 //! expanded. The only I/O here is reading `_FILE`s and listing globs.
 
 pub mod env;
+pub mod pgurl;
 pub mod shard;
 pub mod target;
 
@@ -10,8 +11,8 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use crate::cli::{DbArgs, Given, Job, LogArgs, RunArgs};
 pub use crate::cli::{Format, LockMode, LogFormat, Policy, Tool};
-use crate::cli::{Given, Job, LogArgs};
 use crate::source::Version;
 use env::{Env, boolean, choice, duration, lookup};
 pub use target::Target;
@@ -319,7 +320,8 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
 }
 
 /// Resolves the command line against the environment. `log` was resolved before, by `log`.
-// Long, but a list: each setting read once, flag or variable or default, in one place.
+// Each setting read once, flag or variable or default, in one place; in the order written,
+// which is the order in which a bad one is reported.
 pub fn resolve(
     given: Given,
     job: Job,
@@ -338,77 +340,24 @@ pub fn resolve(
     let targets = if skip || matches!(mode, Mode::New { .. }) {
         Vec::new()
     } else {
-        // After globs are expanded: each file of a glob is a database of its own.
-        let all = target::resolve(&urls)?;
-        match shard {
-            Some(s) => {
-                let total = all.len();
-                let mine: Vec<Target> =
-                    all.into_iter().filter(|t| s.takes(&t.redacted())).collect();
-                tracing::info!(
-                    "--shard {}/{}: {} of the {total} databases are this runner's",
-                    s.index,
-                    s.count,
-                    mine.len()
-                );
-                mine
-            }
-            None => all,
-        }
+        targets_of(&urls, shard)?
     };
-    let mut dirs = list(&db.dirs.migrations_dir, "MIGRATIONS_DIRS", env, |v| {
-        v.split(':')
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .collect()
-    })?;
-    let schema = list(&db.schema.schema, "MIGRATE_SCHEMA", env, |v| {
-        v.split(':')
-            .filter(|s| !s.is_empty())
-            .map(PathBuf::from)
-            .collect()
-    })?;
-    // A team with only a declared schema need not keep an empty ./migrations.
-    if dirs.is_empty() && (schema.is_empty() || Path::new(DEFAULT_DIR).exists()) {
-        dirs.push(PathBuf::from(DEFAULT_DIR));
-    }
+    let (dirs, schema) = folders(db, env)?;
 
     let table = Table::parse(
         &lookup(db.table.clone(), "MIGRATE_TABLE", env)?.unwrap_or_else(|| DEFAULT_TABLE.into()),
     )?;
-    let adopt = match (run.adopt, lookup(None, "MIGRATE_ADOPT", env)?) {
-        (Some(tool), _) => Some(tool),
-        // A choice without a default: the variable's value is checked only when it is set.
-        (None, Some(_)) => Some(choice(None, "MIGRATE_ADOPT", env, Tool::Prisma)?),
-        (None, None) => None,
-    };
+    let adopt = adopt_of(run.adopt, env)?;
     check_table(&table, &mode, adopt, &targets)?;
 
-    let wait = if mode.only_looks() && !given.wait_on_command_line {
-        // One attempt: MIGRATE_WAIT in a container's environment is for the entrypoint.
-        Duration::ZERO
-    } else {
-        duration(
-            lookup(db.wait.clone(), "MIGRATE_WAIT", env)?,
-            "--wait",
-            DEFAULT_WAIT,
-        )?
-    };
+    let wait = wait_of(&mode, &given, env)?;
     let jobs = jobs(lookup(db.jobs.clone(), "MIGRATE_JOBS", env)?)?;
     let init_group = boolean(given.entry.init_group, "MIGRATE_INIT_GROUP", env)?;
     let user = lookup(db.user.clone(), "MIGRATE_USER", env)?
         .map(|spec| crate::process::privileges::resolve(&spec))
         .transpose()?;
 
-    if urls.is_empty()
-        && !skip
-        && !matches!(
-            mode,
-            Mode::Entrypoint { .. } | Mode::New { .. } | Mode::Validate
-        )
-    {
-        return Err(SettingsError::NoDatabase);
-    }
+    check_database_named(&urls, skip, &mode)?;
 
     Ok(Settings {
         configured: urls.len(),
@@ -443,30 +392,7 @@ pub fn resolve(
             .as_deref()
             .map(Mark::parse),
         create_database: boolean(run.create_database, "MIGRATE_CREATE_DATABASE", env)?,
-        ddl: crate::backend::LockWaits {
-            lock_timeout: duration(
-                lookup(
-                    run.ddl_lock_timeout.clone(),
-                    "MIGRATE_DDL_LOCK_TIMEOUT",
-                    env,
-                )?,
-                "--ddl-lock-timeout",
-                DEFAULT_DDL_LOCK_TIMEOUT,
-            )?,
-            retry_for: duration(
-                lookup(run.ddl_retry_for.clone(), "MIGRATE_DDL_RETRY_FOR", env)?,
-                "--ddl-retry-for",
-                DEFAULT_DDL_RETRY_FOR,
-            )?,
-            statement_timeout: lookup(
-                run.statement_timeout.clone(),
-                "MIGRATE_STATEMENT_TIMEOUT",
-                env,
-            )?
-            .map(|v| duration(Some(v), "--statement-timeout", "0"))
-            .transpose()?
-            .filter(|d| !d.is_zero()),
-        },
+        ddl: lock_waits(run, env)?,
         adopt,
         user,
         dry_run: boolean(run.dry_run, "MIGRATE_DRY_RUN", env)?,
@@ -480,6 +406,109 @@ pub fn resolve(
         schema_strict: boolean(db.schema.schema_strict, "MIGRATE_SCHEMA_STRICT", env)?,
         log,
         mode,
+    })
+}
+
+/// The databases this run works on: every URL read, then each expanded (each file of a glob
+/// is a database of its own), then, with `--shard`, this runner's share of them.
+fn targets_of(urls: &[String], shard: Option<shard::Shard>) -> Result<Vec<Target>, SettingsError> {
+    let all = target::resolve(urls)?;
+    let Some(s) = shard else {
+        return Ok(all);
+    };
+    let total = all.len();
+    let mine: Vec<Target> = all.into_iter().filter(|t| s.takes(&t.redacted())).collect();
+    tracing::info!(
+        "--shard {}/{}: {} of the {total} databases are this runner's",
+        s.index,
+        s.count,
+        mine.len()
+    );
+    Ok(mine)
+}
+
+/// The migration folders and the declared schema's files (`MIGRATIONS_DIRS`,
+/// `MIGRATE_SCHEMA`: lists split at `:`); `./migrations` when no folder is named.
+fn folders(db: &DbArgs, env: Env) -> Result<(Vec<PathBuf>, Vec<PathBuf>), SettingsError> {
+    let paths = |v: &str| -> Vec<PathBuf> {
+        v.split(':')
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from)
+            .collect()
+    };
+    let mut dirs = list(&db.dirs.migrations_dir, "MIGRATIONS_DIRS", env, paths)?;
+    let schema = list(&db.schema.schema, "MIGRATE_SCHEMA", env, paths)?;
+    // A team with only a declared schema need not keep an empty ./migrations.
+    if dirs.is_empty() && (schema.is_empty() || Path::new(DEFAULT_DIR).exists()) {
+        dirs.push(PathBuf::from(DEFAULT_DIR));
+    }
+    Ok((dirs, schema))
+}
+
+/// `--adopt TOOL` (`MIGRATE_ADOPT`): whose history to take over, if any.
+fn adopt_of(flag: Option<Tool>, env: Env) -> Result<Option<Tool>, SettingsError> {
+    Ok(match (flag, lookup(None, "MIGRATE_ADOPT", env)?) {
+        (Some(tool), _) => Some(tool),
+        // A choice without a default: the variable's value is checked only when it is set.
+        (None, Some(_)) => Some(choice(None, "MIGRATE_ADOPT", env, Tool::Prisma)?),
+        (None, None) => None,
+    })
+}
+
+/// How long to wait for a database to answer (`--wait`, `MIGRATE_WAIT`).
+fn wait_of(mode: &Mode, given: &Given, env: Env) -> Result<Duration, SettingsError> {
+    if mode.only_looks() && !given.wait_on_command_line {
+        // One attempt: MIGRATE_WAIT in a container's environment is for the entrypoint.
+        return Ok(Duration::ZERO);
+    }
+    duration(
+        lookup(given.db.wait.clone(), "MIGRATE_WAIT", env)?,
+        "--wait",
+        DEFAULT_WAIT,
+    )
+}
+
+/// A database must be named, except where none is needed: the entrypoint (it may only run
+/// CMD), `new`, `validate`, and `--skip`.
+fn check_database_named(urls: &[String], skip: bool, mode: &Mode) -> Result<(), SettingsError> {
+    if urls.is_empty()
+        && !skip
+        && !matches!(
+            mode,
+            Mode::Entrypoint { .. } | Mode::New { .. } | Mode::Validate
+        )
+    {
+        return Err(SettingsError::NoDatabase);
+    }
+    Ok(())
+}
+
+/// How PostgreSQL migration statements wait for locks, and how long one may run
+/// (`--ddl-lock-timeout`, `--ddl-retry-for`, `--statement-timeout`; 0 is none).
+fn lock_waits(run: &RunArgs, env: Env) -> Result<crate::backend::LockWaits, SettingsError> {
+    Ok(crate::backend::LockWaits {
+        lock_timeout: duration(
+            lookup(
+                run.ddl_lock_timeout.clone(),
+                "MIGRATE_DDL_LOCK_TIMEOUT",
+                env,
+            )?,
+            "--ddl-lock-timeout",
+            DEFAULT_DDL_LOCK_TIMEOUT,
+        )?,
+        retry_for: duration(
+            lookup(run.ddl_retry_for.clone(), "MIGRATE_DDL_RETRY_FOR", env)?,
+            "--ddl-retry-for",
+            DEFAULT_DDL_RETRY_FOR,
+        )?,
+        statement_timeout: lookup(
+            run.statement_timeout.clone(),
+            "MIGRATE_STATEMENT_TIMEOUT",
+            env,
+        )?
+        .map(|v| duration(Some(v), "--statement-timeout", "0"))
+        .transpose()?
+        .filter(|d| !d.is_zero()),
     })
 }
 

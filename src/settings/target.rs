@@ -4,7 +4,7 @@
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use crate::backend::postgres::url::{self as pgurl, PgUrl, PgUrlError};
+use super::pgurl::{self, PgUrl, PgUrlError, redact};
 
 /// A database URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -187,39 +187,6 @@ pub fn expand(url: &DbUrl) -> Result<Vec<Target>, UrlError> {
     }
 }
 
-/// Replaces the password of a URL (userinfo or `password=` parameter) with `***`.
-pub fn redact(url: &str) -> String {
-    let (head, query) = match url.split_once('?') {
-        Some((h, q)) => (h, Some(q)),
-        None => (url, None),
-    };
-    let mut out = match head.split_once("://") {
-        Some((scheme, rest)) => match rest.rfind('@') {
-            Some(at) => {
-                let (userinfo, hostpart) = rest.split_at(at);
-                match userinfo.split_once(':') {
-                    Some((user, _)) => format!("{scheme}://{user}:***{hostpart}"),
-                    None => format!("{scheme}://{userinfo}{hostpart}"),
-                }
-            }
-            None => head.to_string(),
-        },
-        None => head.to_string(),
-    };
-    if let Some(q) = query {
-        out.push('?');
-        let params: Vec<String> = q
-            .split('&')
-            .map(|kv| match kv.split_once('=') {
-                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
-                _ => kv.to_string(),
-            })
-            .collect();
-        out.push_str(&params.join("&"));
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,31 +223,6 @@ mod tests {
         // libpq reads it as "all from the environment" (PGHOST, PGUSER, ...).
         assert!(matches!(parse("postgres://"), Ok(DbUrl::Postgres(_))));
         assert!(matches!(parse(""), Err(UrlError::Malformed(_))));
-    }
-
-    #[test]
-    fn redaction() {
-        let cases = [
-            (
-                "postgres://u:secret@h:5432/db",
-                "postgres://u:***@h:5432/db",
-            ),
-            ("postgres://u:p%40ss@h/db", "postgres://u:***@h/db"),
-            ("postgres://u:a@b@h/db", "postgres://u:***@h/db"),
-            ("postgres://u@h/db", "postgres://u@h/db"),
-            (
-                "postgres://h/db?password=secret&sslmode=require",
-                "postgres://h/db?password=***&sslmode=require",
-            ),
-            (
-                "postgres://u:s@h1,h2/db?PASSWORD=x",
-                "postgres://u:***@h1,h2/db?PASSWORD=***",
-            ),
-            ("sqlite:app.db", "sqlite:app.db"),
-        ];
-        for (url, want) in cases {
-            assert_eq!(redact(url), want, "{url}");
-        }
     }
 
     #[test]

@@ -93,6 +93,16 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     for r in rows(client, "SELECT extname FROM pg_extension")? {
         live.extensions.insert(text(&r, 0));
     }
+    read_types(client, &mut live)?;
+    read_relations(client, &mut live)?;
+    read_columns(client, &mut live)?;
+    read_indexes(client, &mut live)?;
+    read_constraints(client, &mut live)?;
+    Ok(live)
+}
+
+/// The user's enums and domains (their definitions) and composite types.
+fn read_types(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let types = format!(
         "SELECT n.nspname, t.typname, t.typtype::text, \
            (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) \
@@ -118,6 +128,11 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
         }
         live.types.insert(n);
     }
+    Ok(())
+}
+
+/// Every relation of the user's schemas, by kind (`q`: a sequence an identity column owns).
+fn read_relations(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     // Sequences an identity column owns are not declared on their own: kind 'q'.
     let relations = format!(
         "SELECT n.nspname, c.relname, c.relkind::text, \
@@ -136,6 +151,11 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
         };
         live.relations.insert(name(&r, 0, 1), kind);
     }
+    Ok(())
+}
+
+/// The columns of every table.
+fn read_columns(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let columns = columns_where(&format!(
         "{USER} AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't'"
     ));
@@ -143,6 +163,11 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
         let col = column(&r);
         live.tables.entry(name(&r, 0, 1)).or_default().push(col);
     }
+    Ok(())
+}
+
+/// Every index, with its table, validity, definition, and whether a constraint owns it.
+fn read_indexes(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let indexes = format!(
         "SELECT n.nspname, ic.relname, tn.nspname, tc.relname, i.indisvalid, \
            pg_get_indexdef(i.indexrelid), \
@@ -166,6 +191,11 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
             },
         );
     }
+    Ok(())
+}
+
+/// Every constraint but NOT NULL, with its definition (foreign keys last).
+fn read_constraints(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     // NOT NULL constraints (PostgreSQL 18 lists them) are the columns' own.
     let constraints = format!(
         "SELECT n.nspname, c.relname, k.conname, pg_get_constraintdef(k.oid) \
@@ -179,7 +209,7 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
         live.constraints.insert((table.clone(), text(&r, 2)));
         live.constraint_defs.push((table, text(&r, 2), text(&r, 3)));
     }
-    Ok(live)
+    Ok(())
 }
 
 /// The columns of the tables `filter` picks, as `column` reads them, in order (the same query

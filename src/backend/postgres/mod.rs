@@ -11,7 +11,6 @@ mod lease;
 mod rehearse;
 mod sql;
 mod tls;
-pub mod url;
 
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -26,11 +25,10 @@ use super::{Backend, BackendError, Backoff, Failure, FailureKind, NewRecord, Ope
 use crate::plan::Record;
 use crate::process::signals;
 use crate::schema::{Live, Model, Name};
-use crate::settings::target::redact;
+use crate::settings::pgurl::{PgUrl, redact};
 use crate::settings::{LockMode, Table};
 use crate::source::{Body, Dialect};
 use sql::literal;
-use url::PgUrl;
 
 /// One PostgreSQL database.
 pub struct Postgres {

@@ -13,7 +13,7 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::{CertificateError, DigitallySignedStruct, Error, RootCertStore, SignatureScheme};
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use super::url::TlsMode;
+use crate::settings::pgurl::TlsMode;
 
 /// Where systems keep their trusted roots (Debian/Alpine, then RHEL).
 const SYSTEM_BUNDLES: [&str; 2] = [

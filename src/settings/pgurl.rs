@@ -1,13 +1,14 @@
 //! PostgreSQL URLs as libpq reads them: the `postgres` crate's parser, plus the TLS parameters
 //! it does not know (`sslmode=verify-ca|verify-full`, `sslrootcert=`), which are ours to read,
 //! and libpq's environment (`PGHOST`, `PGPASSWORD`, the password file, ...) for what the URL
-//! leaves out. The URL wins.
+//! leaves out. The URL wins. Here too the password-free form of any URL (`redact`), which
+//! splits the user info as this parser does.
+//!
+//! Read with the settings, as a target is resolved; the backend connects with what it holds.
 
 use std::path::PathBuf;
 
 use percent_encoding::percent_decode_str;
-
-use crate::settings::target::redact;
 
 /// How the connection uses TLS (libpq's `sslmode`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,6 +327,39 @@ fn split_pgpass(line: &str) -> Vec<String> {
     fields
 }
 
+/// Replaces the password of a URL (userinfo or `password=` parameter) with `***`.
+pub fn redact(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match head.split_once("://") {
+        Some((scheme, rest)) => match rest.rfind('@') {
+            Some(at) => {
+                let (userinfo, hostpart) = rest.split_at(at);
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***{hostpart}"),
+                    None => format!("{scheme}://{userinfo}{hostpart}"),
+                }
+            }
+            None => head.to_string(),
+        },
+        None => head.to_string(),
+    };
+    if let Some(q) = query {
+        out.push('?');
+        let params: Vec<String> = q
+            .split('&')
+            .map(|kv| match kv.split_once('=') {
+                Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                _ => kv.to_string(),
+            })
+            .collect();
+        out.push_str(&params.join("&"));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -463,5 +497,30 @@ mod tests {
         let e = parse("postgres://u:hunter2@h/d?frobnicate=1").unwrap_err();
         assert!(e.to_string().contains("invalid PostgreSQL URL"), "{e}");
         assert!(!e.to_string().contains("hunter2"));
+    }
+
+    #[test]
+    fn redaction() {
+        let cases = [
+            (
+                "postgres://u:secret@h:5432/db",
+                "postgres://u:***@h:5432/db",
+            ),
+            ("postgres://u:p%40ss@h/db", "postgres://u:***@h/db"),
+            ("postgres://u:a@b@h/db", "postgres://u:***@h/db"),
+            ("postgres://u@h/db", "postgres://u@h/db"),
+            (
+                "postgres://h/db?password=secret&sslmode=require",
+                "postgres://h/db?password=***&sslmode=require",
+            ),
+            (
+                "postgres://u:s@h1,h2/db?PASSWORD=x",
+                "postgres://u:***@h1,h2/db?PASSWORD=***",
+            ),
+            ("sqlite:app.db", "sqlite:app.db"),
+        ];
+        for (url, want) in cases {
+            assert_eq!(redact(url), want, "{url}");
+        }
     }
 }
