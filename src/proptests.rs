@@ -94,7 +94,7 @@ proptest! {
                 }
             }
             let live = crate::schema::Live::default();
-            let _ = crate::schema::diff::diff(&m, &live, &Default::default(), None, dialect);
+            let _ = crate::schema::diff::diff(&m, &live, &Default::default(), None, &Default::default(), dialect);
         }
         for (_, piece) in crate::source::statements::split(&s) {
             let _ = crate::schema::recognize::recognize(piece);

@@ -123,8 +123,13 @@ impl DeclaredRun {
         Ok(state.description.as_deref() != Some(&backend.schema_fingerprint()?))
     }
 
-    /// What this database lacks of the declared schema, and how it differs.
-    pub fn work_out(&self, backend: &mut dyn Backend) -> Result<Worked, BackendError> {
+    /// What this database lacks of the declared schema, and how it differs, with the records
+    /// as read (a change that failed is tried again until it is made).
+    pub fn work_out(
+        &self,
+        backend: &mut dyn Backend,
+        records: &[Record],
+    ) -> Result<Worked, BackendError> {
         let dialect = backend.dialect();
         let started = std::time::Instant::now();
         let live = backend.live_schema()?;
@@ -154,7 +159,19 @@ impl DeclaredRun {
             Err(e) => return Err(e),
         };
         let probed = started.elapsed();
-        let diff = schema::diff::diff(&model, &live, &with_rows, normalised.as_ref(), dialect);
+        let failed = records
+            .iter()
+            .filter(|r| !r.success && is_change_record(&r.name))
+            .map(|r| r.name.clone())
+            .collect();
+        let diff = schema::diff::diff(
+            &model,
+            &live,
+            &with_rows,
+            normalised.as_ref(),
+            &failed,
+            dialect,
+        );
         tracing::debug!(
             database = backend.shown(),
             "declared schema worked out: live schema read in {read:?}, recognised by {recognised:?}, probed by {probed:?}, compared by {:?}",
@@ -232,7 +249,7 @@ impl DeclaredRun {
         if !self.needed(backend, records)? {
             return Ok(counts);
         }
-        let worked = self.work_out(backend)?;
+        let worked = self.work_out(backend, records)?;
         for r in records.iter().filter(|r| {
             !r.success
                 && is_change_record(&r.name)
@@ -288,7 +305,7 @@ impl DeclaredRun {
                 .any(|k| c.record.contains(k))
         });
         let after = if counts.applied > 0 && enabling {
-            let mut after = self.work_out(backend)?;
+            let mut after = self.work_out(backend, records)?;
             // A rename is seen before the column is added, not after.
             after.diff.renames = worked.diff.renames;
             after

@@ -446,7 +446,7 @@ impl Run<'_> {
                 out.failed += failed;
             }
             if let (Some(d), true) = (self.declared, schema_needed) {
-                match d.work_out(backend.as_mut()) {
+                match d.work_out(backend.as_mut(), records) {
                     Ok(worked) => {
                         let steps = d.steps(&worked, records);
                         out.pending += steps.len();

@@ -71,12 +71,16 @@ fn has_column(cols: &[LiveColumn], name: &str) -> bool {
 
 /// The changes that give `live` what `model` declares. `with_rows`: the tables of
 /// `tables_to_count` that hold rows. `normalised`: the declared tables and indexes as the
-/// database itself describes them (for the differences), when it could be had.
+/// database itself describes them (for the differences), when it could be had. `failed`: the
+/// records of declared changes whose last attempt failed (such a change is tried again until
+/// it is made, even where a new one would not be made: a foreign key of a table that was
+/// created while the table it references failed).
 pub fn diff(
     model: &Model,
     live: &Live,
     with_rows: &BTreeSet<Name>,
     normalised: Option<&Live>,
+    failed: &BTreeSet<String>,
     dialect: Dialect,
 ) -> Diff {
     let mut d = Diff::default();
@@ -147,19 +151,46 @@ pub fn diff(
                     ));
                 }
             }
-            Some(cols) => existing_table(
-                &mut d,
-                t,
-                cols,
-                live,
-                with_rows.contains(&t.name),
-                normalised,
-                dialect,
-            ),
+            Some(cols) => {
+                let retried = retried_foreign(t, live, failed, &n);
+                existing_table(
+                    &mut d,
+                    t,
+                    cols,
+                    live,
+                    with_rows.contains(&t.name),
+                    normalised,
+                    &retried,
+                    dialect,
+                );
+                foreign.extend(retried);
+            }
         }
     }
     d.changes.extend(foreign);
     d
+}
+
+/// The foreign keys of an existing table whose adding failed before and that are still not
+/// there: tried again (the table was created by a run in which they failed).
+fn retried_foreign(t: &Table, live: &Live, failed: &BTreeSet<String>, n: &str) -> Vec<Change> {
+    t.foreign
+        .iter()
+        .enumerate()
+        .filter(|(_, (name, _))| {
+            name.as_ref()
+                .is_none_or(|c| !live.constraints.contains(&(t.name.clone(), c.clone())))
+        })
+        .map(|(i, (name, sql))| {
+            let c = name.clone().unwrap_or_else(|| format!("foreign{}", i + 1));
+            plain(
+                format!("{}#constraint:{n}.{c}", t.file),
+                format!("add constraint {c} to {n}"),
+                sql,
+            )
+        })
+        .filter(|c| failed.contains(&c.record))
+        .collect()
 }
 
 /// A change that runs its declared statement as it is.
@@ -212,7 +243,9 @@ fn new_table(t: &Table, live: &Live, n: &str, record: String) -> Change {
     }
 }
 
-/// What an existing table lacks: columns, then indexes; and how it differs.
+/// What an existing table lacks: columns, then indexes; and how it differs (`retried`: its
+/// foreign keys tried again, not differences).
+#[allow(clippy::too_many_arguments)]
 fn existing_table(
     d: &mut Diff,
     t: &Table,
@@ -220,6 +253,7 @@ fn existing_table(
     live: &Live,
     has_rows: bool,
     normalised: Option<&Live>,
+    retried: &[Change],
     dialect: Dialect,
 ) {
     let n = shown(&t.name, dialect);
@@ -270,6 +304,7 @@ fn existing_table(
         live,
         normalised,
         &missing.iter().map(|c| c.name.as_str()).collect::<Vec<_>>(),
+        retried,
         dialect,
     );
 }
@@ -325,6 +360,7 @@ fn index_change(
 }
 
 /// Differences between an existing table and its declaration: warnings, never changes.
+#[allow(clippy::too_many_arguments)]
 fn differences(
     d: &mut Diff,
     t: &Table,
@@ -332,6 +368,7 @@ fn differences(
     live: &Live,
     normalised: Option<&Live>,
     missing: &[&str],
+    retried: &[Change],
     dialect: Dialect,
 ) {
     let n = shown(&t.name, dialect);
@@ -406,7 +443,10 @@ fn differences(
     }
     if dialect == Dialect::Postgres {
         for c in &t.constraint_names {
-            if !live.constraints.contains(&(t.name.clone(), c.clone())) {
+            let retrying = retried
+                .iter()
+                .any(|r| r.record.ends_with(&format!("#constraint:{n}.{c}")));
+            if !retrying && !live.constraints.contains(&(t.name.clone(), c.clone())) {
                 d.differences.push(format!("constraint {c} on {n} is declared but not there: not added to an existing table (write a migration)"));
             }
         }
@@ -585,6 +625,7 @@ mod tests {
             &Live::default(),
             &BTreeSet::new(),
             None,
+            &BTreeSet::new(),
             Dialect::Postgres,
         );
         let r: Vec<&str> = d.changes.iter().map(|c| c.record.as_str()).collect();
@@ -613,7 +654,14 @@ mod tests {
         let mut live = Live::default();
         live.tables.insert(name("public", "users"), vec![col("id")]);
         live.relations.insert(name("public", "users"), 'r');
-        let empty = diff(&m, &live, &BTreeSet::new(), None, Dialect::Postgres);
+        let empty = diff(
+            &m,
+            &live,
+            &BTreeSet::new(),
+            None,
+            &BTreeSet::new(),
+            Dialect::Postgres,
+        );
         assert_eq!(
             records(&empty),
             [
@@ -628,7 +676,7 @@ mod tests {
             "ALTER TABLE \"public\".\"users\" ADD COLUMN email text NOT NULL"
         );
         let rows: BTreeSet<Name> = [name("public", "users")].into();
-        let full = diff(&m, &live, &rows, None, Dialect::Postgres);
+        let full = diff(&m, &live, &rows, None, &BTreeSet::new(), Dialect::Postgres);
         assert!(
             full.changes[0]
                 .refused
@@ -650,11 +698,18 @@ mod tests {
         );
         let mut live = Live::default();
         live.tables.insert(name("main", "users"), vec![col("id")]);
-        let empty = diff(&s, &live, &BTreeSet::new(), None, Dialect::Sqlite);
+        let empty = diff(
+            &s,
+            &live,
+            &BTreeSet::new(),
+            None,
+            &BTreeSet::new(),
+            Dialect::Sqlite,
+        );
         let refused: Vec<bool> = empty.changes.iter().map(|c| c.refused.is_some()).collect();
         assert_eq!(refused, [false, true, false]);
         let rows: BTreeSet<Name> = [name("main", "users")].into();
-        let full = diff(&s, &live, &rows, None, Dialect::Sqlite);
+        let full = diff(&s, &live, &rows, None, &BTreeSet::new(), Dialect::Sqlite);
         let refused: Vec<bool> = full.changes.iter().map(|c| c.refused.is_some()).collect();
         assert_eq!(refused, [true, true, true]);
     }
@@ -678,7 +733,14 @@ mod tests {
         live.indexes.insert(name("public", "b"), def("t", false));
         live.indexes.insert(name("public", "c"), def("t", true));
         live.relations.insert(name("public", "d"), 'S');
-        let d = diff(&m, &live, &BTreeSet::new(), None, Dialect::Postgres);
+        let d = diff(
+            &m,
+            &live,
+            &BTreeSet::new(),
+            None,
+            &BTreeSet::new(),
+            Dialect::Postgres,
+        );
         let why: Vec<&str> = d
             .changes
             .iter()
@@ -726,7 +788,14 @@ mod tests {
                 lc("email", "character varying(100)", true),
             ],
         );
-        let d = diff(&m, &live, &BTreeSet::new(), Some(&probe), Dialect::Postgres);
+        let d = diff(
+            &m,
+            &live,
+            &BTreeSet::new(),
+            Some(&probe),
+            &BTreeSet::new(),
+            Dialect::Postgres,
+        );
         assert_eq!(records(&d), [("schema.sql#column:t.full_name", None)]);
         assert_eq!(d.differences.len(), 1, "{:?}", d.differences);
         assert!(
@@ -739,6 +808,7 @@ mod tests {
             &probe,
             &BTreeSet::new(),
             Some(&probe),
+            &BTreeSet::new(),
             Dialect::Postgres,
         );
         assert!(d.changes.is_empty() && d.differences.is_empty() && d.renames.is_empty());

@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod dump;
+pub mod index_name;
 pub mod lex;
 pub mod model;
 pub mod probe;

@@ -205,6 +205,32 @@ impl Gathered<'_> {
     /// Files one recognised statement: as an object of the model, as what attaches to a table
     /// later, or as not managed.
     fn statement(&mut self, file: &str, sql: &str, what: What) {
+        // An index without a name gets the one PostgreSQL would give it, written into its
+        // statement, so that it is made, recorded and compared under that name.
+        if let What::Index {
+            name: None,
+            unnamed: Some((at, columns)),
+            table,
+            ..
+        } = &what
+            && self.dialect == Dialect::Postgres
+        {
+            let table = self.qualify(table);
+            let name = super::index_name::choose(&table.name, columns, |n| {
+                self.relation_declared(&Name {
+                    schema: table.schema.clone(),
+                    name: n.to_string(),
+                })
+            });
+            let named = format!(
+                "{}{} {}",
+                &sql[..*at],
+                quoted(&Name { schema: None, name }),
+                &sql[*at..]
+            );
+            let what = recognize(&named);
+            return self.statement(file, &named, what);
+        }
         let file = file.to_string();
         let object = |name: Name| Object {
             name: self.qualify(&name),
@@ -262,6 +288,14 @@ impl Gathered<'_> {
                 .not_managed
                 .push((file, what.into(), first_line(sql))),
         }
+    }
+
+    /// Whether a table, sequence or index of this name is declared so far (the names an
+    /// index's would collide with).
+    fn relation_declared(&self, n: &Name) -> bool {
+        self.m.tables.iter().any(|t| &t.name == n)
+            || self.m.sequences.iter().any(|s| &s.name == n)
+            || self.indexes.iter().any(|i| &i.name == n)
     }
 
     /// A declared table, from its `CREATE TABLE`; what `ALTER`s add comes later.

@@ -64,6 +64,9 @@ pub enum What {
         /// Where the index's name, the table's name and `CONCURRENTLY` are in the text (a
         /// probe builds the same index under other names).
         spans: Spans,
+        /// Without a name: where one goes (the `ON`), and the names PostgreSQL takes of its
+        /// columns to make one (`index_name`).
+        unnamed: Option<(usize, Vec<String>)>,
     },
     AlterTable {
         table: Name,
@@ -292,6 +295,24 @@ fn index(sql: &str, t: &[Token], k: usize, unique: bool) -> What {
         table: (t[j].start, t[after - 1].end),
         concurrently: concurrently.then(|| (t[k + 1].start, t[k + 1].end)),
     };
+    let unnamed = (!named).then(|| {
+        // The column list, after `USING method`, and the INCLUDE list.
+        let mut lists = Vec::new();
+        if let Some(open) = (after..t.len()).find(|&i| t[i].kind == Kind::Punct(b'(')) {
+            let close = lex::matching(t, open);
+            lists.push((open + 1, close));
+            if t.get(close + 1).is_some_and(|x| x.is(sql, "INCLUDE"))
+                && t.get(close + 2)
+                    .is_some_and(|x| x.kind == Kind::Punct(b'('))
+            {
+                lists.push((close + 3, lex::matching(t, close + 2)));
+            }
+        }
+        (
+            t[name_start].start,
+            super::index_name::column_names(sql, t, &lists),
+        )
+    });
     // An index lives in its table's schema.
     let name = name.map(|n| Name {
         schema: n.schema.or_else(|| table.schema.clone()),
@@ -303,6 +324,7 @@ fn index(sql: &str, t: &[Token], k: usize, unique: bool) -> What {
         unique,
         concurrently_at: (!concurrently).then(|| t[k].end),
         spans,
+        unnamed,
     }
 }
 
@@ -476,6 +498,7 @@ mod tests {
                         table: (39, 51),
                         concurrently: None,
                     },
+                    unnamed: None,
                 },
             ),
             (
@@ -490,6 +513,7 @@ mod tests {
                         table: (54, 61),
                         concurrently: Some((13, 25)),
                     },
+                    unnamed: None,
                 },
             ),
             (
@@ -504,6 +528,7 @@ mod tests {
                         table: (16, 17),
                         concurrently: None,
                     },
+                    unnamed: Some((13, vec!["x".into()])),
                 },
             ),
             ("CREATE VIEW v AS SELECT 1", What::NotManaged("view")),

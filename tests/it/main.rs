@@ -13,6 +13,7 @@ mod container;
 mod crash;
 mod declared;
 mod declared_app;
+mod declared_fidelity;
 mod docs;
 mod door;
 mod faults;
