@@ -230,15 +230,19 @@ pub fn declared_rows(records: &[Record]) -> Vec<StatusRow> {
         .map(|r| StatusRow {
             name: r.name.clone(),
             version: None,
-            state: if r.success {
-                State::Applied
-            } else {
-                State::Failed
+            // A difference kept from the last run: the object is there, but not as declared.
+            state: match (r.success, crate::schema::is_difference_record(&r.name)) {
+                (true, true) => State::Changed,
+                (true, false) => State::Applied,
+                (false, _) => State::Failed,
             },
             applied_at: r.applied_at.clone(),
             checksum: r.checksum.clone(),
             execution_time_ms: r.execution_time_ms,
-            error: r.error_message.clone().filter(|_| !r.success),
+            error: r
+                .error_message
+                .clone()
+                .filter(|_| !r.success || crate::schema::is_difference_record(&r.name)),
             file: r.name.split_once('#').map(|(f, _)| f.to_string()),
             declared: r.description.clone(),
         })

@@ -7,7 +7,9 @@ use std::sync::OnceLock;
 
 use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, Then};
 use crate::plan::{Record, State, Step};
-use crate::schema::{self, Change, Declared, Diff, Model, Name, STATE_ROW, is_change_record};
+use crate::schema::{
+    self, Change, Declared, Diff, Model, Name, STATE_ROW, is_change_record, is_difference_record,
+};
 use crate::settings::{Policy, Settings};
 use crate::source::Dialect;
 
@@ -48,7 +50,7 @@ impl Worked {
     /// What `plan` notes besides the steps: renames, differences, what is not managed.
     pub fn notes(&self) -> Vec<String> {
         let mut notes = self.diff.renames.clone();
-        notes.extend(self.diff.differences.iter().cloned());
+        notes.extend(self.diff.differences.iter().map(|d| d.text.clone()));
         notes.extend(
             self.not_managed()
                 .into_iter()
@@ -213,9 +215,9 @@ impl DeclaredRun {
         }
         for d in &worked.diff.differences {
             if self.strict {
-                tracing::error!(database, "declared schema: {d}");
+                tracing::error!(database, "declared schema: {}", d.text);
             } else {
-                tracing::warn!(database, "declared schema: {d}");
+                tracing::warn!(database, "declared schema: {}", d.text);
             }
         }
         let listed = worked.not_managed();
@@ -253,6 +255,7 @@ impl DeclaredRun {
         for r in records.iter().filter(|r| {
             !r.success
                 && is_change_record(&r.name)
+                && !is_difference_record(&r.name)
                 && !worked.diff.changes.iter().any(|c| c.record == r.name)
         }) {
             tracing::info!(
@@ -313,6 +316,7 @@ impl DeclaredRun {
             worked
         };
         counts.failed += self.report(&after, database);
+        self.record_differences(backend, &after, records, database)?;
         if counts.failed == 0 {
             let fingerprint = backend.schema_fingerprint()?;
             let checksum = self.checksum(backend.dialect());
@@ -327,6 +331,55 @@ impl DeclaredRun {
             })?;
         }
         Ok(counts)
+    }
+
+    /// Each difference found is kept as a record while it lasts, so that `status` shows it
+    /// after the run: a failed one under `--schema-strict` (every start then compares again,
+    /// and `status --exit-code` says so), else a successful one that `status` shows as
+    /// `changed`. A difference recorded before that is gone has its record removed.
+    fn record_differences(
+        &self,
+        backend: &mut dyn Backend,
+        worked: &Worked,
+        records: &[Record],
+        database: &str,
+    ) -> Result<(), BackendError> {
+        let now: Vec<(String, &str)> = worked
+            .diff
+            .differences
+            .iter()
+            .map(|d| (d.record(), d.text.as_str()))
+            .collect();
+        for r in records.iter().filter(|r| {
+            is_difference_record(&r.name) && !now.iter().any(|(name, _)| *name == r.name)
+        }) {
+            tracing::info!(
+                database,
+                migration = r.name,
+                "{}: it differs no more: its record is removed",
+                r.name
+            );
+            backend.forget(&r.name)?;
+        }
+        for (name, text) in &now {
+            let old = records.iter().find(|r| r.name == *name);
+            if old.is_some_and(|r| {
+                r.success != self.strict && r.error_message.as_deref() == Some(text)
+            }) {
+                continue;
+            }
+            let object = name.split_once("#difference:").map_or("", |(_, o)| o);
+            backend.record(&NewRecord {
+                name,
+                description: &format!("{object} differs"),
+                checksum: None,
+                success: !self.strict,
+                error_message: Some(text),
+                execution_time_ms: None,
+                row_exists: old.is_some(),
+            })?;
+        }
+        Ok(())
     }
 
     /// Makes one change (or records its refusal). `Ok(true)`: made.

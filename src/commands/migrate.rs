@@ -427,9 +427,10 @@ impl Run<'_> {
         }
         out.pending = due.len();
         // With migrations to apply, the lock is taken anyway and the declared schema is looked
-        // at under it: its fingerprint query is not needed here.
+        // at under it: its fingerprint query is not needed here. `plan` is not on the start
+        // path: it always compares in full (a difference shows for as long as it exists).
         let schema_needed = match self.declared {
-            Some(_) if !due.is_empty() && !self.opts.dry_run => true,
+            Some(_) if self.opts.dry_run || !due.is_empty() => true,
             Some(d) => match d.needed(backend.as_mut(), records) {
                 Ok(needed) => needed,
                 Err(e) => return self.failed_as_a_whole(out, e),

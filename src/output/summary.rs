@@ -244,7 +244,13 @@ pub fn write_status_text(w: &mut dyn Write, dbs: &[DbStatus], colour: bool) -> s
             );
             writeln!(w, "{}", line.trim_end())?;
             if let Some(e) = &r.error {
-                writeln!(w, "            error: {e}")?;
+                // A declared object that is there but differs is no error unless strict.
+                let label = if r.state == State::Changed {
+                    "differs"
+                } else {
+                    "error"
+                };
+                writeln!(w, "            {label}: {e}")?;
             }
         }
         writeln!(w, "  {}", status_summary(&db.rows))?;

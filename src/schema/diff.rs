@@ -35,12 +35,31 @@ impl Change {
     }
 }
 
+/// How an object that is there differs from its declaration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Difference {
+    /// The declared file.
+    pub file: String,
+    /// The object: `column users.email`, `index users_email`, `constraint users.c`.
+    pub object: String,
+    /// What differs, for the log.
+    pub text: String,
+}
+
+impl Difference {
+    /// The tracking row that holds it as a failure under `--schema-strict`:
+    /// `schema.sql#difference:column users.email`.
+    pub fn record(&self) -> String {
+        format!("{}#difference:{}", self.file, self.object)
+    }
+}
+
 /// What comparing a declared schema with a live one found.
 #[derive(Debug, Clone, Default)]
 pub struct Diff {
     pub changes: Vec<Change>,
     /// Differences on objects that are there (warnings; failures with `--schema-strict`).
-    pub differences: Vec<String>,
+    pub differences: Vec<Difference>,
     /// Likely renames: a declared column missing where an undeclared one of its type is
     /// (warnings: the column is still added).
     pub renames: Vec<String>,
@@ -400,11 +419,15 @@ fn differences(
                 ));
             }
             if !what.is_empty() {
-                d.differences.push(format!(
-                    "column {n}.{} differs: {}; not changed (write a migration)",
-                    want.name,
-                    what.join(", ")
-                ));
+                d.differences.push(Difference {
+                    file: t.file.clone(),
+                    object: format!("column {n}.{}", want.name),
+                    text: format!(
+                        "column {n}.{} differs: {}; not changed (write a migration)",
+                        want.name,
+                        what.join(", ")
+                    ),
+                });
             }
         }
         // A likely rename: one declared column missing, one live column undeclared, same type.
@@ -432,12 +455,16 @@ fn differences(
                 continue;
             };
             if have.table == ix.table && have.valid && want.definition != have.definition {
-                d.differences.push(format!(
-                    "index {} differs: {} (declared {}); not changed (write a migration)",
-                    shown(&ix.name, dialect),
-                    have.definition,
-                    want.definition
-                ));
+                d.differences.push(Difference {
+                    file: t.file.clone(),
+                    object: format!("index {}", shown(&ix.name, dialect)),
+                    text: format!(
+                        "index {} differs: {} (declared {}); not changed (write a migration)",
+                        shown(&ix.name, dialect),
+                        have.definition,
+                        want.definition
+                    ),
+                });
             }
         }
     }
@@ -447,7 +474,11 @@ fn differences(
                 .iter()
                 .any(|r| r.record.ends_with(&format!("#constraint:{n}.{c}")));
             if !retrying && !live.constraints.contains(&(t.name.clone(), c.clone())) {
-                d.differences.push(format!("constraint {c} on {n} is declared but not there: not added to an existing table (write a migration)"));
+                d.differences.push(Difference {
+                    file: t.file.clone(),
+                    object: format!("constraint {n}.{c}"),
+                    text: format!("constraint {c} on {n} is declared but not there: not added to an existing table (write a migration)"),
+                });
             }
         }
     }
@@ -799,7 +830,9 @@ mod tests {
         assert_eq!(records(&d), [("schema.sql#column:t.full_name", None)]);
         assert_eq!(d.differences.len(), 1, "{:?}", d.differences);
         assert!(
-            d.differences[0].contains("character varying(255) (declared character varying(100))")
+            d.differences[0]
+                .text
+                .contains("character varying(255) (declared character varying(100))")
         );
         assert!(d.renames[0].contains("looks like a rename of t.name"));
         // The same schema as declared: nothing at all.

@@ -26,7 +26,7 @@ pub use recognize::Name;
 pub const STATE_ROW: &str = "#schema-state";
 
 /// The kinds of change a record name can hold after `#`.
-const KINDS: [&str; 8] = [
+const KINDS: [&str; 9] = [
     "schema",
     "extension",
     "type",
@@ -35,6 +35,7 @@ const KINDS: [&str; 8] = [
     "column",
     "index",
     "constraint",
+    "difference",
 ];
 
 /// Whether a tracking row is one of the declared schema's (a change, or the state row), not a
@@ -52,6 +53,12 @@ pub fn is_change_record(name: &str) -> bool {
                 .split_once(':')
                 .is_some_and(|(kind, _)| KINDS.contains(&kind))
     })
+}
+
+/// Whether a tracking row holds a difference that `--schema-strict` made a failure
+/// (`schema.sql#difference:column users.email`).
+pub fn is_difference_record(name: &str) -> bool {
+    is_change_record(name) && name.contains("#difference:")
 }
 
 /// The tracking table as a name (to leave it out of declarations and dumps).

@@ -45,6 +45,9 @@ pub struct Table {
     pub foreign: Vec<(Option<String>, String)>,
     /// Constraint names its statements give (for "a new constraint on an existing table").
     pub constraint_names: Vec<String>,
+    /// Its `CREATE TABLE`'s own `PRIMARY KEY (...)` constraint, as written (it makes its
+    /// columns NOT NULL, which a probe must see).
+    pub primary_key: Option<String>,
     /// Column defaults set by `ALTER TABLE ... SET DEFAULT` (pg_dump's serials).
     pub defaults: BTreeMap<String, String>,
     pub indexes: Vec<Index>,
@@ -326,6 +329,14 @@ impl Gathered<'_> {
             extras: Vec::new(),
             foreign: Vec::new(),
             constraint_names,
+            primary_key: constraints
+                .iter()
+                .find(|c| {
+                    let t = super::lex::tokens(c);
+                    t.windows(2)
+                        .any(|w| w[0].is(c, "PRIMARY") && w[1].is(c, "KEY"))
+                })
+                .cloned(),
             defaults: BTreeMap::new(),
             indexes: Vec::new(),
         }

@@ -21,6 +21,7 @@ pub fn table(t: &Table, temp: &str) -> Option<Vec<String>> {
         .map(|c| without_references(&c.text))
         .collect();
     // A primary key makes its columns NOT NULL: kept, wherever it was declared.
+    parts.extend(t.primary_key.as_deref().and_then(primary_key));
     for sql in &t.extras {
         if let Some(pk) = primary_key(sql) {
             parts.push(pk);

@@ -110,3 +110,89 @@ fn an_unnamed_index_gets_postgres_own_name() {
     );
     assert!(!err.contains("WARN"), "{err}");
 }
+
+/// A composite primary key and an enum column, applied from the declaration: no difference
+/// on the fresh database (the key's columns are NOT NULL in the declaration too), strict passes.
+#[test]
+fn a_fresh_apply_with_a_composite_key_and_an_enum_has_no_difference() {
+    let c = Case::new(Kind::Postgres);
+    std::fs::create_dir_all(&c.migrations).unwrap();
+    c.declare(
+        "schema.sql",
+        "CREATE TYPE mood AS ENUM ('a', 'b');\n\
+         CREATE TABLE t (a integer, b integer, m mood, PRIMARY KEY (a, b));\n",
+    );
+    let mut strict = c.up_declared();
+    strict.arg("--schema-strict");
+    let (code, _, err) = run(strict);
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains("differs"), "{err}");
+}
+
+both!(a_difference_shows_for_as_long_as_it_exists);
+
+/// A difference on an object that is there: `plan` shows it on every run; after a start,
+/// `status` shows it (`changed`), and under `--schema-strict` as a failure that stays (every
+/// start compares again, `status --exit-code` is 1) until the difference is gone.
+fn a_difference_shows_for_as_long_as_it_exists(kind: Kind) {
+    let c = Case::new(kind);
+    std::fs::create_dir_all(&c.migrations).unwrap();
+    c.declare(
+        "schema.sql",
+        "CREATE TABLE t (a integer, b integer);\nCREATE INDEX t_i ON t (a);\n",
+    );
+    assert_eq!(run(c.up_declared()).0, 0);
+    c.execute("DROP INDEX t_i; CREATE INDEX t_i ON t (b);");
+    let plan = || {
+        let mut p = c.cmd();
+        p.arg("plan")
+            .arg("--schema")
+            .arg(c.dir.path().join("schema.sql"));
+        run(p).1
+    };
+    let status = || {
+        let mut s = c.cmd();
+        s.args(["status", "--exit-code"]);
+        let (code, out, _) = run(s);
+        (code, out)
+    };
+    for _ in 0..2 {
+        assert!(plan().contains("index t_i differs"));
+    }
+    // Lenient: a warning on the start that compares, then shown by status, exit code 0.
+    for _ in 0..2 {
+        let (code, _, err) = run(c.up_declared());
+        assert_eq!(code, 0, "{err}");
+        let (code, out) = status();
+        assert_eq!(code, 0, "{out}");
+        assert!(
+            out.contains("changed   schema.sql#difference:index t_i")
+                && out.contains("differs: index t_i differs"),
+            "{out}"
+        );
+    }
+    // Strict: a failure on every start while it lasts.
+    for _ in 0..2 {
+        let mut strict = c.up_declared();
+        strict.arg("--schema-strict");
+        let (code, _, err) = run(strict);
+        assert_eq!(code, 1, "{err}");
+        assert!(err.contains("index t_i differs"), "{err}");
+        let (code, out) = status();
+        assert_eq!(code, 1, "{out}");
+        assert!(
+            out.contains("failed    schema.sql#difference:index t_i"),
+            "{out}"
+        );
+    }
+    // Made as declared: the record goes, strict passes, status is clean.
+    c.execute("DROP INDEX t_i; CREATE INDEX t_i ON t (a);");
+    let mut strict = c.up_declared();
+    strict.arg("--schema-strict");
+    let (code, _, err) = run(strict);
+    assert_eq!(code, 0, "{err}");
+    let (code, out) = status();
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("difference"), "{out}");
+    assert!(!plan().contains("differs"));
+}
