@@ -142,6 +142,16 @@ pub fn diff(
             ));
         }
     }
+    for (o, module) in &model.virtual_tables {
+        if !live.relations.contains_key(&o.name) {
+            let n = shown(&o.name, dialect);
+            d.changes.push(plain(
+                record(&o.file, "table", &n),
+                format!("create virtual table {n} ({module})"),
+                &o.sql,
+            ));
+        }
+    }
     let mut foreign = Vec::new();
     for t in &model.tables {
         let n = shown(&t.name, dialect);

@@ -12,6 +12,7 @@ pub mod lex;
 pub mod model;
 pub mod probe;
 pub mod recognize;
+pub mod shadow;
 
 use std::path::{Path, PathBuf};
 

@@ -61,6 +61,8 @@ pub struct Model {
     pub types: Vec<Object>,
     pub sequences: Vec<Object>,
     pub tables: Vec<Table>,
+    /// SQLite's virtual tables, with their modules (their shadow tables are not in `tables`).
+    pub virtual_tables: Vec<(Object, String)>,
     /// Statements not managed: (file, what, its first line).
     pub not_managed: Vec<(String, String, String)>,
 }
@@ -278,6 +280,15 @@ impl Gathered<'_> {
                     .not_managed
                     .push((file, "index without a name".into(), first_line(sql)))
             }
+            What::VirtualTable { name, module } if self.dialect == Dialect::Sqlite => {
+                let o = object(name);
+                self.m.virtual_tables.push((o, module))
+            }
+            What::VirtualTable { .. } => {
+                self.m
+                    .not_managed
+                    .push((file, "virtual table".into(), first_line(sql)))
+            }
             What::AlterTable { table, action } => {
                 self.alters
                     .push((self.qualify(&table), action, sql.to_string()))
@@ -361,6 +372,14 @@ impl Gathered<'_> {
                 m.tables[t].extras.push(sql);
             }
         }
+        // A virtual table's shadow tables (which `.schema` prints) are its module's to make.
+        let shadows: Vec<Name> = m
+            .tables
+            .iter()
+            .filter(|t| super::shadow::is_shadow(&t.name, &m.virtual_tables))
+            .map(|t| t.name.clone())
+            .collect();
+        m.tables.retain(|t| !shadows.contains(&t.name));
         for ix in indexes {
             match find(&m.tables, &ix.table) {
                 Some(t) => m.tables[t].indexes.push(ix),

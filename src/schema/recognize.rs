@@ -68,6 +68,11 @@ pub enum What {
         /// columns to make one (`index_name`).
         unnamed: Option<(usize, Vec<String>)>,
     },
+    /// SQLite's `CREATE VIRTUAL TABLE ... USING module`: the module makes its shadow tables.
+    VirtualTable {
+        name: Name,
+        module: String,
+    },
     AlterTable {
         table: Name,
         action: Alter,
@@ -208,10 +213,28 @@ fn create(sql: &str, t: &[Token]) -> What {
         "FUNCTION" | "PROCEDURE" | "AGGREGATE" => What::NotManaged("function"),
         "TRIGGER" | "EVENT" => What::NotManaged("trigger"),
         "POLICY" => What::NotManaged("policy"),
-        "VIRTUAL" => What::NotManaged("virtual table"),
+        "VIRTUAL" => virtual_table(sql, t, after),
         "RULE" => What::NotManaged("rule"),
         "ROLE" | "USER" | "DATABASE" | "TABLESPACE" => What::NotManaged("role or database"),
         _ => What::NotManaged("statement"),
+    }
+}
+
+/// `CREATE VIRTUAL TABLE [IF NOT EXISTS] name USING module (...)` (SQLite); `k` is at `TABLE`.
+fn virtual_table(sql: &str, t: &[Token], k: usize) -> What {
+    if !t.get(k).is_some_and(|x| x.is(sql, "TABLE")) {
+        return What::NotManaged("virtual table");
+    }
+    let k = skip_if_exists(sql, t, k + 1);
+    let Some((name, k)) = name_at(sql, t, k) else {
+        return What::NotManaged("virtual table");
+    };
+    match (t.get(k), t.get(k + 1).and_then(|x| x.folded(sql))) {
+        (Some(using), Some(module)) if using.is(sql, "USING") => What::VirtualTable {
+            name,
+            module: module.to_lowercase(),
+        },
+        _ => What::NotManaged("virtual table"),
     }
 }
 
@@ -532,6 +555,13 @@ mod tests {
                 },
             ),
             ("CREATE VIEW v AS SELECT 1", What::NotManaged("view")),
+            (
+                "CREATE VIRTUAL TABLE IF NOT EXISTS event_search USING fts4 (event_id, body)\n/* event_search(event_id,body) */",
+                What::VirtualTable {
+                    name: n(None, "event_search"),
+                    module: "fts4".into(),
+                },
+            ),
             (
                 "CREATE OR REPLACE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
                 What::NotManaged("function"),

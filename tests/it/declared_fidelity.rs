@@ -196,3 +196,75 @@ fn a_difference_shows_for_as_long_as_it_exists(kind: Kind) {
     assert!(!out.contains("difference"), "{out}");
     assert!(!plan().contains("differs"));
 }
+
+/// SQLite's virtual tables (FTS4, FTS5, R*Tree) declared from `sqlite3 .schema` output, shadow
+/// tables and all: each virtual table is made by its module (its shadow tables with it, none
+/// made as a plain table), the next start has nothing to do, and `schema dump` writes the
+/// virtual tables without their shadows, a schema that rebuilds the same database.
+#[test]
+fn sqlite_virtual_tables_are_made_by_their_modules() {
+    let source = Case::sqlite();
+    source.execute(
+        "CREATE TABLE events (id INTEGER PRIMARY KEY, body TEXT);\n\
+         CREATE VIRTUAL TABLE event_search USING fts4 (event_id, body);\n\
+         CREATE VIRTUAL TABLE notes_fts USING fts5 (title, body);\n\
+         CREATE VIRTUAL TABLE boxes USING rtree (id, minx, maxx);",
+    );
+    let dot_schema = std::process::Command::new("sqlite3")
+        .arg(&source.db)
+        .arg(".schema")
+        .output()
+        .unwrap();
+    let dot_schema = String::from_utf8(dot_schema.stdout).unwrap();
+    assert!(dot_schema.contains("event_search_segdir"), "{dot_schema}");
+    let schema_of = |c: &Case| {
+        let mut s = c.column(
+            "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL AND name NOT LIKE 'schema_migrations%' ORDER BY name",
+        );
+        s.sort();
+        s
+    };
+
+    let c = Case::sqlite();
+    std::fs::create_dir_all(&c.migrations).unwrap();
+    c.declare("schema.sql", &dot_schema);
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(schema_of(&c), schema_of(&source), "{err}");
+    let records: Vec<String> = c.declared_records().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        records,
+        [
+            "schema.sql#table:event_search",
+            "schema.sql#table:notes_fts",
+            "schema.sql#table:boxes",
+            "schema.sql#table:events"
+        ],
+        "{err}"
+    );
+    c.execute("INSERT INTO event_search (event_id, body) VALUES ('e1', 'hello world')");
+    assert_eq!(
+        c.value("SELECT event_id FROM event_search WHERE body MATCH 'hello'"),
+        "e1"
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
+
+    // schema dump: the virtual tables, not their shadows; it rebuilds the same schema.
+    let mut dump = c.cmd();
+    dump.args(["schema", "dump"]);
+    let (code, dumped, err) = run(dump);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        dumped.contains("CREATE VIRTUAL TABLE event_search USING fts4")
+            && !dumped.contains("event_search_content"),
+        "{dumped}"
+    );
+    let rebuilt = Case::sqlite();
+    std::fs::create_dir_all(&rebuilt.migrations).unwrap();
+    rebuilt.declare("schema.sql", &dumped);
+    let (code, _, err) = run(rebuilt.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(schema_of(&rebuilt), schema_of(&source), "{err}");
+}

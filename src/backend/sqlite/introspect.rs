@@ -30,6 +30,12 @@ pub fn live(conn: &Connection) -> rusqlite::Result<Live> {
             r.get::<_, Option<String>>(3)?,
         ))
     })?;
+    // Virtual tables' shadow tables are their modules' (SQLite says which they are): not
+    // declared, not dumped (the virtual table's statement makes them).
+    let shadows: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_list WHERE schema = 'main' AND type = 'shadow'")?
+        .query_map([], |r| r.get::<_, String>(0))?
+        .collect::<Result<_, _>>()?;
     let mut tables = Vec::new();
     for row in rows {
         let (kind, name, table, sql) = row?;
@@ -41,7 +47,7 @@ pub fn live(conn: &Connection) -> rusqlite::Result<Live> {
         };
         live.relations.insert(n.clone(), k);
         match k {
-            'r' if !name.starts_with("sqlite_") => {
+            'r' if !name.starts_with("sqlite_") && !shadows.contains(&name) => {
                 if let Some(sql) = &sql {
                     live.statements.push((n.clone(), sql.clone()));
                 }
