@@ -248,6 +248,12 @@ pub trait Backend: Send {
     /// What the database has, as far as the declared schema is concerned.
     fn live_schema(&mut self) -> Result<Live, BackendError>;
 
+    /// What `schema dump` writes of the database (PostgreSQL: read with an empty search path,
+    /// and more than the declared schema compares).
+    fn dump_schema(&mut self) -> Result<Live, BackendError> {
+        self.live_schema()
+    }
+
     /// Whether the table holds a row.
     fn has_rows(&mut self, table: &Name) -> Result<bool, BackendError>;
 

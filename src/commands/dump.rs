@@ -15,7 +15,15 @@ pub fn run(s: &Settings) -> Finished {
     let dumps = fanout::map(&s.targets, s.jobs, |t| {
         let database = t.redacted();
         let read = backend::open(t, &open).and_then(|mut b| {
-            let live = b.live_schema()?;
+            let live = b.dump_schema()?;
+            if !live.dump.not_written.is_empty() {
+                tracing::warn!(
+                    database,
+                    "schema dump: {} object(s) not written (the declared schema does not make them yet: keep them in migrations): {}",
+                    live.dump.not_written.len(),
+                    live.dump.not_written.join("; ")
+                );
+            }
             let dialect = b.dialect();
             let ours = crate::schema::model::ours(&Name::from(&s.table), dialect, &live);
             Ok(dump::render(&live, dialect, &ours))

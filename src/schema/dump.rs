@@ -53,19 +53,38 @@ fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
             s.replace('"', "\"\"")
         );
     }
+    for item in &live.dump.not_written {
+        let _ = writeln!(out, "-- not written: {item}");
+    }
     for e in live.extensions.iter().filter(|e| *e != "plpgsql") {
-        let _ = writeln!(
-            out,
-            "CREATE EXTENSION IF NOT EXISTS \"{}\";",
-            e.replace('"', "\"\"")
-        );
+        let q = |s: &str| format!("\"{}\"", s.replace('"', "\"\""));
+        match live.dump.extension_schemas.get(e) {
+            Some(s) => {
+                let _ = writeln!(
+                    out,
+                    "CREATE EXTENSION IF NOT EXISTS {} WITH SCHEMA {};",
+                    q(e),
+                    q(s)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "CREATE EXTENSION IF NOT EXISTS {};", q(e));
+            }
+        }
     }
     for t in &live.type_defs {
         let _ = writeln!(out, "{t};");
     }
     for (n, kind) in &live.relations {
         if *kind == 'S' && !skip.contains(n) {
-            let _ = writeln!(out, "CREATE SEQUENCE {};", quoted(n));
+            match live.dump.sequence_defs.get(n) {
+                Some(sql) => {
+                    let _ = writeln!(out, "{sql};");
+                }
+                None => {
+                    let _ = writeln!(out, "CREATE SEQUENCE {};", quoted(n));
+                }
+            }
         }
     }
     out.push('\n');
@@ -108,5 +127,17 @@ fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
         .filter(|i| !i.constraint && !skip.contains(&i.table))
     {
         let _ = writeln!(out, "{};", i.sql);
+    }
+    for (sequence, column) in live
+        .dump
+        .sequence_owners
+        .iter()
+        .filter(|(s, _)| !skip.contains(s))
+    {
+        let _ = writeln!(
+            out,
+            "ALTER SEQUENCE {} OWNED BY {column};",
+            quoted(sequence)
+        );
     }
 }

@@ -507,6 +507,21 @@ pub struct Live {
     /// Where a name without a schema goes (PostgreSQL: `current_schema()`); `None`: the
     /// dialect's default.
     pub default_schema: Option<String>,
+    /// PostgreSQL, read for `schema dump` only.
+    pub dump: DumpExtras,
+}
+
+/// What `schema dump` writes beyond what the declared schema compares (PostgreSQL).
+#[derive(Debug, Clone, Default)]
+pub struct DumpExtras {
+    /// Each extension's schema.
+    pub extension_schemas: BTreeMap<String, String>,
+    /// Each sequence's `CREATE SEQUENCE`, every option written.
+    pub sequence_defs: BTreeMap<Name, String>,
+    /// Each `ALTER SEQUENCE ... OWNED BY` (sequence, `table.column` quoted).
+    pub sequence_owners: Vec<(Name, String)>,
+    /// The objects it cannot write yet (`function public.f(integer)`, `view public.v`).
+    pub not_written: Vec<String>,
 }
 
 impl Live {

@@ -268,3 +268,93 @@ fn sqlite_virtual_tables_are_made_by_their_modules() {
     assert_eq!(code, 0, "{err}");
     assert_eq!(schema_of(&rebuilt), schema_of(&source), "{err}");
 }
+
+/// `pg_dump --schema-only` of a database, without ownership, privileges and our own table.
+fn pg_dump(c: &Case) -> String {
+    let out = std::process::Command::new("pg_dump")
+        .args([
+            "--schema-only",
+            "--no-owner",
+            "--no-privileges",
+            "--exclude-table=public.schema_migrations*",
+        ])
+        .arg(&c.url)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("--") && !l.is_empty() && !l.starts_with("\\"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `schema dump` writes a schema that rebuilds the database: extensions in their own schema,
+/// expressions and types with their schemas, sequences with every option and their owners;
+/// `pg_dump` of the rebuilt database is the original's. What it cannot write yet (a function,
+/// a view, a policy, row level security) is named in a warning and in the dump, never left
+/// out silently.
+#[test]
+fn postgres_schema_dump_rebuilds_the_database() {
+    let source = Case::new(Kind::Postgres);
+    source.execute(
+        "CREATE SCHEMA ext;\n\
+         CREATE EXTENSION \"uuid-ossp\" WITH SCHEMA ext;\n\
+         CREATE SCHEMA app;\n\
+         CREATE TYPE app.mood AS ENUM ('a', 'b');\n\
+         CREATE SEQUENCE app.counter AS integer INCREMENT BY 5 MINVALUE 10 MAXVALUE 1000 START 10 CYCLE;\n\
+         CREATE TABLE app.items (id uuid DEFAULT ext.uuid_generate_v4() PRIMARY KEY, \
+           n integer DEFAULT nextval('app.counter'), m app.mood, serial_col serial);\n\
+         ALTER SEQUENCE app.counter OWNED BY app.items.n;\n\
+         CREATE INDEX ON app.items (m);\n\
+         CREATE TABLE app.tags (item uuid REFERENCES app.items, tag text NOT NULL);",
+    );
+    let dump = |c: &Case| {
+        let mut d = c.cmd();
+        d.args(["schema", "dump"]);
+        let (code, out, err) = run(d);
+        assert_eq!(code, 0, "{err}");
+        (out, err)
+    };
+    let (dumped, err) = dump(&source);
+    assert!(!err.contains("not written"), "{err}");
+    assert!(
+        dumped.contains("WITH SCHEMA \"ext\"") && dumped.contains("ext.uuid_generate_v4()"),
+        "{dumped}"
+    );
+    let rebuilt = Case::new(Kind::Postgres);
+    std::fs::create_dir_all(&rebuilt.migrations).unwrap();
+    rebuilt.declare("schema.sql", &dumped);
+    let (code, _, err) = run(rebuilt.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(pg_dump(&rebuilt), pg_dump(&source));
+    let (code, _, err) = run(rebuilt.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
+
+    // What it cannot write is named.
+    source.execute(
+        "CREATE FUNCTION app.f() RETURNS int LANGUAGE sql AS 'SELECT 1';\n\
+         CREATE VIEW app.v AS SELECT id FROM app.items;\n\
+         ALTER TABLE app.items ENABLE ROW LEVEL SECURITY;\n\
+         CREATE POLICY p ON app.items USING (true);",
+    );
+    let (dumped, err) = dump(&source);
+    for item in [
+        "function app.f()",
+        "view app.v",
+        "row level security on app.items",
+        "policy p on app.items",
+    ] {
+        assert!(err.contains(item), "{item}: {err}");
+        assert!(
+            dumped.contains(&format!("-- not written: {item}")),
+            "{dumped}"
+        );
+    }
+}

@@ -101,6 +101,76 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     Ok(live)
 }
 
+/// What `schema dump` writes: the live schema read as pg_dump reads it, with an empty search
+/// path (so every expression and type names its schema: `ext.uuid_generate_v4()`), and what
+/// only the dump needs: extensions' schemas, sequences' options and owners, and the objects
+/// it cannot write yet.
+pub fn for_dump(client: &mut Client) -> Result<Live, postgres::Error> {
+    // Where unqualified names go (our own tables among them) is the session's, not the dump's.
+    let current = rows(client, "SELECT current_schema()")?
+        .first()
+        .and_then(|r| r.first().cloned().flatten());
+    client.batch_execute("SET search_path = ''")?;
+    let read = live(client).and_then(|mut live| {
+        live.default_schema = current;
+        read_dump_extras(client, &mut live)?;
+        Ok(live)
+    });
+    client.batch_execute("RESET search_path")?;
+    read
+}
+
+fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
+    let d = &mut live.dump;
+    for r in rows(
+        client,
+        "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace",
+    )? {
+        d.extension_schemas.insert(text(&r, 0), text(&r, 1));
+    }
+    let sequences = format!(
+        "SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin,            s.seqmax, s.seqstart, s.seqcache, s.seqcycle          FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER}"
+    );
+    for r in rows(client, &sequences)? {
+        let n = name(&r, 0, 1);
+        let cycle = if truth(&r, 8) { " CYCLE" } else { "" };
+        let sql = format!(
+            "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{cycle}",
+            quoted(&n),
+            text(&r, 2),
+            text(&r, 3),
+            text(&r, 4),
+            text(&r, 5),
+            text(&r, 6),
+            text(&r, 7)
+        );
+        d.sequence_defs.insert(n, sql);
+    }
+    // 'a': a sequence a column owns (serial, OWNED BY); identity sequences ('i') go with
+    // their column.
+    let owners = format!(
+        "SELECT n.nspname, s.relname, quote_ident(tn.nspname) || '.' || quote_ident(t.relname)            || '.' || quote_ident(a.attname)          FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'            JOIN pg_namespace n ON n.oid = s.relnamespace            JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid          WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass            AND d.deptype = 'a' AND {USER} ORDER BY 1, 2"
+    );
+    for r in rows(client, &owners)? {
+        d.sequence_owners.push((name(&r, 0, 1), text(&r, 2)));
+    }
+    // Not an extension's member: what the user made.
+    let own = |class: &str, oid: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{class}'::regclass              AND e.objid = {oid} AND e.deptype = 'e')"
+        )
+    };
+    let not_written = format!(
+        "SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p            JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER} AND {}          UNION ALL SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '              ELSE 'foreign table ' END || c.oid::regclass::text FROM pg_class c            JOIN pg_namespace n ON n.oid = c.relnamespace            WHERE {USER} AND c.relkind IN ('v', 'm', 'f') AND {}          UNION ALL SELECT 'trigger ' || quote_ident(t.tgname) || ' on ' || t.tgrelid::regclass::text            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND NOT t.tgisinternal          UNION ALL SELECT 'policy ' || quote_ident(p.polname) || ' on ' || p.polrelid::regclass::text            FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER}          UNION ALL SELECT 'row level security on ' || c.oid::regclass::text FROM pg_class c            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relrowsecurity          UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' || quote_ident(s.stxname)            FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER}          UNION ALL SELECT 'partition ' || c.oid::regclass::text || ' of '              || i.inhparent::regclass::text || ' (written as a table of its own)'            FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relispartition          UNION ALL SELECT 'rule ' || quote_ident(r.rulename) || ' on ' || r.ev_class::regclass::text            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class            JOIN pg_namespace n ON n.oid = c.relnamespace            WHERE {USER} AND r.rulename <> '_RETURN'          UNION ALL SELECT 'event trigger ' || quote_ident(evtname) FROM pg_event_trigger          UNION ALL SELECT 'domain constraint ' || quote_ident(k.conname) || ' on '              || k.contypid::regtype::text FROM pg_constraint k            JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace            WHERE {USER} AND k.contypid <> 0          ORDER BY 1",
+        own("pg_proc", "p.oid"),
+        own("pg_class", "c.oid"),
+    );
+    for r in rows(client, &not_written)? {
+        d.not_written.push(text(&r, 0));
+    }
+    Ok(())
+}
+
 /// The user's enums and domains (their definitions) and composite types.
 fn read_types(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let types = format!(

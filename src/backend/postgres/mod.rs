@@ -861,6 +861,10 @@ impl Backend for Postgres {
         introspect::live(&mut self.client).map_err(|e| self.fail("cannot read the schema", &e))
     }
 
+    fn dump_schema(&mut self) -> Result<Live, BackendError> {
+        introspect::for_dump(&mut self.client).map_err(|e| self.fail("cannot read the schema", &e))
+    }
+
     fn has_rows(&mut self, table: &Name) -> Result<bool, BackendError> {
         introspect::has_rows(&mut self.client, table)
             .map_err(|e| self.fail("cannot count rows", &e))
