@@ -5,7 +5,7 @@ Started by bench/run.sh, or alone: /usr/bin/python3 bench/long_transaction.py [-
 [--binary PATH] (PATH also from MIGRATE_BENCH_BINARY; default: the static musl build).
 Needs psycopg 3 (Debian's python3-psycopg, in /usr/bin/python3: the script re-runs itself there
 when the python3 it was started with has none), hyperfine, and dbmate in $BENCH_CACHE/dbmate
-(bench/run.sh installs it; without it, dbmate's rows say "not installed").
+(bench/run.sh installs it; without it, dbmate's rows are left out).
 
   stall     On a throwaway PostgreSQL (bench.Postgres), a table `users` of 10,000 rows. A reader
             runs `SELECT count(*) FROM users` every 50 ms, each on its own (autocommit), and
@@ -17,10 +17,12 @@ when the python3 it was started with has none), hyperfine, and dbmate in $BENCH_
             the deploy's start and the column's appearance (target for ours: lock timeout +
             100 ms); the catch-up is the time from the blocker's COMMIT (taken just before it is
             sent) to the column being visible in pg_attribute (polled every 5 ms on a connection
-            of its own; target for ours: 1 s). Each runner ROUNDS times, in a shuffled order.
+            of its own; target for ours: 1 s). Ours 5 rounds, the others 3 (--quick: 2 each),
+            in a shuffled order, each on a fresh database.
   up 200    200 pending migrations (a CREATE TABLE and its index, or an ALTER TABLE ADD COLUMN
             on a table that was there before the run), median of interleaved single runs by
-            hyperfine; and a no-op start (everything applied, execs `true`). When the binary's
+            hyperfine (wall time, and our process's CPU time); and a no-op start (everything
+            applied, execs `true`), in alternating blocks of 5 runs. When the binary's
             --help has --lint, the same with --lint off, and the lint's cost in per cent
             (target: up ≤ 5%, no-op unchanged).
 
@@ -40,8 +42,10 @@ except ImportError:
     sys.exit("long_transaction.py needs psycopg 3: apt-get install python3-psycopg")
 
 import datetime
+import json
 import random
 import re
+import shlex
 import shutil
 import statistics
 import subprocess
@@ -63,6 +67,9 @@ DBMATE = bench.DBMATE
 PSQL = bench.PSQL
 QUICK = bench.QUICK
 ROUNDS = 2 if QUICK else 3
+# Ours' catch-up depends on where the COMMIT falls in its retry cycle (a 500 ms wait, then a
+# jittered pause): more rounds of ours than of the others, whose catch-up is immediate.
+ROUNDS_OURS = 2 if QUICK else 5
 ROWS = 10_000
 READ_EVERY = 0.050
 BLOCKER_OPEN = 8.0  # seconds the blocker's transaction stays open
@@ -207,8 +214,9 @@ def deploys(pg):
     runners = [r for r in RUNNERS if r != "dbmate" or DBMATE]
     order = random.Random(24)
     results = {r: [] for r in runners}
-    for r in range(ROUNDS):
-        for runner in order.sample(runners, len(runners)):
+    for r in range(max(ROUNDS, ROUNDS_OURS)):
+        due = [x for x in runners if r < (ROUNDS_OURS if x == "ours" else ROUNDS)]
+        for runner in order.sample(due, len(due)):
             results[runner].append(round_of(runner, pg, dirs, r))
     return results
 
@@ -249,34 +257,63 @@ def reset(pg, db):
             "-c", "CHECKPOINT"]
 
 
+def timed_once(argv, prepare, runs=1, warmup=0):
+    """hyperfine's (wall, user + system) seconds of argv: medians over runs; None when it fails."""
+    out = os.path.join(bench.WORK, "hf-lt.json")
+    cmd = ["hyperfine", "-N", "--style", "none", "--warmup", str(warmup), "--runs", str(runs), "--export-json", out]
+    if prepare:
+        cmd += ["--prepare", shlex.join(prepare)]
+    r = subprocess.run(cmd + [shlex.join(argv)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if r.returncode != 0:
+        log(f"  failed: {shlex.join(argv)}\n    {r.stderr.strip()[-400:]}")
+        return None
+    with open(out) as f:
+        res = json.load(f)["results"][0]
+    return res["median"], res["user"] + res["system"]
+
+
 def up_costs(pg):
-    """{(what, lint): seconds} of `up` with 200 pending and of a no-op start; lint is "default"
-    and, when the binary has --lint, "off"."""
+    """{(what, lint): [(wall, cpu), ...]} of `up` with 200 pending (one per round) and of a no-op
+    start (one entry: medians); lint is "default" and, when the binary has --lint, "off". Both
+    variants run on the same database, emptied before each `up`, alternating in an order
+    shuffled every round."""
     where = lint_flag()
     d = many_folder()
     variants = {"default": []}
     if where:
         variants["off"] = ["--lint", "off"]
+    db = "up200"
+    pg.create(db)
+    prep = reset(pg, db)
     jobs, noops = {}, {}
     for name, extra in variants.items():
-        db = f"up200_lint_{name}"
-        pg.create(db)
         pre = extra if where == "global" else []
         post = extra if where == "up" else []
-        jobs[name] = ([OURS] + pre + ["up"] + post + ["-d", pg.url(db), "-m", d], reset(pg, db))
+        jobs[name] = [OURS] + pre + ["up"] + post + ["-d", pg.url(db), "-m", d]
         noops[name] = [OURS] + pre + ["-d", pg.url(db), "-m", d, "--", "true"]
-    log(f"up 200: {UP_RUNS} interleaved rounds of {', '.join(variants)}" + ("" if where else " (no --lint here)"))
-    applied = bench.interleaved(jobs, UP_RUNS)
-    out = {}
+    log(f"up 200: {UP_RUNS} rounds of {', '.join(variants)}" + ("" if where else " (this binary has no --lint)"))
+    out = {("up", name): [] for name in variants}
+    order = random.Random(200)
+    for _ in range(UP_RUNS):
+        for name in order.sample(list(variants), len(variants)):
+            out[("up", name)].append(timed_once(jobs[name], prep))
+    bench.ensure(jobs["default"], prepare=prep)
+    # The no-op start too in alternating blocks of 5 runs (a block's median each).
     for name in variants:
-        out[("up", name)] = applied[name]
-        argv, prep = jobs[name]
-        bench.ensure(argv, prepare=prep)
-        out[("noop", name)] = bench.hyperfine(noops[name], NOOP_RUNS, warmup=3)
+        out[("noop", name)] = []
+    for _ in range(max(1, NOOP_RUNS // 5)):
+        for name in order.sample(list(variants), len(variants)):
+            out[("noop", name)].append(timed_once(noops[name], None, runs=5, warmup=1))
     return where, out
 
 
 # ---------------------------------------------------------------- report
+
+
+def stamp(line):
+    """The UTC time at the start of one of our log lines."""
+    m = re.match(r"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+)Z", line)
+    return datetime.datetime.fromisoformat(m.group(1)) if m else None
 
 
 def ms(s):
@@ -299,7 +336,8 @@ def report(results, where, costs):
              f"`SELECT count(*) FROM users` every {READ_EVERY * 1000:.0f} ms (autocommit); a blocker "
              f"(`nightly-report`) reads `users` and keeps its transaction open {BLOCKER_OPEN:.0f} s; the deploy "
              f"(`{MIGRATION.strip()}`) starts {DEPLOY_AFTER:.0f} s after it opened, so "
-             f"{BLOCKER_OPEN - DEPLOY_AFTER:.0f} s before its COMMIT. {ROUNDS} rounds per runner, shuffled.", "",
+             f"{BLOCKER_OPEN - DEPLOY_AFTER:.0f} s before its COMMIT. {ROUNDS_OURS} rounds of ours, {ROUNDS} of each "
+             "other runner, in a shuffled order, each on a fresh database.", "",
              "- **stall**: the longest reader query started while the migration was pending (from the deploy's "
              "start to the column's appearance)",
              "- **catch-up**: from the blocker's COMMIT to the column visible in `pg_attribute` (polled every 5 ms)",
@@ -332,28 +370,63 @@ def report(results, where, costs):
                   bool(ours) and all(r["rc"] == 0 and r["names_blocker"] for r in ours))]
     ex = next((r for r in ours if r["attempts"]), None)
     if ex:
-        warn = [l for l in ex["stderr"].splitlines() if "gave up waiting" in l]
-        lines += ["A retry as ours logged it (the first of one round):", "", "```", warn[0][:600], "```", ""]
+        gaps = []
+        for r in ours:
+            at = [stamp(l) for l in r["stderr"].splitlines() if "gave up waiting" in l]
+            gaps += [(b - a).total_seconds() for a, b in zip(at, at[1:]) if a and b]
+        lines += ["Ours' catch-up, round by round: " + ", ".join(ms(r["catch_up"]) for r in ours) +
+                  ". It depends on where the COMMIT falls: during an attempt's wait the ALTER gets its lock at "
+                  "once; during the pause before the next attempt (half to all of a pause that starts at 100 ms "
+                  "and doubles up to 1 s) it waits for the pause's end.", ""]
+        if gaps:
+            lines += [f"Between two of ours' retry warnings (the next attempt's {ms(LOCK_TIMEOUT)} wait and the "
+                      f"backoff before it), over all rounds: median {ms(statistics.median(gaps))}, "
+                      f"{ms(min(gaps))} to {ms(max(gaps))}.", ""]
+        lines += ["Ours' whole log of one round (stderr):", "", "```"]
+        lines += [l[:700] for l in ex["stderr"].splitlines()] + ["```", ""]
 
     lines += ["## `up` with 200 pending migrations, and a no-op start", "",
-              f"200 files on PostgreSQL (odd: a table and its index; even: a column on a table that was there before "
-              f"the run), `up` on an emptied schema: median of {UP_RUNS} interleaved single runs by hyperfine; "
-              f"no-op start (all applied, execs `true`): median of {NOOP_RUNS} runs.", ""]
+              f"200 files on PostgreSQL (odd: a table and its index; even: a column on `base`, a table of 1,000 "
+              f"rows that was there before the run), `up` on the database emptied before each run: {UP_RUNS} "
+              f"single runs by hyperfine per variant, alternating in a shuffled order; the no-op start (all "
+              f"applied, execs `true`): blocks of 5 hyperfine runs, {NOOP_RUNS} in all per variant, alternating. Wall time is mostly the server's; "
+              f"CPU is ours alone (user + system of our process), which is where a linter's cost shows.", ""]
+
+    def cell(what, name, i):
+        vals = [v[i] for v in costs[(what, name)] if v is not None]
+        if not vals or None in costs[(what, name)]:
+            return None, "failed"
+        med = statistics.median(vals)
+        text = f"{med * 1000:.1f} ms"
+        if len(vals) > 1:
+            text += f" ({min(vals) * 1000:.0f}–{max(vals) * 1000:.0f})"
+        return med, text
+
+    names = ["default", "off"] if where else ["default"]
+    def title(n, i):
+        what = "wall" if i == 0 else "our CPU"
+        if not where:
+            return what
+        return f"{what}, " + ("default (`--lint warn`)" if n == "default" else "`--lint off`")
+
+    head = "| | " + " | ".join(title(n, i) for n in names for i in (0, 1))
+    lines += [head + (" | the lint's cost, wall | the lint's cost, our CPU |" if where else " |"),
+              "|---|" + "---:|" * (len(names) * 2 + (2 if where else 0))]
+    for what, title in (("up", f"`up`, 200 pending (median, min–max of {UP_RUNS})"), ("noop", f"no-op start (median of {max(1, NOOP_RUNS // 5)} blocks of 5 runs)")):
+        cells = {(n, i): cell(what, n, i) for n in names for i in (0, 1)}
+        row = f"| {title} | " + " | ".join(cells[(n, i)][1] for n in names for i in (0, 1))
+        if where:
+            for i in (0, 1):
+                on, off = cells[("default", i)][0], cells[("off", i)][0]
+                row += " | " + ("n/a" if None in (on, off) else f"{(on - off) / off * 100:+.1f}%")
+        lines.append(row + " |")
     if where:
-        lines += ["| | default (`--lint warn`) | `--lint off` | the lint's cost |", "|---|---:|---:|---:|"]
-        for what, title in (("up", "`up`, 200 pending"), ("noop", "no-op start")):
-            on, off = costs[(what, "default")], costs[(what, "off")]
-            cost = "n/a" if None in (on, off) else f"{(on - off) / off * 100:+.1f}%"
-            lines.append(f"| {title} | {bench.ms(on)} | {bench.ms(off)} | {cost} |")
-        up_on, up_off = costs[("up", "default")], costs[("up", "off")]
-        verdicts.append(("lint: up of 200 ≤ 5% slower than --lint off",
-                         None not in (up_on, up_off) and up_on <= 1.05 * up_off))
+        on, off = cell("up", "default", 0)[0], cell("up", "off", 0)[0]
+        verdicts.append(("lint: up of 200 ≤ 5% slower than --lint off (wall, medians)",
+                         None not in (on, off) and on <= 1.05 * off))
     else:
-        lines += ["| | time |", "|---|---:|",
-                  f"| `up`, 200 pending | {bench.ms(costs[('up', 'default')])} |",
-                  f"| no-op start | {bench.ms(costs[('noop', 'default')])} |", "",
-                  "This binary's `--help` has no `--lint`: the lint's cost is not measured (the row appears when "
-                  "it has)."]
+        lines += ["", "This binary's `--help` has no `--lint`: the lint's cost is not measured (its columns appear "
+                  "when the binary has the flag; `--binary PATH` runs another build)."]
     lines += ["", "| target | |", "|---|---|"] + [f"| {t} | {'met' if ok else '**missed**'} |" for t, ok in verdicts]
     return "\n".join(lines) + "\n", verdicts
 
