@@ -10,7 +10,7 @@ when the python3 it was started with has none), hyperfine, and dbmate in $BENCH_
   stall     On a throwaway PostgreSQL (bench.Postgres), a table `users` of 10,000 rows. A reader
             runs `SELECT count(*) FROM users` every 50 ms, each on its own (autocommit), and
             records each query's latency. A blocker (application_name "nightly-report") reads
-            `users` in a transaction it keeps open for 8 s. 1 s after it opened, the deploy
+            `users` in a transaction it keeps open for 8 s ± 0.5 s. 1 s after it opened, the deploy
             starts: `ALTER TABLE users ADD COLUMN email text;`, run by ours with the defaults
             (`up`, --ddl-lock-timeout 500ms, --ddl-retry-for 10m), by dbmate (`up`) and by
             `psql -v ON_ERROR_STOP=1 -f`. The stall is the longest reader query started between
@@ -72,7 +72,10 @@ ROUNDS = 2 if QUICK else 3
 ROUNDS_OURS = 2 if QUICK else 5
 ROWS = 10_000
 READ_EVERY = 0.050
-BLOCKER_OPEN = 8.0  # seconds the blocker's transaction stays open
+BLOCKER_OPEN = 8.0  # seconds the blocker's transaction stays open, give or take JITTER
+# Where the COMMIT falls in ours' retry cycle decides its catch-up: a fixed 8 s would sample the
+# same phase every round, so each round's blocker stays open 8 s ± 0.5 s (seeded).
+JITTER = 0.5
 DEPLOY_AFTER = 1.0  # seconds after the blocker opened that the deploy starts
 LOCK_TIMEOUT = 0.5  # ours' default --ddl-lock-timeout
 MIGRATION = "ALTER TABLE users ADD COLUMN email text;\n"
@@ -110,6 +113,9 @@ def connect(pg, db, app, autocommit=True):
     return psycopg.connect(pg.url(db), application_name=app, autocommit=autocommit)
 
 
+JITTER_RNG = random.Random(8)
+
+
 def round_of(runner, pg, dirs, r):
     """One deploy behind the blocker: a dict of what was seen, times in seconds."""
     db = f"lt_{runner}_{r}"
@@ -138,11 +144,13 @@ def round_of(runner, pg, dirs, r):
             tick = max(tick, time.monotonic())
             time.sleep(max(0.0, tick - time.monotonic()))
 
+    hold = BLOCKER_OPEN + JITTER_RNG.uniform(-JITTER, JITTER)
+
     def blocker():
         blocker_conn.execute("SELECT count(*) FROM users").fetchone()
         seen["blocker_open"] = time.monotonic()
         opened.set()
-        time.sleep(BLOCKER_OPEN)
+        time.sleep(hold)
         seen["commit"] = time.monotonic()
         blocker_conn.commit()
 
@@ -327,15 +335,17 @@ def med_max(values):
     return ms(statistics.median(values)), ms(max(values))
 
 
-def report(results, where, costs):
+def report(results, where, costs, load):
     label = {"ours": "ours (defaults: lock timeout 500ms, retry for 10m)", "dbmate": "dbmate", "psql": "psql -f"}
     lines = ["# Deploy behind a long transaction", "",
              f"Measured {datetime.date.today()} on {os.cpu_count()} CPUs, PostgreSQL "
              f"{os.path.basename(os.path.dirname(bench.PG_BIN))}, `{os.path.basename(OURS)}` "
-             f"({os.path.getsize(OURS):,} bytes). `users` has {ROWS:,} rows; a reader runs "
+             f"({os.path.getsize(OURS):,} bytes), load average {load[0]:.2f} at the start and {load[1]:.2f} "
+             f"at the end (1 min). `users` has {ROWS:,} rows; a reader runs "
              f"`SELECT count(*) FROM users` every {READ_EVERY * 1000:.0f} ms (autocommit); a blocker "
-             f"(`nightly-report`) reads `users` and keeps its transaction open {BLOCKER_OPEN:.0f} s; the deploy "
-             f"(`{MIGRATION.strip()}`) starts {DEPLOY_AFTER:.0f} s after it opened, so "
+             f"(`nightly-report`) reads `users` and keeps its transaction open {BLOCKER_OPEN:.0f} s ± {JITTER} s "
+             f"(a different point of ours' retry cycle each round); the deploy "
+             f"(`{MIGRATION.strip()}`) starts {DEPLOY_AFTER:.0f} s after it opened, so about "
              f"{BLOCKER_OPEN - DEPLOY_AFTER:.0f} s before its COMMIT. {ROUNDS_OURS} rounds of ours, {ROUNDS} of each "
              "other runner, in a shuffled order, each on a fresh database.", "",
              "- **stall**: the longest reader query started while the migration was pending (from the deploy's "
@@ -440,13 +450,15 @@ def main():
     if not DBMATE:
         log("dbmate not installed (bench/run.sh installs it): its rows are left out")
     started = time.monotonic()
+    load = [os.getloadavg()[0]]
     pg = bench.Postgres()
     try:
         results = deploys(pg)
         where, costs = up_costs(pg)
     finally:
         pg.stop()
-    text, verdicts = report(results, where, costs)
+    load.append(os.getloadavg()[0])
+    text, verdicts = report(results, where, costs, load)
     out = os.path.join(bench.ROOT, "bench", "results", "long_transaction-quick.md" if QUICK else "long_transaction.md")
     with open(out, "w") as f:
         f.write(text)
