@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Startup and apply benchmark against the tools users would pick instead, then the rollout rows
 # (bench/rollout.py: replicas started together, a database that comes up late, many databases)
-# the declared schema's (bench/declared.py) and memory beside a large file (bench/memory.py).
+# the declared schema's (bench/declared.py), memory beside a large file (bench/memory.py) and a
+# deploy behind a long transaction (bench/long_transaction.py).
 #
 #   bash bench/run.sh            all scenarios, peers included (first run builds the peers: ~15 min)
 #   bash bench/run.sh --quick    fewer runs, no scaling (to bench/results/results-quick.md)
@@ -21,7 +22,8 @@ for pair in hyperfine:hyperfine gnuplot:gnuplot-nox sqlite3:sqlite3 /usr/bin/tim
   command -v "${pair%%:*}" >/dev/null 2>&1 || missing+=("${pair#*:}")
 done
 # sqitch drives its engines through Perl's DBI drivers.
-for pkg in libdbd-sqlite3-perl libdbd-pg-perl python3-venv musl-tools; do
+# python3-psycopg: bench/long_transaction.py's reader and blocker (psycopg 3, /usr/bin/python3).
+for pkg in libdbd-sqlite3-perl libdbd-pg-perl python3-venv musl-tools python3-psycopg; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
 done
 if ((${#missing[@]})); then
@@ -73,4 +75,8 @@ python3 bench/rollout.py "$@" || rc=1
 python3 bench/declared.py "$@" || rc=1
 # A no-op start whose folder holds a 100 MB seed file: peak memory.
 python3 bench/memory.py "$@" || rc=1
+# A deploy behind a long transaction (ours, dbmate, psql: the readers' stall, the catch-up), and
+# up of 200 pending migrations (with --lint off beside it when the binary has --lint). It runs
+# itself under /usr/bin/python3 when this python3 has no psycopg.
+python3 bench/long_transaction.py "$@" || rc=1
 exit $rc
