@@ -142,6 +142,7 @@ pub fn diff(
             ));
         }
     }
+    functions(&mut d, model, live, normalised, dialect);
     for (o, module) in &model.virtual_tables {
         if !live.relations.contains_key(&o.name) {
             let n = shown(&o.name, dialect);
@@ -198,6 +199,41 @@ pub fn diff(
     }
     d.changes.extend(foreign);
     d
+}
+
+/// Each declared function that is not there (by its name and its arguments' types, as the
+/// probe had the server read them; by its name alone when the probe could not make it):
+/// made with `check_function_bodies` off, as pg_dump does (a body may use a table made later).
+/// One that is there is never replaced.
+fn functions(
+    d: &mut Diff,
+    model: &Model,
+    live: &Live,
+    normalised: Option<&Live>,
+    dialect: Dialect,
+) {
+    for (i, f) in model.functions.iter().enumerate() {
+        let have = live.functions.get(&f.name);
+        let args = normalised.and_then(|p| p.function_identities.get(i).cloned().flatten());
+        let present = match (&args, have) {
+            (Some(args), Some(have)) => have.contains(args),
+            (None, Some(_)) => true,
+            (_, None) => false,
+        };
+        if present {
+            continue;
+        }
+        let n = shown(&f.name, dialect);
+        let object = match &args {
+            Some(args) => format!("{n}({args})"),
+            None => n,
+        };
+        d.changes.push(plain(
+            format!("{}#function:{object}", f.file),
+            format!("create function {object}"),
+            &format!("SET LOCAL check_function_bodies = off;\n{}", f.sql),
+        ));
+    }
 }
 
 /// The foreign keys of an existing table whose adding failed before and that are still not

@@ -75,6 +75,9 @@ fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
     for t in &live.type_defs {
         let _ = writeln!(out, "{t};");
     }
+    for f in &live.dump.function_defs {
+        let _ = writeln!(out, "{f};\n");
+    }
     for (n, kind) in &live.relations {
         if *kind == 'S' && !skip.contains(n) {
             match live.dump.sequence_defs.get(n) {

@@ -27,11 +27,12 @@ pub use recognize::Name;
 pub const STATE_ROW: &str = "#schema-state";
 
 /// The kinds of change a record name can hold after `#`.
-const KINDS: [&str; 9] = [
+const KINDS: [&str; 10] = [
     "schema",
     "extension",
     "type",
     "sequence",
+    "function",
     "table",
     "column",
     "index",

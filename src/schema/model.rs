@@ -15,6 +15,16 @@ pub struct Object {
     pub sql: String,
 }
 
+/// A declared function or procedure.
+#[derive(Debug, Clone)]
+pub struct Function {
+    pub name: Name,
+    pub file: String,
+    pub sql: String,
+    /// Where its name is in `sql`.
+    pub name_span: (usize, usize),
+}
+
 /// A declared index.
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -60,6 +70,9 @@ pub struct Model {
     pub extensions: Vec<Object>,
     pub types: Vec<Object>,
     pub sequences: Vec<Object>,
+    /// PostgreSQL: functions and procedures (made before the tables, whose defaults may call
+    /// them).
+    pub functions: Vec<Function>,
     pub tables: Vec<Table>,
     /// SQLite's virtual tables, with their modules (their shadow tables are not in `tables`).
     pub virtual_tables: Vec<(Object, String)>,
@@ -279,6 +292,20 @@ impl Gathered<'_> {
                 self.m
                     .not_managed
                     .push((file, "index without a name".into(), first_line(sql)))
+            }
+            What::Function { name, name_span } if self.dialect == Dialect::Postgres => {
+                let name = self.qualify(&name);
+                self.m.functions.push(Function {
+                    name,
+                    file,
+                    sql: sql.to_string(),
+                    name_span,
+                })
+            }
+            What::Function { .. } => {
+                self.m
+                    .not_managed
+                    .push((file, "function".into(), first_line(sql)))
             }
             What::VirtualTable { name, module } if self.dialect == Dialect::Sqlite => {
                 let o = object(name);
@@ -507,6 +534,12 @@ pub struct Live {
     /// Where a name without a schema goes (PostgreSQL: `current_schema()`); `None`: the
     /// dialect's default.
     pub default_schema: Option<String>,
+    /// PostgreSQL: each function's and procedure's argument types
+    /// (`pg_get_function_identity_arguments`), by name.
+    pub functions: BTreeMap<Name, Vec<String>>,
+    /// A probe's: the argument types of each declared function, in the model's order, as the
+    /// server read them (`None`: it could not make that function).
+    pub function_identities: Vec<Option<String>>,
     /// PostgreSQL, read for `schema dump` only.
     pub dump: DumpExtras,
 }
@@ -520,7 +553,9 @@ pub struct DumpExtras {
     pub sequence_defs: BTreeMap<Name, String>,
     /// Each `ALTER SEQUENCE ... OWNED BY` (sequence, `table.column` quoted).
     pub sequence_owners: Vec<(Name, String)>,
-    /// The objects it cannot write yet (`function public.f(integer)`, `view public.v`).
+    /// Each function's and procedure's `CREATE OR REPLACE FUNCTION` (`pg_get_functiondef`).
+    pub function_defs: Vec<String>,
+    /// The objects it cannot write yet (`view public.v`, `trigger t on public.x`).
     pub not_written: Vec<String>,
 }
 

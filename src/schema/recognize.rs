@@ -68,6 +68,12 @@ pub enum What {
         /// columns to make one (`index_name`).
         unnamed: Option<(usize, Vec<String>)>,
     },
+    /// `CREATE [OR REPLACE] FUNCTION|PROCEDURE name (...)`: where its name is in the text (a
+    /// probe makes the same function under another name, to learn its arguments' types).
+    Function {
+        name: Name,
+        name_span: (usize, usize),
+    },
     /// SQLite's `CREATE VIRTUAL TABLE ... USING module`: the module makes its shadow tables.
     VirtualTable {
         name: Name,
@@ -210,7 +216,16 @@ fn create(sql: &str, t: &[Token]) -> What {
         "TABLE" => table(sql, t, after),
         "INDEX" => index(sql, t, k, unique),
         "VIEW" | "MATERIALIZED" => What::NotManaged("view"),
-        "FUNCTION" | "PROCEDURE" | "AGGREGATE" => What::NotManaged("function"),
+        "FUNCTION" | "PROCEDURE" => match name_at(sql, t, after) {
+            Some((name, next)) if t.get(next).is_some_and(|x| x.kind == Kind::Punct(b'(')) => {
+                What::Function {
+                    name,
+                    name_span: (t[after].start, t[next - 1].end),
+                }
+            }
+            _ => What::NotManaged("function statement"),
+        },
+        "AGGREGATE" => What::NotManaged("aggregate"),
         "TRIGGER" | "EVENT" => What::NotManaged("trigger"),
         "POLICY" => What::NotManaged("policy"),
         "VIRTUAL" => virtual_table(sql, t, after),
@@ -563,8 +578,11 @@ mod tests {
                 },
             ),
             (
-                "CREATE OR REPLACE FUNCTION f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
-                What::NotManaged("function"),
+                "CREATE OR REPLACE FUNCTION public.f() RETURNS int AS $$ SELECT 1; $$ LANGUAGE sql",
+                What::Function {
+                    name: n(Some("public"), "f"),
+                    name_span: (27, 35),
+                },
             ),
             (
                 "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1",

@@ -69,7 +69,9 @@ pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
             FROM pg_namespace n WHERE n.nspname !~ '^pg_(toast_)?temp') \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(e.oid::int8), 0) FROM pg_extension e) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(t.oid::int8 + hashtext(t.typname)), 0) \
-            FROM pg_type t WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd'))";
+            FROM pg_type t WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd')) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.proname)), 0) \
+            FROM pg_proc p WHERE p.oid >= 16384)";
     Ok(rows(client, SQL)?
         .first()
         .map(|r| text(r, 0))
@@ -98,7 +100,33 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     read_columns(client, &mut live)?;
     read_indexes(client, &mut live)?;
     read_constraints(client, &mut live)?;
+    read_functions(client, &mut live)?;
     Ok(live)
+}
+
+/// Whether the catalog row `oid` of `class` belongs to an extension.
+fn extension_member(class: &str, oid: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{class}'::regclass \
+         AND e.objid = {oid} AND e.deptype = 'e')"
+    )
+}
+
+/// The user's functions and procedures (not an extension's), with their arguments' types.
+fn read_functions(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
+    let functions = format!(
+        "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p \
+           JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE {USER} AND p.prokind IN ('f', 'p') AND NOT {}",
+        extension_member("pg_proc", "p.oid")
+    );
+    for r in rows(client, &functions)? {
+        live.functions
+            .entry(name(&r, 0, 1))
+            .or_default()
+            .push(text(&r, 2));
+    }
+    Ok(())
 }
 
 /// What `schema dump` writes: the live schema read as pg_dump reads it, with an empty search
@@ -122,20 +150,23 @@ pub fn for_dump(client: &mut Client) -> Result<Live, postgres::Error> {
 
 fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let d = &mut live.dump;
-    for r in rows(
-        client,
-        "SELECT e.extname, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace",
-    )? {
+    let extensions = "SELECT e.extname, n.nspname FROM pg_extension e \
+         JOIN pg_namespace n ON n.oid = e.extnamespace";
+    for r in rows(client, extensions)? {
         d.extension_schemas.insert(text(&r, 0), text(&r, 1));
     }
     let sequences = format!(
-        "SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin,            s.seqmax, s.seqstart, s.seqcache, s.seqcycle          FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER}"
+        "SELECT n.nspname, c.relname, format_type(s.seqtypid, NULL), s.seqincrement, s.seqmin, \
+           s.seqmax, s.seqstart, s.seqcache, s.seqcycle \
+         FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER}"
     );
     for r in rows(client, &sequences)? {
         let n = name(&r, 0, 1);
         let cycle = if truth(&r, 8) { " CYCLE" } else { "" };
         let sql = format!(
-            "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} START WITH {} CACHE {}{cycle}",
+            "CREATE SEQUENCE {} AS {} INCREMENT BY {} MINVALUE {} MAXVALUE {} \
+             START WITH {} CACHE {}{cycle}",
             quoted(&n),
             text(&r, 2),
             text(&r, 3),
@@ -149,19 +180,66 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     // 'a': a sequence a column owns (serial, OWNED BY); identity sequences ('i') go with
     // their column.
     let owners = format!(
-        "SELECT n.nspname, s.relname, quote_ident(tn.nspname) || '.' || quote_ident(t.relname)            || '.' || quote_ident(a.attname)          FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'            JOIN pg_namespace n ON n.oid = s.relnamespace            JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace            JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid          WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass            AND d.deptype = 'a' AND {USER} ORDER BY 1, 2"
+        "SELECT n.nspname, s.relname, quote_ident(tn.nspname) || '.' || quote_ident(t.relname) \
+           || '.' || quote_ident(a.attname) \
+         FROM pg_depend d JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S' \
+           JOIN pg_namespace n ON n.oid = s.relnamespace \
+           JOIN pg_class t ON t.oid = d.refobjid JOIN pg_namespace tn ON tn.oid = t.relnamespace \
+           JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = d.refobjsubid \
+         WHERE d.classid = 'pg_class'::regclass AND d.refclassid = 'pg_class'::regclass \
+           AND d.deptype = 'a' AND {USER} ORDER BY 1, 2"
     );
     for r in rows(client, &owners)? {
         d.sequence_owners.push((name(&r, 0, 1), text(&r, 2)));
     }
     // Not an extension's member: what the user made.
-    let own = |class: &str, oid: &str| {
-        format!(
-            "NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{class}'::regclass              AND e.objid = {oid} AND e.deptype = 'e')"
-        )
-    };
+    let own = |class: &str, oid: &str| format!("NOT {}", extension_member(class, oid));
+    let functions = format!(
+        "SELECT pg_get_functiondef(p.oid) FROM pg_proc p \
+           JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE {USER} AND p.prokind IN ('f', 'p') AND {} ORDER BY n.nspname, p.proname, p.oid",
+        own("pg_proc", "p.oid")
+    );
+    for r in rows(client, &functions)? {
+        d.function_defs.push(text(&r, 0).trim_end().to_string());
+    }
     let not_written = format!(
-        "SELECT 'function ' || p.oid::regprocedure::text FROM pg_proc p            JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER} AND {}          UNION ALL SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view '              ELSE 'foreign table ' END || c.oid::regclass::text FROM pg_class c            JOIN pg_namespace n ON n.oid = c.relnamespace            WHERE {USER} AND c.relkind IN ('v', 'm', 'f') AND {}          UNION ALL SELECT 'trigger ' || quote_ident(t.tgname) || ' on ' || t.tgrelid::regclass::text            FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND NOT t.tgisinternal          UNION ALL SELECT 'policy ' || quote_ident(p.polname) || ' on ' || p.polrelid::regclass::text            FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER}          UNION ALL SELECT 'row level security on ' || c.oid::regclass::text FROM pg_class c            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relrowsecurity          UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' || quote_ident(s.stxname)            FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER}          UNION ALL SELECT 'partition ' || c.oid::regclass::text || ' of '              || i.inhparent::regclass::text || ' (written as a table of its own)'            FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid            JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relispartition          UNION ALL SELECT 'rule ' || quote_ident(r.rulename) || ' on ' || r.ev_class::regclass::text            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class            JOIN pg_namespace n ON n.oid = c.relnamespace            WHERE {USER} AND r.rulename <> '_RETURN'          UNION ALL SELECT 'event trigger ' || quote_ident(evtname) FROM pg_event_trigger          UNION ALL SELECT 'domain constraint ' || quote_ident(k.conname) || ' on '              || k.contypid::regtype::text FROM pg_constraint k            JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace            WHERE {USER} AND k.contypid <> 0          ORDER BY 1",
+        "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate ' ELSE 'window function ' END \
+             || p.oid::regprocedure::text FROM pg_proc p \
+           JOIN pg_namespace n ON n.oid = p.pronamespace \
+           WHERE {USER} AND p.prokind IN ('a', 'w') AND {} \
+         UNION ALL SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' \
+             ELSE 'foreign table ' END || c.oid::regclass::text FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE {USER} AND c.relkind IN ('v', 'm', 'f') AND {} \
+         UNION ALL SELECT 'trigger ' || quote_ident(t.tgname) || ' on ' \
+             || t.tgrelid::regclass::text \
+           FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND NOT t.tgisinternal \
+         UNION ALL SELECT 'policy ' || quote_ident(p.polname) || ' on ' \
+             || p.polrelid::regclass::text \
+           FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} \
+         UNION ALL SELECT 'row level security on ' || c.oid::regclass::text FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relrowsecurity \
+         UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' \
+             || quote_ident(s.stxname) \
+           FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER} \
+         UNION ALL SELECT 'partition ' || c.oid::regclass::text || ' of ' \
+             || i.inhparent::regclass::text || ' (written as a table of its own)' \
+           FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relispartition \
+         UNION ALL SELECT 'rule ' || quote_ident(r.rulename) || ' on ' \
+             || r.ev_class::regclass::text \
+           FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE {USER} AND r.rulename <> '_RETURN' \
+         UNION ALL SELECT 'event trigger ' || quote_ident(evtname) FROM pg_event_trigger \
+         UNION ALL SELECT 'domain constraint ' || quote_ident(k.conname) || ' on ' \
+             || k.contypid::regtype::text FROM pg_constraint k \
+           JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace \
+           WHERE {USER} AND k.contypid <> 0 \
+         ORDER BY 1",
         own("pg_proc", "p.oid"),
         own("pg_class", "c.oid"),
     );
@@ -349,6 +427,7 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
     enum Built {
         Table(Name),
         Index(Name, Name),
+        Function(usize),
     }
     let mut steps: Vec<(String, String, Built)> = Vec::new();
     for (i, t) in model.tables.iter().enumerate() {
@@ -376,6 +455,15 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
             }
         }
     }
+    // Each declared function made in our temporary schema, to read its arguments' types as the
+    // server spells them (bodies not checked: they may use what is not there yet).
+    for (i, f) in model.functions.iter().enumerate() {
+        let (a, b) = f.name_span;
+        let temp = format!("probe_f{i}");
+        let sql = format!("{}pg_temp.{temp}{}", &f.sql[..a], &f.sql[b..]);
+        steps.push((temp, sql, Built::Function(i)));
+    }
+    client.batch_execute("SET LOCAL check_function_bodies = off")?;
     // All at once (one round trip); statement by statement only when the server refuses one.
     let all: Vec<&str> = steps.iter().map(|(_, sql, _)| sql.as_str()).collect();
     let built: Vec<bool> = if attempt(client, &all.join(";\n"))? {
@@ -387,9 +475,13 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
         }
         built
     };
-    let mut out = Live::default();
+    let mut out = Live {
+        function_identities: vec![None; model.functions.len()],
+        ..Live::default()
+    };
     let mut by_temp = std::collections::HashMap::new();
     let mut indexes = std::collections::HashMap::new();
+    let mut functions = std::collections::HashMap::new();
     for ((temp, _, what), ok) in steps.into_iter().zip(built) {
         match what {
             Built::Table(n) if ok => {
@@ -398,7 +490,19 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
             Built::Index(ix, table) if ok => {
                 indexes.insert(temp, (ix, table));
             }
-            Built::Table(_) | Built::Index(..) => {}
+            Built::Function(i) if ok => {
+                functions.insert(temp, i);
+            }
+            Built::Table(_) | Built::Index(..) | Built::Function(_) => {}
+        }
+    }
+    if !functions.is_empty() {
+        let args = "SELECT p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p \
+             WHERE p.pronamespace = pg_my_temp_schema() AND p.proname LIKE 'probe\\_f%'";
+        for r in rows(client, args)? {
+            if let Some(&i) = functions.get(&text(&r, 0)) {
+                out.function_identities[i] = Some(text(&r, 1));
+            }
         }
     }
     let columns =
