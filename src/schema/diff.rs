@@ -198,7 +198,47 @@ pub fn diff(
         }
     }
     d.changes.extend(foreign);
+    views_and_triggers(&mut d, model, live, dialect);
     d
+}
+
+/// Each declared view (in the order declared: one may use another) and trigger that is not
+/// there, after every table. One that is there is never replaced.
+fn views_and_triggers(d: &mut Diff, model: &Model, live: &Live, dialect: Dialect) {
+    for (v, materialized) in &model.views {
+        let n = shown(&v.name, dialect);
+        let kind = if *materialized {
+            "materialized view"
+        } else {
+            "view"
+        };
+        let what = format!("create {kind} {n}");
+        let record = format!("{}#view:{n}", v.file);
+        match live.relations.get(&v.name) {
+            Some('v' | 'm') => {}
+            Some(k) => d.changes.push(refused(
+                record,
+                what,
+                &v.sql,
+                format!(
+                    "cannot create {kind} {n}: the name is taken by a {}",
+                    relkind(*k)
+                ),
+            )),
+            None => d.changes.push(plain(record, what, &v.sql)),
+        }
+    }
+    for t in &model.triggers {
+        if live.triggers.contains(&(t.table.clone(), t.name.clone())) {
+            continue;
+        }
+        let table = shown(&t.table, dialect);
+        d.changes.push(plain(
+            format!("{}#trigger:{table}.{}", t.file, t.name),
+            format!("create trigger {} on {table}", t.name),
+            &t.sql,
+        ));
+    }
 }
 
 /// Each declared function that is not there (by its name and its arguments' types, as the

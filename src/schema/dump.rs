@@ -143,4 +143,7 @@ fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
             quoted(sequence)
         );
     }
+    for v in &live.dump.view_defs {
+        let _ = writeln!(out, "\n{v};");
+    }
 }

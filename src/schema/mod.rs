@@ -27,7 +27,7 @@ pub use recognize::Name;
 pub const STATE_ROW: &str = "#schema-state";
 
 /// The kinds of change a record name can hold after `#`.
-const KINDS: [&str; 10] = [
+const KINDS: [&str; 12] = [
     "schema",
     "extension",
     "type",
@@ -37,6 +37,8 @@ const KINDS: [&str; 10] = [
     "column",
     "index",
     "constraint",
+    "view",
+    "trigger",
     "difference",
 ];
 

@@ -25,6 +25,15 @@ pub struct Function {
     pub name_span: (usize, usize),
 }
 
+/// A declared trigger.
+#[derive(Debug, Clone)]
+pub struct Trigger {
+    pub name: String,
+    pub table: Name,
+    pub file: String,
+    pub sql: String,
+}
+
 /// A declared index.
 #[derive(Debug, Clone)]
 pub struct Index {
@@ -74,6 +83,10 @@ pub struct Model {
     /// them).
     pub functions: Vec<Function>,
     pub tables: Vec<Table>,
+    /// Views, and whether each is materialized (made after every table).
+    pub views: Vec<(Object, bool)>,
+    /// Triggers (made after the views).
+    pub triggers: Vec<Trigger>,
     /// SQLite's virtual tables, with their modules (their shadow tables are not in `tables`).
     pub virtual_tables: Vec<(Object, String)>,
     /// Statements not managed: (file, what, its first line).
@@ -210,13 +223,18 @@ impl Gathered<'_> {
         let pieces = statements::split(&text);
         let mut i = 0;
         while i < pieces.len() {
-            let sql = pieces[i].1.trim();
+            let (start, piece) = pieces[i];
             i += 1;
-            let what = recognize(sql);
-            if matches!(what, What::NotManaged("trigger")) && self.dialect == Dialect::Sqlite {
+            let what = recognize(piece.trim());
+            if matches!(what, What::Trigger { .. }) && self.dialect == Dialect::Sqlite {
+                // A SQLite trigger's body holds semicolons: the statement runs to its END.
                 i = past_trigger(&pieces, i);
+                let (last, text_of_last) = pieces[i - 1];
+                let whole = text[start..last + text_of_last.len()].trim();
+                self.statement(&f.label, whole, recognize(whole));
+                continue;
             }
-            self.statement(&f.label, sql, what);
+            self.statement(&f.label, piece.trim(), what);
         }
     }
 
@@ -306,6 +324,19 @@ impl Gathered<'_> {
                 self.m
                     .not_managed
                     .push((file, "function".into(), first_line(sql)))
+            }
+            What::View { name, materialized } => {
+                let o = object(name);
+                self.m.views.push((o, materialized))
+            }
+            What::Trigger { name, table } => {
+                let table = self.qualify(&table);
+                self.m.triggers.push(Trigger {
+                    name: fold(&name, self.dialect),
+                    table,
+                    file,
+                    sql: sql.to_string(),
+                })
             }
             What::VirtualTable { name, module } if self.dialect == Dialect::Sqlite => {
                 let o = object(name);
@@ -534,6 +565,8 @@ pub struct Live {
     /// Where a name without a schema goes (PostgreSQL: `current_schema()`); `None`: the
     /// dialect's default.
     pub default_schema: Option<String>,
+    /// Every trigger: (its table, its name).
+    pub triggers: BTreeSet<(Name, String)>,
     /// PostgreSQL: each function's and procedure's argument types
     /// (`pg_get_function_identity_arguments`), by name.
     pub functions: BTreeMap<Name, Vec<String>>,
@@ -555,6 +588,8 @@ pub struct DumpExtras {
     pub sequence_owners: Vec<(Name, String)>,
     /// Each function's and procedure's `CREATE OR REPLACE FUNCTION` (`pg_get_functiondef`).
     pub function_defs: Vec<String>,
+    /// Each view's `CREATE [MATERIALIZED] VIEW`, then each trigger's `CREATE TRIGGER`.
+    pub view_defs: Vec<String>,
     /// The objects it cannot write yet (`view public.v`, `trigger t on public.x`).
     pub not_written: Vec<String>,
 }
@@ -605,7 +640,8 @@ mod tests {
         assert_eq!(t.indexes.len(), 1);
         assert_eq!(m.sequences.len(), 1);
         let listed: Vec<&str> = m.not_managed.iter().map(|n| n.1.as_str()).collect();
-        assert_eq!(listed, ["view", "index on a table not declared"]);
+        assert_eq!(listed, ["index on a table not declared"]);
+        assert_eq!(m.views.len(), 1);
     }
 
     #[test]
@@ -614,7 +650,13 @@ mod tests {
             "CREATE TABLE t (x);\nCREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 1; DELETE FROM t; END;\nCREATE INDEX i ON t (x);",
         );
         let m = Model::build(&[&f], Dialect::Sqlite);
-        assert_eq!(m.not_managed.len(), 1);
+        assert!(m.not_managed.is_empty());
+        assert_eq!(m.triggers.len(), 1);
+        assert!(
+            m.triggers[0].sql.ends_with("DELETE FROM t; END"),
+            "{:?}",
+            m.triggers
+        );
         assert_eq!(m.tables[0].indexes.len(), 1);
     }
 }

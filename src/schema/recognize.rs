@@ -74,6 +74,16 @@ pub enum What {
         name: Name,
         name_span: (usize, usize),
     },
+    /// `CREATE [MATERIALIZED] VIEW`.
+    View {
+        name: Name,
+        materialized: bool,
+    },
+    /// `CREATE TRIGGER name ... ON table` (SQLite: through its `END`).
+    Trigger {
+        name: String,
+        table: Name,
+    },
     /// SQLite's `CREATE VIRTUAL TABLE ... USING module`: the module makes its shadow tables.
     VirtualTable {
         name: Name,
@@ -215,7 +225,10 @@ fn create(sql: &str, t: &[Token]) -> What {
         },
         "TABLE" => table(sql, t, after),
         "INDEX" => index(sql, t, k, unique),
-        "VIEW" | "MATERIALIZED" => What::NotManaged("view"),
+        "VIEW" => view(sql, t, after, false),
+        "MATERIALIZED" if t.get(after).is_some_and(|x| x.is(sql, "VIEW")) => {
+            view(sql, t, skip_if_exists(sql, t, after + 1), true)
+        }
         "FUNCTION" | "PROCEDURE" => match name_at(sql, t, after) {
             Some((name, next)) if t.get(next).is_some_and(|x| x.kind == Kind::Punct(b'(')) => {
                 What::Function {
@@ -226,12 +239,41 @@ fn create(sql: &str, t: &[Token]) -> What {
             _ => What::NotManaged("function statement"),
         },
         "AGGREGATE" => What::NotManaged("aggregate"),
-        "TRIGGER" | "EVENT" => What::NotManaged("trigger"),
+        "TRIGGER" => trigger(sql, t, after),
+        "EVENT" => What::NotManaged("event trigger"),
         "POLICY" => What::NotManaged("policy"),
         "VIRTUAL" => virtual_table(sql, t, after),
         "RULE" => What::NotManaged("rule"),
         "ROLE" | "USER" | "DATABASE" | "TABLESPACE" => What::NotManaged("role or database"),
         _ => What::NotManaged("statement"),
+    }
+}
+
+/// `CREATE [OR REPLACE] [MATERIALIZED] VIEW name ...`; `k` is at the name.
+fn view(sql: &str, t: &[Token], k: usize, materialized: bool) -> What {
+    match name_at(sql, t, k) {
+        Some((name, _)) => What::View { name, materialized },
+        None => What::NotManaged("view"),
+    }
+}
+
+/// `CREATE [OR REPLACE] TRIGGER name ... ON table ...`; `k` is at the name.
+fn trigger(sql: &str, t: &[Token], k: usize) -> What {
+    let Some((name, mut j)) = name_at(sql, t, k) else {
+        return What::NotManaged("trigger");
+    };
+    while j < t.len() && !t[j].is(sql, "ON") {
+        j += 1;
+    }
+    match name_at(sql, t, j + 1) {
+        Some((table, _)) => What::Trigger {
+            name: name.name,
+            table: Name {
+                schema: table.schema.or(name.schema),
+                name: table.name,
+            },
+        },
+        None => What::NotManaged("trigger"),
     }
 }
 
@@ -569,7 +611,20 @@ mod tests {
                     unnamed: Some((13, vec!["x".into()])),
                 },
             ),
-            ("CREATE VIEW v AS SELECT 1", What::NotManaged("view")),
+            (
+                "CREATE VIEW v AS SELECT 1",
+                What::View {
+                    name: n(None, "v"),
+                    materialized: false,
+                },
+            ),
+            (
+                "CREATE MATERIALIZED VIEW IF NOT EXISTS s.m AS SELECT 1 WITH NO DATA",
+                What::View {
+                    name: n(Some("s"), "m"),
+                    materialized: true,
+                },
+            ),
             (
                 "CREATE VIRTUAL TABLE IF NOT EXISTS event_search USING fts4 (event_id, body)\n/* event_search(event_id,body) */",
                 What::VirtualTable {
@@ -585,8 +640,11 @@ mod tests {
                 },
             ),
             (
-                "CREATE TRIGGER tr AFTER INSERT ON t BEGIN SELECT 1",
-                What::NotManaged("trigger"),
+                "CREATE TRIGGER tr AFTER UPDATE OF a, b ON t BEGIN SELECT 1",
+                What::Trigger {
+                    name: "tr".into(),
+                    table: n(None, "t"),
+                },
             ),
             (
                 "INSERT INTO t VALUES (1)",

@@ -71,7 +71,9 @@ pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
         || ':' || (SELECT count(*) || ':' || coalesce(sum(t.oid::int8 + hashtext(t.typname)), 0) \
             FROM pg_type t WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd')) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.proname)), 0) \
-            FROM pg_proc p WHERE p.oid >= 16384)";
+            FROM pg_proc p WHERE p.oid >= 16384) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(t.oid::int8 + hashtext(t.tgname)), 0) \
+            FROM pg_trigger t WHERE NOT t.tgisinternal)";
     Ok(rows(client, SQL)?
         .first()
         .map(|r| text(r, 0))
@@ -101,7 +103,21 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     read_indexes(client, &mut live)?;
     read_constraints(client, &mut live)?;
     read_functions(client, &mut live)?;
+    read_triggers(client, &mut live)?;
     Ok(live)
+}
+
+/// The user's triggers (not a constraint's), by table.
+fn read_triggers(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
+    let triggers = format!(
+        "SELECT n.nspname, c.relname, t.tgname FROM pg_trigger t \
+           JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND NOT t.tgisinternal"
+    );
+    for r in rows(client, &triggers)? {
+        live.triggers.insert((name(&r, 0, 1), text(&r, 2)));
+    }
+    Ok(())
 }
 
 /// Whether the catalog row `oid` of `class` belongs to an extension.
@@ -203,19 +219,34 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     for r in rows(client, &functions)? {
         d.function_defs.push(text(&r, 0).trim_end().to_string());
     }
+    // Views in the order they were made (one may use another), then triggers.
+    let views = format!(
+        "SELECT CASE c.relkind WHEN 'm' THEN 'CREATE MATERIALIZED VIEW ' ELSE 'CREATE VIEW ' END \
+             || c.oid::regclass::text || ' AS\n' || rtrim(pg_get_viewdef(c.oid), ';') \
+             || CASE c.relkind WHEN 'm' THEN '\nWITH NO DATA' ELSE '' END \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND c.relkind IN ('v', 'm') AND {} ORDER BY c.oid",
+        own("pg_class", "c.oid")
+    );
+    for r in rows(client, &views)? {
+        d.view_defs.push(text(&r, 0));
+    }
+    let triggers = format!(
+        "SELECT pg_get_triggerdef(t.oid) FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND NOT t.tgisinternal ORDER BY c.oid, t.tgname"
+    );
+    for r in rows(client, &triggers)? {
+        d.view_defs.push(text(&r, 0));
+    }
     let not_written = format!(
         "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate ' ELSE 'window function ' END \
              || p.oid::regprocedure::text FROM pg_proc p \
            JOIN pg_namespace n ON n.oid = p.pronamespace \
            WHERE {USER} AND p.prokind IN ('a', 'w') AND {} \
-         UNION ALL SELECT CASE c.relkind WHEN 'v' THEN 'view ' WHEN 'm' THEN 'materialized view ' \
-             ELSE 'foreign table ' END || c.oid::regclass::text FROM pg_class c \
+         UNION ALL SELECT 'foreign table ' || c.oid::regclass::text FROM pg_class c \
            JOIN pg_namespace n ON n.oid = c.relnamespace \
-           WHERE {USER} AND c.relkind IN ('v', 'm', 'f') AND {} \
-         UNION ALL SELECT 'trigger ' || quote_ident(t.tgname) || ' on ' \
-             || t.tgrelid::regclass::text \
-           FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND NOT t.tgisinternal \
+           WHERE {USER} AND c.relkind = 'f' AND {} \
          UNION ALL SELECT 'policy ' || quote_ident(p.polname) || ' on ' \
              || p.polrelid::regclass::text \
            FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid \

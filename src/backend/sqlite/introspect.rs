@@ -20,7 +20,7 @@ pub fn live(conn: &Connection) -> rusqlite::Result<Live> {
     let mut live = Live::default();
     let mut stmt = conn.prepare(
         "SELECT type, name, tbl_name, sql FROM sqlite_master \
-         WHERE type IN ('table', 'index', 'view') ORDER BY rowid",
+         WHERE type IN ('table', 'index', 'view', 'trigger') ORDER BY rowid",
     )?;
     let rows = stmt.query_map([], |r| {
         Ok((
@@ -40,6 +40,14 @@ pub fn live(conn: &Connection) -> rusqlite::Result<Live> {
     for row in rows {
         let (kind, name, table, sql) = row?;
         let n = main_name(&name);
+        if kind == "trigger" {
+            live.triggers
+                .insert((main_name(&table), name.to_lowercase()));
+            if let Some(sql) = sql {
+                live.statements.push((n, sql));
+            }
+            continue;
+        }
         let k = match kind.as_str() {
             "table" => 'r',
             "index" => 'i',
@@ -52,6 +60,11 @@ pub fn live(conn: &Connection) -> rusqlite::Result<Live> {
                     live.statements.push((n.clone(), sql.clone()));
                 }
                 tables.push((n, name));
+            }
+            'v' => {
+                if let Some(sql) = sql {
+                    live.statements.push((n, sql));
+                }
             }
             'i' => {
                 live.indexes.insert(
