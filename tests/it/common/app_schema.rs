@@ -1,8 +1,12 @@
-//! A real application's schema for the round-trip tests: Zabbix 6.0's, 170-odd tables and
-//! 230-odd indexes, for PostgreSQL and for SQLite, as Debian ships them in
-//! `zabbix-server-pgsql` and `zabbix-proxy-sqlite3`. Fetched once with `apt-get download` (the
-//! packages are only unpacked, never installed) into the target folder; not kept in this
-//! repository.
+//! Real applications' schemas for the round-trip tests, each for PostgreSQL and for SQLite,
+//! fetched once into the target folder, not kept in this repository:
+//!
+//! - Zabbix 6.0's, 170-odd tables and 230-odd indexes, as Debian ships them in
+//!   `zabbix-server-pgsql` and `zabbix-proxy-sqlite3` (`apt-get download`: the packages are
+//!   only unpacked, never installed);
+//! - Synapse's (the Matrix server) full schema 72 of its main database, 130-odd tables,
+//!   sequences, a trigger function, and on SQLite an FTS4 table, as its wheel on PyPI ships
+//!   them (`pip download` into a venv of its own: the wheel is only read, never installed).
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -67,6 +71,70 @@ fn fetch() -> (PathBuf, PathBuf) {
         std::fs::write(&part, &out.stdout).unwrap();
         std::fs::rename(&part, to).unwrap();
     }
+    (pg, sqlite)
+}
+
+/// The Synapse release whose schema files the tests know.
+const SYNAPSE: &str = "matrix-synapse==1.163.2";
+
+/// Synapse's two full schema files: (PostgreSQL, SQLite).
+pub fn synapse() -> &'static (PathBuf, PathBuf) {
+    static FILES: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    FILES.get_or_init(fetch_synapse)
+}
+
+fn fetch_synapse() -> (PathBuf, PathBuf) {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("synapse-schema");
+    let pg = dir.join("full.sql.postgres");
+    let sqlite = dir.join("full.sql.sqlite");
+    if pg.exists() && sqlite.exists() {
+        return (pg, sqlite);
+    }
+    let venv = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("synapse-venv");
+    if !venv.join("bin/pip").exists() {
+        let ok = Command::new("/usr/bin/python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .expect("python3 -m venv");
+        assert!(ok.success(), "python3 -m venv (Debian: python3-venv)");
+    }
+    let work = tempfile::tempdir().unwrap();
+    let download = Command::new(venv.join("bin/pip"))
+        .args([
+            "download",
+            "-q",
+            "--no-deps",
+            "--only-binary=:all:",
+            SYNAPSE,
+            "-d",
+        ])
+        .arg(work.path())
+        .output()
+        .expect("pip");
+    assert!(
+        download.status.success(),
+        "cannot fetch Synapse's schema (pip download {SYNAPSE}): {}",
+        String::from_utf8_lossy(&download.stderr)
+    );
+    std::fs::create_dir_all(&dir).unwrap();
+    // The wheel is a zip: Python's zipfile reads the two files out of it.
+    let extract = format!(
+        "import glob, os, zipfile\n\
+         z = zipfile.ZipFile(glob.glob(os.path.join({work:?}, '*.whl'))[0])\n\
+         for ext in ('postgres', 'sqlite'):\n\
+         \x20   data = z.read('synapse/storage/schema/main/full_schemas/72/full.sql.' + ext)\n\
+         \x20   part = os.path.join({dir:?}, 'full.sql.' + ext + '.part')\n\
+         \x20   open(part, 'wb').write(data)\n\
+         \x20   os.rename(part, part[:-5])\n",
+        work = work.path().display().to_string(),
+        dir = dir.display().to_string(),
+    );
+    let ok = Command::new("/usr/bin/python3")
+        .args(["-c", &extract])
+        .status()
+        .unwrap();
+    assert!(ok.success(), "reading Synapse's wheel");
     (pg, sqlite)
 }
 
