@@ -228,16 +228,45 @@ fn views_and_triggers(d: &mut Diff, model: &Model, live: &Live, dialect: Dialect
             None => d.changes.push(plain(record, what, &v.sql)),
         }
     }
-    for t in &model.triggers {
-        if live.triggers.contains(&(t.table.clone(), t.name.clone())) {
-            continue;
+    for (kind, objects, there) in [
+        ("trigger", &model.triggers, &live.triggers),
+        ("policy", &model.policies, &live.policies),
+    ] {
+        for t in objects {
+            if there.contains(&(t.table.clone(), t.name.clone())) {
+                continue;
+            }
+            let table = shown(&t.table, dialect);
+            d.changes.push(plain(
+                format!("{}#{kind}:{table}.{}", t.file, t.name),
+                format!("create {kind} {} on {table}", t.name),
+                &t.sql,
+            ));
         }
-        let table = shown(&t.table, dialect);
-        d.changes.push(plain(
-            format!("{}#trigger:{table}.{}", t.file, t.name),
-            format!("create trigger {} on {table}", t.name),
-            &t.sql,
-        ));
+    }
+    // Row level security declared on a table that is there without it (a new table gets it
+    // with its creation).
+    for t in model
+        .tables
+        .iter()
+        .filter(|t| live.tables.contains_key(&t.name))
+    {
+        let have = live.row_security.get(&t.name);
+        for (force, sql) in &t.row_security {
+            let missing = match have {
+                None => true,
+                Some(forced) => *force && !forced,
+            };
+            if missing {
+                let n = shown(&t.name, dialect);
+                let what = if *force { "force" } else { "enable" };
+                d.changes.push(plain(
+                    format!("{}#rls:{n}.{what}", t.file),
+                    format!("{what} row level security on {n}"),
+                    sql,
+                ));
+            }
+        }
     }
 }
 
@@ -333,6 +362,7 @@ fn relkind(k: char) -> &'static str {
 fn new_table(t: &Table, live: &Live, n: &str, record: String) -> Change {
     let mut sql = vec![t.create.clone()];
     sql.extend(t.extras.iter().cloned());
+    sql.extend(t.row_security.iter().map(|(_, s)| s.clone()));
     sql.extend(
         t.indexes
             .iter()

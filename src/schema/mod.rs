@@ -27,7 +27,7 @@ pub use recognize::Name;
 pub const STATE_ROW: &str = "#schema-state";
 
 /// The kinds of change a record name can hold after `#`.
-const KINDS: [&str; 12] = [
+const KINDS: [&str; 14] = [
     "schema",
     "extension",
     "type",
@@ -39,6 +39,8 @@ const KINDS: [&str; 12] = [
     "constraint",
     "view",
     "trigger",
+    "policy",
+    "rls",
     "difference",
 ];
 

@@ -25,7 +25,7 @@ pub struct Function {
     pub name_span: (usize, usize),
 }
 
-/// A declared trigger.
+/// A declared trigger or policy: an object known by its table and its name.
 #[derive(Debug, Clone)]
 pub struct Trigger {
     pub name: String,
@@ -64,6 +64,8 @@ pub struct Table {
     pub foreign: Vec<(Option<String>, String)>,
     /// Constraint names its statements give (for "a new constraint on an existing table").
     pub constraint_names: Vec<String>,
+    /// Its `ALTER TABLE ... ENABLE / FORCE ROW LEVEL SECURITY` statements, with `force`.
+    pub row_security: Vec<(bool, String)>,
     /// Its `CREATE TABLE`'s own `PRIMARY KEY (...)` constraint, as written (it makes its
     /// columns NOT NULL, which a probe must see).
     pub primary_key: Option<String>,
@@ -87,6 +89,8 @@ pub struct Model {
     pub views: Vec<(Object, bool)>,
     /// Triggers (made after the views).
     pub triggers: Vec<Trigger>,
+    /// PostgreSQL: row level security policies (made after the triggers).
+    pub policies: Vec<Trigger>,
     /// SQLite's virtual tables, with their modules (their shadow tables are not in `tables`).
     pub virtual_tables: Vec<(Object, String)>,
     /// Statements not managed: (file, what, its first line).
@@ -338,6 +342,20 @@ impl Gathered<'_> {
                     sql: sql.to_string(),
                 })
             }
+            What::Policy { name, table } if self.dialect == Dialect::Postgres => {
+                let table = self.qualify(&table);
+                self.m.policies.push(Trigger {
+                    name,
+                    table,
+                    file,
+                    sql: sql.to_string(),
+                })
+            }
+            What::Policy { .. } => {
+                self.m
+                    .not_managed
+                    .push((file, "policy".into(), first_line(sql)))
+            }
             What::VirtualTable { name, module } if self.dialect == Dialect::Sqlite => {
                 let o = object(name);
                 self.m.virtual_tables.push((o, module))
@@ -398,6 +416,7 @@ impl Gathered<'_> {
             extras: Vec::new(),
             foreign: Vec::new(),
             constraint_names,
+            row_security: Vec::new(),
             primary_key: constraints
                 .iter()
                 .find(|c| {
@@ -487,6 +506,7 @@ fn attach_alter(m: &mut Model, table: &Name, action: Alter, sql: String, dialect
             t.defaults.insert(fold(&column, dialect), expr);
             t.extras.push(sql);
         }
+        Alter::RowSecurity { force } => t.row_security.push((force, sql)),
         Alter::Other => t.extras.push(sql),
     }
 }
@@ -567,6 +587,10 @@ pub struct Live {
     pub default_schema: Option<String>,
     /// Every trigger: (its table, its name).
     pub triggers: BTreeSet<(Name, String)>,
+    /// PostgreSQL: every policy, (its table, its name).
+    pub policies: BTreeSet<(Name, String)>,
+    /// PostgreSQL: the tables with row level security on, and whether it is forced.
+    pub row_security: BTreeMap<Name, bool>,
     /// PostgreSQL: each function's and procedure's argument types
     /// (`pg_get_function_identity_arguments`), by name.
     pub functions: BTreeMap<Name, Vec<String>>,

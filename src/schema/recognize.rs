@@ -28,6 +28,8 @@ pub enum Alter {
     SetDefault { column: String, expr: String },
     /// `OWNER TO`: skipped.
     Owner,
+    /// `ENABLE ROW LEVEL SECURITY` (`force`: `FORCE ROW LEVEL SECURITY`).
+    RowSecurity { force: bool },
     /// Anything else (identity, row level security, partitions): run with its new table only.
     Other,
 }
@@ -81,6 +83,11 @@ pub enum What {
     },
     /// `CREATE TRIGGER name ... ON table` (SQLite: through its `END`).
     Trigger {
+        name: String,
+        table: Name,
+    },
+    /// `CREATE POLICY name ON table ...` (PostgreSQL's row level security).
+    Policy {
         name: String,
         table: Name,
     },
@@ -241,7 +248,18 @@ fn create(sql: &str, t: &[Token]) -> What {
         "AGGREGATE" => What::NotManaged("aggregate"),
         "TRIGGER" => trigger(sql, t, after),
         "EVENT" => What::NotManaged("event trigger"),
-        "POLICY" => What::NotManaged("policy"),
+        "POLICY" => match (name_at(sql, t, after), ()) {
+            (Some((name, j)), ()) if t.get(j).is_some_and(|x| x.is(sql, "ON")) => {
+                match name_at(sql, t, j + 1) {
+                    Some((table, _)) => What::Policy {
+                        name: name.name,
+                        table,
+                    },
+                    None => What::NotManaged("policy"),
+                }
+            }
+            _ => What::NotManaged("policy"),
+        },
         "VIRTUAL" => virtual_table(sql, t, after),
         "RULE" => What::NotManaged("rule"),
         "ROLE" | "USER" | "DATABASE" | "TABLESPACE" => What::NotManaged("role or database"),
@@ -438,6 +456,8 @@ fn alter(sql: &str, t: &[Token]) -> What {
     };
     let action = match (word(k).as_str(), word(k + 1).as_str()) {
         ("OWNER", _) => Alter::Owner,
+        ("ENABLE", "ROW") => Alter::RowSecurity { force: false },
+        ("FORCE", "ROW") => Alter::RowSecurity { force: true },
         ("ADD", "CONSTRAINT") => {
             let name = t.get(k + 2).and_then(|x| x.folded(sql));
             let foreign = t[k..]

@@ -339,21 +339,74 @@ fn postgres_schema_dump_rebuilds_the_database() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
 
-    // What it cannot write is named.
+    // Views, row level security and policies are written too (and rebuild the same); what
+    // it cannot write yet is named.
     source.execute(
         "CREATE VIEW app.v AS SELECT id FROM app.items;\n\
          ALTER TABLE app.items ENABLE ROW LEVEL SECURITY;\n\
-         CREATE POLICY p ON app.items USING (true);",
+         ALTER TABLE app.items FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY p ON app.items USING (true);\n\
+         CREATE POLICY own ON app.tags AS RESTRICTIVE FOR UPDATE TO PUBLIC USING (tag <> 'x') WITH CHECK (tag <> 'y');\n\
+         CREATE STATISTICS app.st ON n, m FROM app.items;",
     );
     let (dumped, err) = dump(&source);
-    assert!(dumped.contains("CREATE VIEW app.v AS"), "{dumped}");
-    for item in ["row level security on app.items", "policy p on app.items"] {
-        assert!(err.contains(item), "{item}: {err}");
-        assert!(
-            dumped.contains(&format!("-- not written: {item}")),
-            "{dumped}"
-        );
-    }
+    assert!(
+        dumped.contains("CREATE VIEW app.v AS")
+            && dumped.contains("CREATE POLICY own ON app.tags AS RESTRICTIVE FOR UPDATE"),
+        "{dumped}"
+    );
+    assert!(err.contains("statistics object app.st"), "{err}");
+    assert!(
+        dumped.contains("-- not written: statistics object app.st"),
+        "{dumped}"
+    );
+    source.execute("DROP STATISTICS app.st");
+    let (dumped, err) = dump(&source);
+    assert!(!err.contains("not written"), "{err}");
+    let again = Case::new(Kind::Postgres);
+    std::fs::create_dir_all(&again.migrations).unwrap();
+    again.declare("schema.sql", &dumped);
+    let (code, _, err) = run(again.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(pg_dump(&again), pg_dump(&source));
+    let (code, _, err) = run(again.up_declared());
+    assert!(code == 0 && err.contains("up to date"), "{err}");
+}
+
+/// Row level security and policies declared on a table that is there without them: enabled
+/// (forced) and made, once; one dropped is made again.
+#[test]
+fn postgres_row_level_security_and_policies_are_declared() {
+    let c = Case::new(Kind::Postgres);
+    c.write(
+        "001_notes.sql",
+        "CREATE TABLE notes (id int PRIMARY KEY, owner text);",
+    );
+    assert_eq!(run(c.up()).0, 0);
+    c.declare(
+        "schema.sql",
+        "CREATE TABLE notes (id int PRIMARY KEY, owner text);\n\
+         ALTER TABLE notes ENABLE ROW LEVEL SECURITY;\n\
+         ALTER TABLE notes FORCE ROW LEVEL SECURITY;\n\
+         CREATE POLICY mine ON notes USING (owner = current_user);\n",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("enable row level security on notes")
+            && err.contains("force row level security on notes")
+            && err.contains("create policy mine on notes"),
+        "{err}"
+    );
+    assert_eq!(
+        c.value("SELECT relrowsecurity::text || relforcerowsecurity::text FROM pg_class WHERE relname = 'notes'"),
+        "truetrue"
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert!(code == 0 && err.contains("up to date"), "{err}");
+    c.execute("DROP POLICY mine ON notes");
+    let (code, _, err) = run(c.up_declared());
+    assert!(code == 0 && err.contains("applied 1,"), "{err}");
 }
 
 /// Functions and procedures are declared: each one missing is made (before the tables whose

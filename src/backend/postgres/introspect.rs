@@ -73,7 +73,12 @@ pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
         || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.proname)), 0) \
             FROM pg_proc p WHERE p.oid >= 16384) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(t.oid::int8 + hashtext(t.tgname)), 0) \
-            FROM pg_trigger t WHERE NOT t.tgisinternal)";
+            FROM pg_trigger t WHERE NOT t.tgisinternal) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.polname)), 0) \
+            FROM pg_policy p) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(c.oid::int8 \
+              + c.relforcerowsecurity::int), 0) \
+            FROM pg_class c WHERE c.relrowsecurity)";
     Ok(rows(client, SQL)?
         .first()
         .map(|r| text(r, 0))
@@ -116,6 +121,21 @@ fn read_triggers(client: &mut Client, live: &mut Live) -> Result<(), postgres::E
     );
     for r in rows(client, &triggers)? {
         live.triggers.insert((name(&r, 0, 1), text(&r, 2)));
+    }
+    let policies = format!(
+        "SELECT n.nspname, c.relname, p.polname FROM pg_policy p \
+           JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER}"
+    );
+    for r in rows(client, &policies)? {
+        live.policies.insert((name(&r, 0, 1), text(&r, 2)));
+    }
+    let secured = format!(
+        "SELECT n.nspname, c.relname, c.relforcerowsecurity FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relrowsecurity"
+    );
+    for r in rows(client, &secured)? {
+        live.row_security.insert(name(&r, 0, 1), truth(&r, 2));
     }
     Ok(())
 }
@@ -239,6 +259,33 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     for r in rows(client, &triggers)? {
         d.view_defs.push(text(&r, 0));
     }
+    // Row level security, then each policy as pg_dump writes it.
+    let secured = format!(
+        "SELECT 'ALTER TABLE ' || c.oid::regclass::text || ' ENABLE ROW LEVEL SECURITY' \
+             || CASE WHEN c.relforcerowsecurity THEN ';\nALTER TABLE ' || c.oid::regclass::text \
+                  || ' FORCE ROW LEVEL SECURITY' ELSE '' END \
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND c.relrowsecurity ORDER BY c.oid"
+    );
+    for r in rows(client, &secured)? {
+        d.view_defs.push(text(&r, 0));
+    }
+    let policies = format!(
+        "SELECT 'CREATE POLICY ' || quote_ident(p.polname) || ' ON ' || c.oid::regclass::text \
+             || CASE WHEN p.polpermissive THEN '' ELSE ' AS RESTRICTIVE' END \
+             || ' FOR ' || CASE p.polcmd WHEN 'r' THEN 'SELECT' WHEN 'a' THEN 'INSERT' \
+                  WHEN 'w' THEN 'UPDATE' WHEN 'd' THEN 'DELETE' ELSE 'ALL' END \
+             || CASE WHEN p.polroles = '{{0}}' THEN '' ELSE ' TO ' || \
+                  (SELECT string_agg(quote_ident(r.rolname), ', ') FROM pg_roles r \
+                   WHERE r.oid = ANY (p.polroles)) END \
+             || coalesce(' USING (' || pg_get_expr(p.polqual, p.polrelid) || ')', '') \
+             || coalesce(' WITH CHECK (' || pg_get_expr(p.polwithcheck, p.polrelid) || ')', '') \
+         FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} ORDER BY c.oid, p.polname"
+    );
+    for r in rows(client, &policies)? {
+        d.view_defs.push(text(&r, 0));
+    }
     let not_written = format!(
         "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate ' ELSE 'window function ' END \
              || p.oid::regprocedure::text FROM pg_proc p \
@@ -247,12 +294,6 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
          UNION ALL SELECT 'foreign table ' || c.oid::regclass::text FROM pg_class c \
            JOIN pg_namespace n ON n.oid = c.relnamespace \
            WHERE {USER} AND c.relkind = 'f' AND {} \
-         UNION ALL SELECT 'policy ' || quote_ident(p.polname) || ' on ' \
-             || p.polrelid::regclass::text \
-           FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid \
-           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} \
-         UNION ALL SELECT 'row level security on ' || c.oid::regclass::text FROM pg_class c \
-           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relrowsecurity \
          UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' \
              || quote_ident(s.stxname) \
            FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER} \
