@@ -172,6 +172,7 @@ pub fn diff(
                 }
                 d.changes
                     .push(new_table(t, live, &n, record(&t.file, "table", &n)));
+                foreign.extend(attaches(t, live, &n, dialect));
                 for (i, (name, sql)) in t.foreign.iter().enumerate() {
                     let c = name.clone().unwrap_or_else(|| format!("foreign{}", i + 1));
                     foreign.push(plain(
@@ -194,6 +195,7 @@ pub fn diff(
                     dialect,
                 );
                 foreign.extend(retried);
+                foreign.extend(attaches(t, live, &n, dialect));
             }
         }
     }
@@ -241,6 +243,17 @@ fn views_and_triggers(d: &mut Diff, model: &Model, live: &Live, dialect: Dialect
                 format!("{}#{kind}:{table}.{}", t.file, t.name),
                 format!("create {kind} {} on {table}", t.name),
                 &t.sql,
+            ));
+        }
+    }
+    // A partitioned index's partitions, once every index is made.
+    for (file, index, partition, sql) in &model.index_attaches {
+        if live.partition_of.get(partition) != Some(index) {
+            let (i, p) = (shown(index, dialect), shown(partition, dialect));
+            d.changes.push(plain(
+                format!("{file}#partition:{i}.{p}"),
+                format!("attach index {p} to {i}"),
+                sql,
             ));
         }
     }
@@ -303,6 +316,23 @@ fn functions(
             &format!("SET LOCAL check_function_bodies = off;\n{}", f.sql),
         ));
     }
+}
+
+/// A table's declared partitions that are not attached to it yet: attached after every new
+/// table exists (pg_dump writes each partition as a table of its own, then attaches it).
+fn attaches(t: &Table, live: &Live, n: &str, dialect: Dialect) -> Vec<Change> {
+    t.attaches
+        .iter()
+        .filter(|(p, _)| live.partition_of.get(p) != Some(&t.name))
+        .map(|(p, sql)| {
+            let p = shown(p, dialect);
+            plain(
+                format!("{}#partition:{n}.{p}", t.file),
+                format!("attach partition {p} to {n}"),
+                sql,
+            )
+        })
+        .collect()
 }
 
 /// The foreign keys of an existing table whose adding failed before and that are still not

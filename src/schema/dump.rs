@@ -109,7 +109,14 @@ fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
                 l
             })
             .collect();
-        let _ = writeln!(out, "{}\n);\n", lines.join(",\n"));
+        match live.dump.partition_keys.get(name) {
+            Some(key) => {
+                let _ = writeln!(out, "{}\n) PARTITION BY {key};\n", lines.join(",\n"));
+            }
+            None => {
+                let _ = writeln!(out, "{}\n);\n", lines.join(",\n"));
+            }
+        }
     }
     for (table, name, def) in live
         .constraint_defs
@@ -142,6 +149,9 @@ fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
             "ALTER SEQUENCE {} OWNED BY {column};",
             quoted(sequence)
         );
+    }
+    for a in &live.dump.attaches {
+        let _ = writeln!(out, "{a};");
     }
     for v in &live.dump.view_defs {
         let _ = writeln!(out, "\n{v};");

@@ -27,7 +27,7 @@ pub use recognize::Name;
 pub const STATE_ROW: &str = "#schema-state";
 
 /// The kinds of change a record name can hold after `#`.
-const KINDS: [&str; 14] = [
+const KINDS: [&str; 15] = [
     "schema",
     "extension",
     "type",
@@ -41,6 +41,7 @@ const KINDS: [&str; 14] = [
     "trigger",
     "policy",
     "rls",
+    "partition",
     "difference",
 ];
 

@@ -64,6 +64,9 @@ pub struct Table {
     pub foreign: Vec<(Option<String>, String)>,
     /// Constraint names its statements give (for "a new constraint on an existing table").
     pub constraint_names: Vec<String>,
+    /// Its `ALTER TABLE ... ATTACH PARTITION` statements, with the partition (run after every
+    /// new table exists).
+    pub attaches: Vec<(Name, String)>,
     /// Its `ALTER TABLE ... ENABLE / FORCE ROW LEVEL SECURITY` statements, with `force`.
     pub row_security: Vec<(bool, String)>,
     /// Its `CREATE TABLE`'s own `PRIMARY KEY (...)` constraint, as written (it makes its
@@ -89,6 +92,9 @@ pub struct Model {
     pub views: Vec<(Object, bool)>,
     /// Triggers (made after the views).
     pub triggers: Vec<Trigger>,
+    /// PostgreSQL: `ALTER INDEX ... ATTACH PARTITION`: (file, index, partition, statement), run
+    /// last.
+    pub index_attaches: Vec<(String, Name, Name, String)>,
     /// PostgreSQL: row level security policies (made after the triggers).
     pub policies: Vec<Trigger>,
     /// SQLite's virtual tables, with their modules (their shadow tables are not in `tables`).
@@ -342,6 +348,12 @@ impl Gathered<'_> {
                     sql: sql.to_string(),
                 })
             }
+            What::IndexAttach { index, partition } => {
+                let (index, partition) = (self.qualify(&index), self.qualify(&partition));
+                self.m
+                    .index_attaches
+                    .push((file, index, partition, sql.to_string()))
+            }
             What::Policy { name, table } if self.dialect == Dialect::Postgres => {
                 let table = self.qualify(&table);
                 self.m.policies.push(Trigger {
@@ -416,6 +428,7 @@ impl Gathered<'_> {
             extras: Vec::new(),
             foreign: Vec::new(),
             constraint_names,
+            attaches: Vec::new(),
             row_security: Vec::new(),
             primary_key: constraints
                 .iter()
@@ -507,6 +520,14 @@ fn attach_alter(m: &mut Model, table: &Name, action: Alter, sql: String, dialect
             t.extras.push(sql);
         }
         Alter::RowSecurity { force } => t.row_security.push((force, sql)),
+        Alter::AttachPartition { partition } => {
+            let partition = qualify_in(
+                &partition,
+                dialect,
+                &t.name.schema.clone().unwrap_or_default(),
+            );
+            t.attaches.push((partition, sql))
+        }
         Alter::Other => t.extras.push(sql),
     }
 }
@@ -587,6 +608,8 @@ pub struct Live {
     pub default_schema: Option<String>,
     /// Every trigger: (its table, its name).
     pub triggers: BTreeSet<(Name, String)>,
+    /// PostgreSQL: each partition (table or index) and what it is a partition of.
+    pub partition_of: BTreeMap<Name, Name>,
     /// PostgreSQL: every policy, (its table, its name).
     pub policies: BTreeSet<(Name, String)>,
     /// PostgreSQL: the tables with row level security on, and whether it is forced.
@@ -612,6 +635,10 @@ pub struct DumpExtras {
     pub sequence_owners: Vec<(Name, String)>,
     /// Each function's and procedure's `CREATE OR REPLACE FUNCTION` (`pg_get_functiondef`).
     pub function_defs: Vec<String>,
+    /// Each partitioned table's `PARTITION BY` key (`RANGE (at)`).
+    pub partition_keys: BTreeMap<Name, String>,
+    /// Each partition's `ALTER TABLE ONLY parent ATTACH PARTITION child bound`.
+    pub attaches: Vec<String>,
     /// Each view's `CREATE [MATERIALIZED] VIEW`, then each trigger's `CREATE TRIGGER`.
     pub view_defs: Vec<String>,
     /// The objects it cannot write yet (`view public.v`, `trigger t on public.x`).

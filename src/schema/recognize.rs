@@ -30,6 +30,8 @@ pub enum Alter {
     Owner,
     /// `ENABLE ROW LEVEL SECURITY` (`force`: `FORCE ROW LEVEL SECURITY`).
     RowSecurity { force: bool },
+    /// `ATTACH PARTITION child ...` (pg_dump writes partitions as tables, then attaches them).
+    AttachPartition { partition: Name },
     /// Anything else (identity, row level security, partitions): run with its new table only.
     Other,
 }
@@ -85,6 +87,11 @@ pub enum What {
     Trigger {
         name: String,
         table: Name,
+    },
+    /// `ALTER INDEX index ATTACH PARTITION partition`.
+    IndexAttach {
+        index: Name,
+        partition: Name,
     },
     /// `CREATE POLICY name ON table ...` (PostgreSQL's row level security).
     Policy {
@@ -447,6 +454,19 @@ fn alter(sql: &str, t: &[Token]) -> What {
             }
             return What::Skipped;
         }
+        // pg_dump's `ALTER INDEX parent ATTACH PARTITION child` (a partitioned index's tree).
+        "INDEX" => {
+            let k = skip_if_exists(sql, t, 2);
+            return match name_at(sql, t, k) {
+                Some((index, k)) if word(k) == "ATTACH" && word(k + 1) == "PARTITION" => {
+                    match name_at(sql, t, k + 2) {
+                        Some((partition, _)) => What::IndexAttach { index, partition },
+                        None => What::Skipped,
+                    }
+                }
+                _ => What::Skipped,
+            };
+        }
         _ => return What::Skipped,
     }
     let k = skip_if_exists(sql, t, 2);
@@ -456,6 +476,10 @@ fn alter(sql: &str, t: &[Token]) -> What {
     };
     let action = match (word(k).as_str(), word(k + 1).as_str()) {
         ("OWNER", _) => Alter::Owner,
+        ("ATTACH", "PARTITION") => match name_at(sql, t, k + 2) {
+            Some((partition, _)) => Alter::AttachPartition { partition },
+            None => Alter::Other,
+        },
         ("ENABLE", "ROW") => Alter::RowSecurity { force: false },
         ("FORCE", "ROW") => Alter::RowSecurity { force: true },
         ("ADD", "CONSTRAINT") => {

@@ -78,7 +78,9 @@ pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
             FROM pg_policy p) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(c.oid::int8 \
               + c.relforcerowsecurity::int), 0) \
-            FROM pg_class c WHERE c.relrowsecurity)";
+            FROM pg_class c WHERE c.relrowsecurity) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(i.inhrelid::int8 * 3 + i.inhparent::int8), 0) \
+            FROM pg_inherits i)";
     Ok(rows(client, SQL)?
         .first()
         .map(|r| text(r, 0))
@@ -121,6 +123,15 @@ fn read_triggers(client: &mut Client, live: &mut Live) -> Result<(), postgres::E
     );
     for r in rows(client, &triggers)? {
         live.triggers.insert((name(&r, 0, 1), text(&r, 2)));
+    }
+    let partitions = format!(
+        "SELECT n.nspname, c.relname, pn.nspname, p.relname FROM pg_inherits i \
+           JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
+           JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace \
+         WHERE {USER} AND c.relispartition"
+    );
+    for r in rows(client, &partitions)? {
+        live.partition_of.insert(name(&r, 0, 1), name(&r, 2, 3));
     }
     let policies = format!(
         "SELECT n.nspname, c.relname, p.polname FROM pg_policy p \
@@ -259,6 +270,25 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     for r in rows(client, &triggers)? {
         d.view_defs.push(text(&r, 0));
     }
+    // Partitioned tables' keys, and each partition's bound (written as pg_dump writes them:
+    // the partition a table of its own, attached at the end).
+    let keys = format!(
+        "SELECT n.nspname, c.relname, pg_get_partkeydef(c.oid) FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relkind = 'p'"
+    );
+    for r in rows(client, &keys)? {
+        d.partition_keys.insert(name(&r, 0, 1), text(&r, 2));
+    }
+    let bounds = format!(
+        "SELECT 'ALTER TABLE ONLY ' || i.inhparent::regclass::text || ' ATTACH PARTITION ' \
+             || c.oid::regclass::text || ' ' || pg_get_expr(c.relpartbound, c.oid) \
+         FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid \
+           JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND c.relispartition AND c.relkind IN ('r', 'p') ORDER BY c.oid"
+    );
+    for r in rows(client, &bounds)? {
+        d.attaches.push(text(&r, 0));
+    }
     // Row level security, then each policy as pg_dump writes it.
     let secured = format!(
         "SELECT 'ALTER TABLE ' || c.oid::regclass::text || ' ENABLE ROW LEVEL SECURITY' \
@@ -297,20 +327,12 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
          UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' \
              || quote_ident(s.stxname) \
            FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER} \
-         UNION ALL SELECT 'partition ' || c.oid::regclass::text || ' of ' \
-             || i.inhparent::regclass::text || ' (written as a table of its own)' \
-           FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid \
-           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relispartition \
          UNION ALL SELECT 'rule ' || quote_ident(r.rulename) || ' on ' \
              || r.ev_class::regclass::text \
            FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
            JOIN pg_namespace n ON n.oid = c.relnamespace \
            WHERE {USER} AND r.rulename <> '_RETURN' \
          UNION ALL SELECT 'event trigger ' || quote_ident(evtname) FROM pg_event_trigger \
-         UNION ALL SELECT 'domain constraint ' || quote_ident(k.conname) || ' on ' \
-             || k.contypid::regtype::text FROM pg_constraint k \
-           JOIN pg_type t ON t.oid = k.contypid JOIN pg_namespace n ON n.oid = t.typnamespace \
-           WHERE {USER} AND k.contypid <> 0 \
          ORDER BY 1",
         own("pg_proc", "p.oid"),
         own("pg_class", "c.oid"),
@@ -328,6 +350,11 @@ fn read_types(client: &mut Client, live: &mut Live) -> Result<(), postgres::Erro
            (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder) \
               FROM pg_enum e WHERE e.enumtypid = t.oid), \
            format_type(t.typbasetype, t.typtypmod) \
+             || coalesce(' DEFAULT ' || t.typdefault, '') \
+             || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END \
+             || coalesce((SELECT string_agg(' CONSTRAINT ' || quote_ident(k.conname) || ' ' \
+                  || pg_get_constraintdef(k.oid), '' ORDER BY k.conname) \
+                FROM pg_constraint k WHERE k.contypid = t.oid), '') \
          FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace \
          WHERE {USER} AND (t.typtype IN ('e', 'd') OR (t.typtype = 'c' AND \
            (SELECT c.relkind FROM pg_class c WHERE c.oid = t.typrelid) = 'c')) \
