@@ -296,16 +296,33 @@ fn functions(
 ) {
     for (i, f) in model.functions.iter().enumerate() {
         let have = live.functions.get(&f.name);
-        let args = normalised.and_then(|p| p.function_identities.get(i).cloned().flatten());
+        let probed = normalised.and_then(|p| p.function_identities.get(i).cloned().flatten());
+        let (args, body) = match probed {
+            Some((args, body)) => (Some(args), Some(body)),
+            None => (None, None),
+        };
         let present = match (&args, have) {
             (Some(args), Some(have)) => have.contains(args),
             (None, Some(_)) => true,
             (_, None) => false,
         };
+        let n = shown(&f.name, dialect);
         if present {
+            // There: never replaced, but a definition that differs is said.
+            if let (Some(args), Some(want)) = (&args, &body)
+                && let Some(have) = live.function_bodies.get(&(f.name.clone(), args.clone()))
+                && have != want
+            {
+                d.differences.push(Difference {
+                    file: f.file.clone(),
+                    object: format!("function {n}({args})"),
+                    text: format!(
+                        "function {n}({args}) differs from its declaration (its result, language, attributes or body): not replaced (write a migration: CREATE OR REPLACE FUNCTION)"
+                    ),
+                });
+            }
             continue;
         }
-        let n = shown(&f.name, dialect);
         let object = match &args {
             Some(args) => format!("{n}({args})"),
             None => n,

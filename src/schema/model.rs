@@ -617,9 +617,13 @@ pub struct Live {
     /// PostgreSQL: each function's and procedure's argument types
     /// (`pg_get_function_identity_arguments`), by name.
     pub functions: BTreeMap<Name, Vec<String>>,
+    /// PostgreSQL: each function's definition as compared (its result, language, volatility
+    /// and body), by (name, arguments' types).
+    pub function_bodies: BTreeMap<(Name, String), String>,
     /// A probe's: the argument types of each declared function, in the model's order, as the
-    /// server read them (`None`: it could not make that function).
-    pub function_identities: Vec<Option<String>>,
+    /// server read them (`None`: it could not make that function), with its definition as
+    /// compared.
+    pub function_identities: Vec<Option<(String, String)>>,
     /// PostgreSQL, read for `schema dump` only.
     pub dump: DumpExtras,
 }

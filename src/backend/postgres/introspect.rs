@@ -151,6 +151,14 @@ fn read_triggers(client: &mut Client, live: &mut Live) -> Result<(), postgres::E
     Ok(())
 }
 
+/// A function's definition as compared with its declaration: what it returns, its language,
+/// volatility, strictness and security, and its body (the same query for live functions and
+/// the probe's, so that both are described alike).
+const FUNCTION_BODY: &str = "coalesce(pg_get_function_result(p.oid), 'procedure') \
+     || ' language ' || (SELECT l.lanname FROM pg_language l WHERE l.oid = p.prolang) \
+     || ' ' || p.provolatile::text || p.proisstrict::text || p.prosecdef::text || ': ' \
+     || btrim(p.prosrc, E' \\n\\t')";
+
 /// Whether the catalog row `oid` of `class` belongs to an extension.
 fn extension_member(class: &str, oid: &str) -> String {
     format!(
@@ -162,16 +170,18 @@ fn extension_member(class: &str, oid: &str) -> String {
 /// The user's functions and procedures (not an extension's), with their arguments' types.
 fn read_functions(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let functions = format!(
-        "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p \
-           JOIN pg_namespace n ON n.oid = p.pronamespace \
+        "SELECT n.nspname, p.proname, pg_get_function_identity_arguments(p.oid), {FUNCTION_BODY} \
+         FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace \
          WHERE {USER} AND p.prokind IN ('f', 'p') AND NOT {}",
         extension_member("pg_proc", "p.oid")
     );
     for r in rows(client, &functions)? {
+        let n = name(&r, 0, 1);
         live.functions
-            .entry(name(&r, 0, 1))
+            .entry(n.clone())
             .or_default()
             .push(text(&r, 2));
+        live.function_bodies.insert((n, text(&r, 2)), text(&r, 3));
     }
     Ok(())
 }
@@ -596,11 +606,14 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
         }
     }
     if !functions.is_empty() {
-        let args = "SELECT p.proname, pg_get_function_identity_arguments(p.oid) FROM pg_proc p \
-             WHERE p.pronamespace = pg_my_temp_schema() AND p.proname LIKE 'probe\\_f%'";
-        for r in rows(client, args)? {
+        let args = format!(
+            "SELECT p.proname, pg_get_function_identity_arguments(p.oid), {FUNCTION_BODY} \
+             FROM pg_proc p \
+             WHERE p.pronamespace = pg_my_temp_schema() AND p.proname LIKE 'probe\\_f%'"
+        );
+        for r in rows(client, &args)? {
             if let Some(&i) = functions.get(&text(&r, 0)) {
-                out.function_identities[i] = Some(text(&r, 1));
+                out.function_identities[i] = Some((text(&r, 1), text(&r, 2)));
             }
         }
     }
