@@ -23,6 +23,7 @@ pub fn run(s: &Settings) -> Finished {
         Some(match Opened::open(t, &open) {
             Ok(mut o) => {
                 let mut found = check_records(&database, &o.entries(&catalog));
+                found.extend(check_declared_records(&database, &o.records));
                 match o.history(s.adopt, &s.table) {
                     Ok(super::History::Refuse(why)) => {
                         found.push(problem(&database, why.to_string()))
@@ -36,9 +37,16 @@ pub fn run(s: &Settings) -> Finished {
         })
     });
     let mut unreadable = false;
+    let mut notes = Vec::new();
     for c in checked {
         match c {
-            Ok(p) => problems.extend(p),
+            Ok(p) => {
+                // A difference kept from the last run without --schema-strict: said, but not a
+                // problem.
+                let (n, p): (Vec<_>, Vec<_>) = p.into_iter().partition(|p| p.note);
+                notes.extend(n);
+                problems.extend(p)
+            }
             Err(p) => {
                 unreadable = true;
                 problems.push(p);
@@ -49,12 +57,18 @@ pub fn run(s: &Settings) -> Finished {
     for p in &problems {
         let _ = writeln!(out, "{p}");
     }
+    for n in &notes {
+        let _ = writeln!(out, "note: {n}");
+    }
     if problems.is_empty() {
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let declared = declared_summary(s)
+            .map(|d| format!(", {d}"))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
-            "ok: {} migrations in {}, {} checked",
+            "ok: {} migrations in {}{declared}, {} checked",
             catalog.migrations.len(),
             plural(s.dirs.len(), "directory", "directories"),
             plural(s.targets.len(), "database", "databases"),
@@ -71,6 +85,8 @@ pub fn run(s: &Settings) -> Finished {
 pub struct Problem {
     pub place: String,
     pub what: String,
+    /// Said, but not a problem (exit 0): a difference kept without `--schema-strict`.
+    pub note: bool,
 }
 
 impl std::fmt::Display for Problem {
@@ -83,7 +99,68 @@ fn problem(place: impl Into<String>, what: impl Into<String>) -> Problem {
     Problem {
         place: place.into(),
         what: what.into(),
+        note: false,
     }
+}
+
+/// The declared schema's records as the last run left them: a change that failed, or a
+/// difference under `--schema-strict`, is a problem; a difference kept without it, a note.
+fn check_declared_records(database: &str, records: &[crate::plan::Record]) -> Vec<Problem> {
+    records
+        .iter()
+        .filter(|r| crate::schema::is_change_record(&r.name))
+        .filter_map(|r| {
+            let error = r
+                .error_message
+                .as_deref()
+                .unwrap_or("(no message recorded)");
+            let difference = crate::schema::is_difference_record(&r.name);
+            match (r.success, difference) {
+                (false, _) => Some(problem(
+                    format!("{database}: {}", r.name),
+                    format!("failed at the last run: {error}"),
+                )),
+                (true, true) => Some(Problem {
+                    note: true,
+                    ..problem(
+                        format!("{database}: {}", r.name),
+                        format!("at the last run: {error}"),
+                    )
+                }),
+                (true, false) => None,
+            }
+        })
+        .collect()
+}
+
+/// What `validate` checked of the declared schema, for its summary: `declared schema: 2
+/// files, 130 tables, 250 indexes, 4 functions, ...` (`None` without `--schema`).
+fn declared_summary(s: &Settings) -> Option<String> {
+    use crate::schema::{Declared, Model};
+    use crate::source::Dialect;
+    if s.schema.is_empty() {
+        return None;
+    }
+    let declared = Declared::read(&s.schema).ok()?;
+    let m = Model::build(&declared.for_dialect(Dialect::Postgres), Dialect::Postgres);
+    let indexes: usize = m.tables.iter().map(|t| t.indexes.len()).sum();
+    let counts = [
+        (declared.files.len(), "file", "files"),
+        (m.tables.len(), "table", "tables"),
+        (indexes, "index", "indexes"),
+        (m.types.len(), "type", "types"),
+        (m.sequences.len(), "sequence", "sequences"),
+        (m.functions.len(), "function", "functions"),
+        (m.views.len(), "view", "views"),
+        (m.triggers.len(), "trigger", "triggers"),
+        (m.policies.len(), "policy", "policies"),
+    ];
+    let listed: Vec<String> = counts
+        .iter()
+        .filter(|(n, _, _)| *n > 0)
+        .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
+        .collect();
+    Some(format!("declared schema: {}", listed.join(", ")))
 }
 
 /// Problems of the declared schema's files: unreadable, a table, column or index declared
@@ -135,7 +212,11 @@ fn check_declared(s: &Settings) -> Vec<Problem> {
             }
         }
         for (file, what, line) in &m.not_managed {
-            if what == "statement" || what.ends_with(" statement") || what.contains("not declared")
+            // Data (INSERT ...) is left to migrations, not a declaration gone wrong.
+            if what != "data statement"
+                && (what == "statement"
+                    || what.ends_with(" statement")
+                    || what.contains("not declared"))
             {
                 let place = if file.is_empty() { "--schema" } else { file };
                 report(

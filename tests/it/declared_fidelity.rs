@@ -171,6 +171,22 @@ fn a_difference_shows_for_as_long_as_it_exists(kind: Kind) {
             "{out}"
         );
     }
+    let validate = || {
+        let mut v = c.cmd();
+        v.arg("validate")
+            .arg("--schema")
+            .arg(c.dir.path().join("schema.sql"));
+        let (code, out, _) = run(v);
+        (code, out)
+    };
+    let (code, out) = validate();
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("note: ")
+            && out.contains("schema.sql#difference:index t_i: at the last run: index t_i differs")
+            && out.contains("declared schema: 1 file, 1 table, 1 index"),
+        "{out}"
+    );
     // Strict: a failure on every start while it lasts.
     for _ in 0..2 {
         let mut strict = c.up_declared();
@@ -185,6 +201,9 @@ fn a_difference_shows_for_as_long_as_it_exists(kind: Kind) {
             "{out}"
         );
     }
+    let (code, out) = validate();
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("schema.sql#difference:index t_i: failed at the last run"), "{out}");
     // Made as declared: the record goes, strict passes, status is clean.
     c.execute("DROP INDEX t_i; CREATE INDEX t_i ON t (a);");
     let mut strict = c.up_declared();
