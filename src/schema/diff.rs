@@ -200,14 +200,21 @@ pub fn diff(
         }
     }
     d.changes.extend(foreign);
-    views_and_triggers(&mut d, model, live, dialect);
+    views_and_triggers(&mut d, model, live, normalised, dialect);
     d
 }
 
 /// Each declared view (in the order declared: one may use another) and trigger that is not
 /// there, after every table. One that is there is never replaced.
-fn views_and_triggers(d: &mut Diff, model: &Model, live: &Live, dialect: Dialect) {
-    for (v, materialized) in &model.views {
+fn views_and_triggers(
+    d: &mut Diff,
+    model: &Model,
+    live: &Live,
+    normalised: Option<&Live>,
+    dialect: Dialect,
+) {
+    for view in &model.views {
+        let (v, materialized) = (&view.object, &view.materialized);
         let n = shown(&v.name, dialect);
         let kind = if *materialized {
             "materialized view"
@@ -217,7 +224,20 @@ fn views_and_triggers(d: &mut Diff, model: &Model, live: &Live, dialect: Dialect
         let what = format!("create {kind} {n}");
         let record = format!("{}#view:{n}", v.file);
         match live.relations.get(&v.name) {
-            Some('v' | 'm') => {}
+            Some('v' | 'm') => {
+                let want = normalised.and_then(|p| p.view_queries.get(&v.name));
+                if let (Some(want), Some(have)) = (want, live.view_queries.get(&v.name))
+                    && want != have
+                {
+                    d.differences.push(Difference {
+                        file: v.file.clone(),
+                        object: format!("view {n}"),
+                        text: format!(
+                            "view {n} differs from its declaration (its query): not replaced (write a migration: CREATE OR REPLACE VIEW)"
+                        ),
+                    });
+                }
+            }
             Some(k) => d.changes.push(refused(
                 record,
                 what,

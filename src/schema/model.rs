@@ -25,6 +25,15 @@ pub struct Function {
     pub name_span: (usize, usize),
 }
 
+/// A declared view.
+#[derive(Debug, Clone)]
+pub struct View {
+    pub object: Object,
+    pub materialized: bool,
+    /// Where its name is in its statement.
+    pub name_span: (usize, usize),
+}
+
 /// A declared trigger or policy: an object known by its table and its name.
 #[derive(Debug, Clone)]
 pub struct Trigger {
@@ -88,8 +97,8 @@ pub struct Model {
     /// them).
     pub functions: Vec<Function>,
     pub tables: Vec<Table>,
-    /// Views, and whether each is materialized (made after every table).
-    pub views: Vec<(Object, bool)>,
+    /// Views (made after every table).
+    pub views: Vec<View>,
     /// Triggers (made after the views).
     pub triggers: Vec<Trigger>,
     /// PostgreSQL: `ALTER INDEX ... ATTACH PARTITION`: (file, index, partition, statement), run
@@ -335,9 +344,17 @@ impl Gathered<'_> {
                     .not_managed
                     .push((file, "function".into(), first_line(sql)))
             }
-            What::View { name, materialized } => {
+            What::View {
+                name,
+                materialized,
+                name_span,
+            } => {
                 let o = object(name);
-                self.m.views.push((o, materialized))
+                self.m.views.push(View {
+                    object: o,
+                    materialized,
+                    name_span,
+                })
             }
             What::Trigger { name, table } => {
                 let table = self.qualify(&table);
@@ -617,6 +634,9 @@ pub struct Live {
     /// PostgreSQL: each function's and procedure's argument types
     /// (`pg_get_function_identity_arguments`), by name.
     pub functions: BTreeMap<Name, Vec<String>>,
+    /// PostgreSQL: each (not materialized) view's query as the server prints it (a probe's:
+    /// by the declared view's name).
+    pub view_queries: BTreeMap<Name, String>,
     /// PostgreSQL: each function's definition as compared (its result, language, volatility
     /// and body), by (name, arguments' types).
     pub function_bodies: BTreeMap<(Name, String), String>,

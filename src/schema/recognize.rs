@@ -82,6 +82,8 @@ pub enum What {
     View {
         name: Name,
         materialized: bool,
+        /// Where its name is in the text (a probe makes the same view under another name).
+        name_span: (usize, usize),
     },
     /// `CREATE TRIGGER name ... ON table` (SQLite: through its `END`).
     Trigger {
@@ -277,7 +279,11 @@ fn create(sql: &str, t: &[Token]) -> What {
 /// `CREATE [OR REPLACE] [MATERIALIZED] VIEW name ...`; `k` is at the name.
 fn view(sql: &str, t: &[Token], k: usize, materialized: bool) -> What {
     match name_at(sql, t, k) {
-        Some((name, _)) => What::View { name, materialized },
+        Some((name, next)) => What::View {
+            name,
+            materialized,
+            name_span: (t[k].start, t[next - 1].end),
+        },
         None => What::NotManaged("view"),
     }
 }
@@ -660,6 +666,7 @@ mod tests {
                 What::View {
                     name: n(None, "v"),
                     materialized: false,
+                    name_span: (12, 13),
                 },
             ),
             (
@@ -667,6 +674,7 @@ mod tests {
                 What::View {
                     name: n(Some("s"), "m"),
                     materialized: true,
+                    name_span: (39, 42),
                 },
             ),
             (

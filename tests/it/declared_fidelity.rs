@@ -203,7 +203,10 @@ fn a_difference_shows_for_as_long_as_it_exists(kind: Kind) {
     }
     let (code, out) = validate();
     assert_eq!(code, 1, "{out}");
-    assert!(out.contains("schema.sql#difference:index t_i: failed at the last run"), "{out}");
+    assert!(
+        out.contains("schema.sql#difference:index t_i: failed at the last run"),
+        "{out}"
+    );
     // Made as declared: the record goes, strict passes, status is clean.
     c.execute("DROP INDEX t_i; CREATE INDEX t_i ON t (a);");
     let mut strict = c.up_declared();
@@ -596,6 +599,23 @@ fn views_and_triggers_are_declared(kind: Kind) {
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("applied 2,"), "{err}");
+    if kind == Kind::Postgres {
+        // A view whose query was changed by hand is said to differ, and kept.
+        c.execute(
+            "CREATE OR REPLACE VIEW public.active AS SELECT id FROM public.users WHERE NOT active",
+        );
+        let (code, _, err) = run(c.up_declared());
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            err.contains("view active differs from its declaration"),
+            "{err}"
+        );
+        c.execute(
+            "CREATE OR REPLACE VIEW public.active AS SELECT id FROM public.users WHERE active",
+        );
+        let (code, _, err) = run(c.up_declared());
+        assert!(code == 0 && !err.contains("WARN"), "{err}");
+    }
 
     let mut dump = c.cmd();
     dump.args(["schema", "dump"]);

@@ -70,8 +70,11 @@ pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
         || ':' || (SELECT count(*) || ':' || coalesce(sum(e.oid::int8), 0) FROM pg_extension e) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(t.oid::int8 + hashtext(t.typname)), 0) \
             FROM pg_type t WHERE t.oid >= 16384 AND t.typtype IN ('e', 'd')) \
-        || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.proname)), 0) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.proname) \
+              + hashtext(p.prosrc)), 0) \
             FROM pg_proc p WHERE p.oid >= 16384) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(hashtext(r.ev_action::text)), 0) \
+            FROM pg_rewrite r WHERE r.oid >= 16384) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(t.oid::int8 + hashtext(t.tgname)), 0) \
             FROM pg_trigger t WHERE NOT t.tgisinternal) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.polname)), 0) \
@@ -110,6 +113,7 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     read_indexes(client, &mut live)?;
     read_constraints(client, &mut live)?;
     read_functions(client, &mut live)?;
+    read_views(client, &mut live)?;
     read_triggers(client, &mut live)?;
     Ok(live)
 }
@@ -165,6 +169,18 @@ fn extension_member(class: &str, oid: &str) -> String {
         "EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = '{class}'::regclass \
          AND e.objid = {oid} AND e.deptype = 'e')"
     )
+}
+
+/// The user's views' queries (materialized ones left out: not compared).
+fn read_views(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
+    let views = format!(
+        "SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) FROM pg_class c \
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relkind = 'v'"
+    );
+    for r in rows(client, &views)? {
+        live.view_queries.insert(name(&r, 0, 1), text(&r, 2));
+    }
+    Ok(())
 }
 
 /// The user's functions and procedures (not an extension's), with their arguments' types.
@@ -537,6 +553,7 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
         Table(Name),
         Index(Name, Name),
         Function(usize),
+        View(Name),
     }
     let mut steps: Vec<(String, String, Built)> = Vec::new();
     for (i, t) in model.tables.iter().enumerate() {
@@ -572,6 +589,18 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
         let sql = format!("{}pg_temp.{temp}{}", &f.sql[..a], &f.sql[b..]);
         steps.push((temp, sql, Built::Function(i)));
     }
+    // Each declared view that is there, made again in our temporary schema, to compare the
+    // queries as the server prints them.
+    for (i, v) in model.views.iter().enumerate() {
+        if v.materialized || live.relations.get(&v.object.name) != Some(&'v') {
+            continue;
+        }
+        let (a, b) = v.name_span;
+        let temp = format!("probe_v{i}");
+        let sql = &v.object.sql;
+        let sql = format!("{}pg_temp.{temp}{}", &sql[..a], &sql[b..]);
+        steps.push((temp, sql, Built::View(v.object.name.clone())));
+    }
     client.batch_execute("SET LOCAL check_function_bodies = off")?;
     // All at once (one round trip); statement by statement only when the server refuses one.
     let all: Vec<&str> = steps.iter().map(|(_, sql, _)| sql.as_str()).collect();
@@ -591,6 +620,7 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
     let mut by_temp = std::collections::HashMap::new();
     let mut indexes = std::collections::HashMap::new();
     let mut functions = std::collections::HashMap::new();
+    let mut views = std::collections::HashMap::new();
     for ((temp, _, what), ok) in steps.into_iter().zip(built) {
         match what {
             Built::Table(n) if ok => {
@@ -602,7 +632,19 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
             Built::Function(i) if ok => {
                 functions.insert(temp, i);
             }
-            Built::Table(_) | Built::Index(..) | Built::Function(_) => {}
+            Built::View(n) if ok => {
+                views.insert(temp, n);
+            }
+            Built::Table(_) | Built::Index(..) | Built::Function(_) | Built::View(_) => {}
+        }
+    }
+    if !views.is_empty() {
+        let queries = "SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c \
+             WHERE c.relnamespace = pg_my_temp_schema() AND c.relname LIKE 'probe\\_v%'";
+        for r in rows(client, queries)? {
+            if let Some(n) = views.get(&text(&r, 0)) {
+                out.view_queries.insert(n.clone(), text(&r, 1));
+            }
         }
     }
     if !functions.is_empty() {
