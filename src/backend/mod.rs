@@ -271,6 +271,11 @@ pub trait Backend: Send {
         Err("rehearsals are for PostgreSQL (SQLite takes one lock for the whole file)".into())
     }
 
+    /// The server's version as `server_version_num` gives it (170002), when it has one.
+    fn server_version(&mut self) -> Option<u32> {
+        None
+    }
+
     /// Every row of another tool's table (`table` and `columns` are plain identifiers of ours),
     /// each value as text; `None` when there is no such table.
     fn read_table(
