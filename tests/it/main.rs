@@ -13,6 +13,7 @@ mod container;
 mod crash;
 mod declared;
 mod declared_app;
+mod docs;
 mod door;
 mod faults;
 mod formats;

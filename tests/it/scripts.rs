@@ -516,34 +516,3 @@ print("seeded")
         [("001_users.sql".into(), true), ("002_seed.py".into(), true)]
     );
 }
-
-#[test]
-fn the_readmes_script_example_runs_as_written() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
-    let start = readme.find("```python\n").expect("a python example") + "```python\n".len();
-    let end = start + readme[start..].find("```").unwrap();
-    let example: String = readme[start..end]
-        .lines()
-        .map(|l| l.strip_prefix("  ").unwrap_or(l))
-        .collect::<Vec<_>>()
-        .join("\n");
-    let name = example
-        .lines()
-        .find_map(|l| l.strip_prefix("# migrations/"))
-        .expect("the example names its file");
-    let p = Case::sqlite();
-    p.write(
-        "001_hosts.sql",
-        "CREATE TABLE hosts (name TEXT, hostname TEXT);\nINSERT INTO hosts (name) VALUES ('Web-1');",
-    );
-    script(&p, name, &format!("{example}\n"));
-    // As the README says: the default ./migrations, a relative SQLite path.
-    let mut c = crate::common::bare();
-    c.current_dir(p.dir.path())
-        .args(["up", "-d", "sqlite:app.db"]);
-    let (code, _, err) = run(c);
-    assert_eq!(code, 0, "{err}");
-    assert!(err.contains(&format!("{name}: backfilled")), "{err}");
-    assert_eq!(p.value("SELECT hostname FROM hosts"), "web-1");
-}
