@@ -142,15 +142,38 @@ fn every_example_in_the_readme_and_docs_runs_as_shown() {
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }
 
-/// Every docs/ page is linked from the README, and every docs/ link of a page names a page.
+/// Every docs/ page is reached from the README (linked from it, or from a page it reaches),
+/// and every docs/ link of a page names a page.
 #[test]
 fn the_readme_links_every_page_and_every_link_holds() {
     let readme = std::fs::read_to_string(Path::new(REPO).join("README.md")).unwrap();
-    for page in pages().into_iter().skip(1) {
-        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+    let texts: Vec<(String, String)> = pages()
+        .into_iter()
+        .skip(1)
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, std::fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    let mut reached: Vec<&str> = texts
+        .iter()
+        .filter(|(name, _)| readme.contains(&format!("(docs/{name}")))
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut i = 0;
+    while i < reached.len() {
+        let from = &texts.iter().find(|(n, _)| n == reached[i]).unwrap().1;
+        for (name, _) in &texts {
+            if !reached.contains(&name.as_str()) && from.contains(&format!("]({name}")) {
+                reached.push(name);
+            }
+        }
+        i += 1;
+    }
+    for (name, _) in &texts {
         assert!(
-            readme.contains(&format!("(docs/{name}")),
-            "README.md does not link docs/{name}"
+            reached.contains(&name.as_str()),
+            "README.md does not link docs/{name}, nor does a page it reaches"
         );
     }
     let links = regex::Regex::new(r"\]\(([^)#\s]+\.md)?(#[^)]*)?\)").unwrap();
