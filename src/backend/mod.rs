@@ -6,6 +6,7 @@ mod retry;
 pub mod sqlite;
 pub mod tracking;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::plan::Record;
@@ -274,6 +275,13 @@ pub trait Backend: Send {
     /// The server's version as `server_version_num` gives it (170002), when it has one.
     fn server_version(&mut self) -> Option<u32> {
         None
+    }
+
+    /// The type of each of these (table, column) pairs that exists here, as `format_type`
+    /// writes it (`character varying(20)`); for the lint's type changes. None where unknown.
+    fn column_types(&mut self, columns: &[(String, String)]) -> HashMap<(String, String), String> {
+        let _ = columns;
+        HashMap::new()
     }
 
     /// Every row of another tool's table (`table` and `columns` are plain identifiers of ours),

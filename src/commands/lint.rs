@@ -38,10 +38,12 @@ fn read<'a>(due: impl Iterator<Item = (&'a Migration, &'a Variant)>) -> Vec<(Str
 }
 
 /// The lint of these migrations, run in this order on a server of `version`, with each
-/// finding's migration name.
+/// finding's migration name (by file). `ask` gives the database's types of the columns whose
+/// type they change (asked only when some do).
 pub fn run<'a>(
     due: impl Iterator<Item = (&'a Migration, &'a Variant)>,
     version: u32,
+    ask: impl FnOnce(&[(String, String)]) -> HashMap<(String, String), String>,
 ) -> (Report, HashMap<String, String>) {
     let read = read(due);
     let files: Vec<File<'_>> = read
@@ -55,7 +57,12 @@ pub fn run<'a>(
             allow: &r.allow,
         })
         .collect();
-    let report = lint::lint(&files, version);
+    let changes = lint::type_changes(&files);
+    let mut server = lint::Server::of(version);
+    if !changes.is_empty() {
+        server.column_types = ask(&changes);
+    }
+    let report = lint::lint(&files, &server);
     let names = read.into_iter().map(|(name, r)| (r.path, name)).collect();
     (report, names)
 }

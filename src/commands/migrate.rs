@@ -546,7 +546,7 @@ impl Run<'_> {
             .server_version()
             .unwrap_or(crate::lint::ASSUMED_VERSION);
         let files = due.iter().filter_map(|e| e.migration.zip(e.variant));
-        let (report, names) = super::lint::run(files, version);
+        let (report, names) = super::lint::run(files, version, |c| backend.column_types(c));
         let refused = super::lint::log(&report, &names, &out.database, self.opts.lint);
         if self.opts.dry_run {
             for (name, why) in &refused {

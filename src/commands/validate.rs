@@ -2,7 +2,7 @@
 //! records. The checks are pure: they take the catalog and the plan entries, and return
 //! problems; `run` prints them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use super::{Finished, Opened, fanout, open_options};
@@ -30,12 +30,17 @@ pub fn run(s: &Settings, format: Format) -> Finished {
                 let version = (linting && postgres)
                     .then(|| o.backend.server_version())
                     .flatten();
-                let entries = o.entries(&catalog);
+                let Opened {
+                    backend, records, ..
+                } = &mut o;
+                let entries = plan::entries(&catalog, backend.dialect(), records);
                 let mut found = check_records(&database, &entries);
                 let lint = (linting && postgres).then(|| {
                     let due = plan::due(&entries, None);
                     let files = due.iter().filter_map(|e| e.migration.zip(e.variant));
-                    let (report, _) = super::lint::run(files, version.unwrap_or(ASSUMED_VERSION));
+                    let ask = |c: &[(String, String)]| backend.column_types(c);
+                    let (report, _) =
+                        super::lint::run(files, version.unwrap_or(ASSUMED_VERSION), ask);
                     (report, version.is_none())
                 });
                 drop(entries);
@@ -72,7 +77,8 @@ pub fn run(s: &Settings, format: Format) -> Finished {
             .migrations
             .iter()
             .filter_map(|m| Some(m).zip(m.for_dialect(Dialect::Postgres)));
-        reports.push((super::lint::run(files, ASSUMED_VERSION).0, true));
+        let (report, _) = super::lint::run(files, ASSUMED_VERSION, |_| HashMap::new());
+        reports.push((report, true));
     }
     let assumed = reports.iter().any(|(_, a)| *a);
     let mut findings: Vec<Finding> = Vec::new();

@@ -170,13 +170,53 @@ pub fn allowed(lines: &[String]) -> Result<HashMap<&'static str, String>, LintEr
     Ok(out)
 }
 
-/// The findings of `files`, read in order as one run applies them, on a server of `version`.
-pub fn lint(files: &[File<'_>], version: u32) -> Report {
+/// What the database says before the run: its version, and the types of the columns whose
+/// type the files change (`type_changes`).
+#[derive(Debug, Clone, Default)]
+pub struct Server {
+    pub version: u32,
+    pub column_types: HashMap<(String, String), String>,
+}
+
+impl Server {
+    /// A server of this version that told us nothing more.
+    pub fn of(version: u32) -> Server {
+        Server {
+            version,
+            column_types: HashMap::new(),
+        }
+    }
+}
+
+/// The (table, column) pairs whose type the files change: what to ask the database.
+pub fn type_changes(files: &[File<'_>]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for file in files {
+        for st in statement::statements(file.sql, file.whole, file.first_line) {
+            if let Shape::AlterTable { table, actions } = &st.shape {
+                for a in actions {
+                    if let statement::Action::AlterType { column, .. } = a {
+                        let pair = (table.clone(), column.clone());
+                        if !out.contains(&pair) {
+                            out.push(pair);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The findings of `files`, read in order as one run applies them, on `server`.
+pub fn lint(files: &[File<'_>], server: &Server) -> Report {
+    let version = server.version;
     let mut report = Report::default();
     let mut new_tables = HashSet::new();
     let mut new_indexes = HashSet::new();
     let mut checked_not_null = HashSet::new();
-    let mut column_types = HashMap::new();
+    // Seeded with what the database says; what the run does to a column comes after.
+    let mut column_types = server.column_types.clone();
     // Constraints added NOT VALID by this run that check `column IS NOT NULL`.
     let mut not_null_checks: HashMap<String, (String, String)> = HashMap::new();
     for file in files {
@@ -313,6 +353,11 @@ pub(crate) mod test {
 
     /// The lines where `rule` finds something in the files (one run, in order).
     pub fn lines_in(rule: &str, files: &[&str], run: Run) -> Vec<usize> {
+        lines_on(rule, files, run, &Server::of(run.version))
+    }
+
+    /// As `lines_in`, on a server that told us more than its version.
+    pub fn lines_on(rule: &str, files: &[&str], run: Run, server: &Server) -> Vec<usize> {
         let files: Vec<File<'_>> = files
             .iter()
             .map(|sql| File {
@@ -324,7 +369,7 @@ pub(crate) mod test {
                 allow: &[],
             })
             .collect();
-        lint(&files, run.version)
+        lint(&files, server)
             .findings
             .iter()
             .filter(|f| f.rule == rule)
@@ -354,6 +399,27 @@ pub(crate) mod test {
     }
 
     #[test]
+    fn the_columns_whose_type_changes_are_asked_for() {
+        let sql = "ALTER TABLE s.users ALTER COLUMN name TYPE varchar(50), ALTER id TYPE bigint;\n\
+                   ALTER TABLE users ALTER name TYPE text;";
+        let f = File {
+            path: "m.sql".into(),
+            sql,
+            whole: &[],
+            first_line: 1,
+            in_transaction: true,
+            allow: &[],
+        };
+        assert_eq!(
+            type_changes(&[f]),
+            [
+                ("users".into(), "name".into()),
+                ("users".into(), "id".into())
+            ]
+        );
+    }
+
+    #[test]
     fn allowed_findings_carry_their_reason() {
         let allow = ["ban-drop-column no release reads it".to_string()];
         let f = File {
@@ -364,7 +430,7 @@ pub(crate) mod test {
             in_transaction: true,
             allow: &allow,
         };
-        let r = lint(&[f], ASSUMED_VERSION);
+        let r = lint(&[f], &Server::of(ASSUMED_VERSION));
         assert_eq!(r.findings.len(), 1);
         assert_eq!(r.findings[0].line, 3);
         assert_eq!(

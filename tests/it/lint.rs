@@ -139,6 +139,31 @@ fn what_the_run_creates_and_a_no_transaction_file_are_not_reported() {
 }
 
 #[test]
+fn a_type_change_is_judged_from_the_column_the_database_has() {
+    let c = with_users();
+    c.execute("CREATE TABLE accounts (code varchar(20), n integer)");
+    c.write(
+        "002_widen.sql",
+        "ALTER TABLE accounts ALTER COLUMN code TYPE varchar(50);\n",
+    );
+    c.write(
+        "003_n.sql",
+        "ALTER TABLE accounts ALTER COLUMN n TYPE text;\n",
+    );
+    let mut up = c.up();
+    up.args(["--lint", "refuse"]);
+    let (code, _, err) = run(up);
+    assert_eq!(code, 1, "{err}");
+    assert_eq!(error_of(&c, "002_widen.sql"), "", "{err}");
+    let why = error_of(&c, "003_n.sql");
+    assert!(why.contains("changing-column-type at "), "{why}");
+    assert!(
+        err.contains("changes the type of accounts.n from integer to text"),
+        "{err}"
+    );
+}
+
+#[test]
 fn validate_json_carries_the_findings() {
     let c = with_users();
     c.write(

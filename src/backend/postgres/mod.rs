@@ -788,6 +788,37 @@ impl Backend for Postgres {
         self.version_num()
     }
 
+    fn column_types(
+        &mut self,
+        columns: &[(String, String)],
+    ) -> std::collections::HashMap<(String, String), String> {
+        if columns.is_empty() {
+            return std::collections::HashMap::new();
+        }
+        let pairs: Vec<String> = columns
+            .iter()
+            .map(|(t, c)| format!("({}, {})", literal(t), literal(c)))
+            .collect();
+        let sql = format!(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+             AND NOT a.attisdropped WHERE pg_table_is_visible(c.oid) \
+             AND (c.relname::text, a.attname::text) IN ({})",
+            pairs.join(", ")
+        );
+        // Unknown types only make the lint report a type change it might have let pass.
+        let rows = self.client.simple_query(&sql).unwrap_or_default();
+        rows.iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some((
+                    (r.get(0)?.to_string(), r.get(1)?.to_string()),
+                    r.get(2)?.to_string(),
+                )),
+                _ => None,
+            })
+            .collect()
+    }
+
     fn rehearse(&mut self, migrations: &[(String, Body)]) -> Result<Vec<super::Rehearsal>, String> {
         let limits = self.limits();
         rehearse::rehearse(&mut self.client, migrations, &limits)

@@ -111,4 +111,21 @@ mod tests {
         let sql = "CREATE TABLE t (a int);\nALTER TABLE t ALTER a TYPE bigint;";
         assert!(lines(super::RULE.name, sql, TX).is_empty());
     }
+
+    #[test]
+    fn the_database_says_what_the_column_is() {
+        let server = |ty: &str| crate::lint::Server {
+            column_types: [(("t".into(), "a".into()), ty.into())].into(),
+            ..crate::lint::Server::of(TX.version)
+        };
+        let files = ["ALTER TABLE t ALTER COLUMN a TYPE varchar(50);"];
+        let on = |ty| crate::lint::test::lines_on(super::RULE.name, &files, TX, &server(ty));
+        assert!(on("character varying(20)").is_empty());
+        assert_eq!(on("character varying(80)"), [1]);
+        assert_eq!(on("integer"), [1]);
+        let files = ["ALTER TABLE t ALTER COLUMN a TYPE text;"];
+        let on = |ty| crate::lint::test::lines_on(super::RULE.name, &files, TX, &server(ty));
+        assert!(on("character varying(20)").is_empty());
+        assert_eq!(on("integer"), [1]);
+    }
 }
