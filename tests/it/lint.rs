@@ -46,6 +46,45 @@ fn warn_names_the_finding_and_runs_it() {
 }
 
 #[test]
+fn the_json_log_carries_the_finding_as_data() {
+    let c = with_users();
+    c.write("002_drop.sql", "DROP TABLE IF EXISTS users;\n");
+    let mut plan = bare();
+    plan.args(["plan", "--log-format", "json", "-d", &c.url, "-m"])
+        .arg(&c.migrations);
+    let (code, _, err) = run(plan);
+    assert_eq!(code, 0, "{err}");
+    let line = err
+        .lines()
+        .find(|l| l.contains("ban-drop-table"))
+        .unwrap_or_else(|| panic!("{err}"));
+    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+    let f = &v;
+    assert_eq!(f["rule"], "ban-drop-table", "{v}");
+    assert_eq!(f["line"], 1, "{v}");
+    assert_eq!(f["migration"], "002_drop.sql", "{v}");
+    assert!(
+        f["blocks"].as_str().unwrap().contains("previous release"),
+        "{v}"
+    );
+    assert!(
+        f["advice"].as_str().unwrap().contains("expand/contract"),
+        "{v}"
+    );
+    assert!(c.has_table("users"), "plan changed nothing");
+    // `plan --lint refuse` says what `up` would not run.
+    let mut plan = bare();
+    plan.args(["plan", "--lint", "refuse", "-d", &c.url, "-m"])
+        .arg(&c.migrations);
+    let (_, out, err) = run(plan);
+    assert!(
+        out.contains("note: would not run 002_drop.sql: refused by --lint refuse: ban-drop-table"),
+        "{out}{err}"
+    );
+    assert!(c.has_table("users"));
+}
+
+#[test]
 fn refuse_records_the_migration_as_refused_and_the_rest_goes_on() {
     let c = with_users();
     c.write(
