@@ -51,6 +51,17 @@ pub enum Policy {
     Abort,
 }
 
+/// What the lint does with a dangerous PostgreSQL statement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintPolicy {
+    /// Name it in the log, then run it.
+    Warn,
+    /// Do not run its migration: record it as failed (refused), and go on under --on-error.
+    Refuse,
+    /// Read no statements.
+    Off,
+}
+
 /// How PostgreSQL runners exclude each other.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LockMode {
@@ -149,6 +160,8 @@ pub enum Command {
         db: DbArgs,
         #[command(flatten)]
         policy: PolicyArg,
+        #[command(flatten)]
+        lint: LintArg,
         /// Show what `up --target VERSION` would do. [env: MIGRATE_TARGET]
         #[arg(long, value_name = "VERSION")]
         target: Option<String>,
@@ -213,6 +226,11 @@ pub enum Command {
     Validate {
         #[command(flatten)]
         db: DbArgs,
+        #[command(flatten)]
+        lint: LintArg,
+        /// Output format (json: the problems and the lint's findings as data).
+        #[arg(long, value_enum, value_name = "FORMAT", default_value = "text")]
+        format: Format,
         #[command(flatten)]
         log: LogArgs,
     },
@@ -404,11 +422,25 @@ pub struct PolicyArg {
     pub on_error: Option<Policy>,
 }
 
+/// The lint of PostgreSQL migrations.
+#[derive(Debug, Default, Clone, Args)]
+pub struct LintArg {
+    /// PostgreSQL: dangerous statements of pending migrations (squawk's rule names), named
+    /// before they run: `warn` and run them, `refuse` to run their migration (recorded as
+    /// failed), or `off`. A file allows a rule with `-- migrate:allow RULE[,RULE] [reason]`.
+    /// [env: MIGRATE_LINT] [default: warn]
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub lint: Option<LintPolicy>,
+}
+
 /// Applying migrations.
 #[derive(Debug, Default, Clone, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub policy: PolicyArg,
+
+    #[command(flatten)]
+    pub lint: LintArg,
 
     #[command(flatten)]
     pub lock: LockArgs,
@@ -570,6 +602,9 @@ impl RunArgs {
             policy: PolicyArg {
                 on_error: or(self.policy.on_error, earlier.policy.on_error),
             },
+            lint: LintArg {
+                lint: or(self.lint.lint, earlier.lint.lint),
+            },
             lock: self.lock.over(earlier.lock),
             dry_run: self.dry_run || earlier.dry_run,
             script_timeout: or(self.script_timeout, earlier.script_timeout),
@@ -615,7 +650,9 @@ pub enum Job {
         dir: Option<PathBuf>,
         script: Option<ScriptKind>,
     },
-    Validate,
+    Validate {
+        format: Format,
+    },
     Down {
         steps: Option<usize>,
         to: Option<String>,
@@ -680,12 +717,14 @@ impl Command {
             Command::Plan {
                 db,
                 policy,
+                lint,
                 target,
                 rehearse,
                 log,
             } => {
                 let run = RunArgs {
                     policy,
+                    lint,
                     target,
                     ..none()
                 };
@@ -731,7 +770,15 @@ impl Command {
                 };
                 (db, none(), log, job, "new")
             }
-            Command::Validate { db, log } => (db, none(), log, Job::Validate, "validate"),
+            Command::Validate {
+                db,
+                lint,
+                format,
+                log,
+            } => {
+                let run = RunArgs { lint, ..none() };
+                (db, run, log, Job::Validate { format }, "validate")
+            }
             Command::Down {
                 db,
                 change,

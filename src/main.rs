@@ -6,6 +6,7 @@
 mod backend;
 mod cli;
 mod commands;
+mod lint;
 mod output;
 mod plan;
 mod process;

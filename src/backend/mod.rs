@@ -6,6 +6,7 @@ mod retry;
 pub mod sqlite;
 pub mod tracking;
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use crate::plan::Record;
@@ -275,6 +276,18 @@ pub trait Backend: Send {
     fn rehearse(&mut self, migrations: &[(String, Body)]) -> Result<Vec<Rehearsal>, String> {
         let _ = migrations;
         Err("rehearsals are for PostgreSQL (SQLite takes one lock for the whole file)".into())
+    }
+
+    /// The server's version as `server_version_num` gives it (170002), when it has one.
+    fn server_version(&mut self) -> Option<u32> {
+        None
+    }
+
+    /// The type of each of these (table, column) pairs that exists here, as `format_type`
+    /// writes it (`character varying(20)`); for the lint's type changes. None where unknown.
+    fn column_types(&mut self, columns: &[(String, String)]) -> HashMap<(String, String), String> {
+        let _ = columns;
+        HashMap::new()
     }
 
     /// Every row of another tool's table (`table` and `columns` are plain identifiers of ours),

@@ -4,6 +4,7 @@
 //! The no-op path reads the records once, without a lock, and stops there. Only when something
 //! is due does it take the lock, prepare the table, and read the records again.
 
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use std::path::Path;
 use std::sync::Mutex;
@@ -16,6 +17,7 @@ use super::{Event, Events, Finished, Opened, Show, fanout, open_options};
 use crate::backend::{
     self, Backend, BackendError, Failure, FailureKind, Locked, NewRecord, OpenOptions, Then,
 };
+use crate::lint::LintPolicy;
 use crate::plan::{self, Entry, Step};
 use crate::process::exec::{self, Resolved};
 use crate::process::script::{self, ScriptEnv};
@@ -171,6 +173,7 @@ pub fn up(s: &Settings, show: &dyn Show, events: Events<'_>) -> Finished {
         log_steps: !plan_only,
         script_timeout: s.script_timeout,
         rehearse: matches!(s.mode, Mode::Plan { rehearse: true }),
+        lint: s.lint,
     };
     let open = open_options(s, !opts.dry_run);
     let Some((catalog, declared, early)) = scan_while_opening(s, &open) else {
@@ -273,6 +276,8 @@ struct RunOptions {
     script_timeout: Duration,
     /// `plan --rehearse`: run what is due in rolled-back transactions and report it.
     rehearse: bool,
+    /// `--lint`: what a dangerous PostgreSQL statement does.
+    lint: crate::lint::LintPolicy,
 }
 
 /// What every database's run shares: its options, and the `abort` flag one database's failure
@@ -426,6 +431,12 @@ impl Run<'_> {
             );
         }
         out.pending = due.len();
+        // Before the lock, and only with something due: a no-op start reads no statement.
+        let refused = if due.is_empty() {
+            HashMap::new()
+        } else {
+            self.lint(backend.as_mut(), &due, out)
+        };
         // With migrations to apply, the lock is taken anyway and the declared schema is looked
         // at under it: its fingerprint query is not needed here. `plan` is not on the start
         // path: it always compares in full (a difference shows for as long as it exists).
@@ -503,7 +514,7 @@ impl Run<'_> {
                     Some(tool) => self.adopt_locked(backend, tool),
                     None => Ok(()),
                 }
-                .and_then(|()| self.apply_locked(backend, out, env));
+                .and_then(|()| self.apply_locked(backend, out, env, &refused));
                 applied.and(backend.unlock())
             }
             Ok(Locked::NotNeeded) => {
@@ -519,6 +530,31 @@ impl Run<'_> {
         if let Err(e) = result {
             self.failed_as_a_whole(out, e);
         }
+    }
+
+    /// The lint of the due PostgreSQL migrations, logged (a dry run with `refuse` notes what
+    /// would be refused); with `refuse`, the migrations not to run, with why.
+    fn lint(
+        &self,
+        backend: &mut dyn Backend,
+        due: &[&Entry<'_>],
+        out: &mut Outcome,
+    ) -> HashMap<String, String> {
+        if self.opts.lint == LintPolicy::Off || backend.dialect() != Dialect::Postgres {
+            return HashMap::new();
+        }
+        let version = backend
+            .server_version()
+            .unwrap_or(crate::lint::ASSUMED_VERSION);
+        let files = due.iter().filter_map(|e| e.migration.zip(e.variant));
+        let (report, names) = super::lint::run(files, version, |c| backend.column_types(c));
+        let refused = super::lint::log(&report, &names, &out.database, self.opts.lint);
+        if self.opts.dry_run {
+            for (name, why) in &refused {
+                out.notes.push(format!("would not run {name}: {why}"));
+            }
+        }
+        refused
     }
 
     /// Under the lock, first: adopts another tool's history as `baseline --from` would.
@@ -563,6 +599,7 @@ impl Run<'_> {
         backend: &mut dyn Backend,
         out: &mut Outcome,
         env: &ScriptEnv,
+        refused: &HashMap<String, String>,
     ) -> Result<(), BackendError> {
         backend.prepare_table()?;
         let first = self.declared.is_some_and(|d| d.first);
@@ -580,7 +617,8 @@ impl Run<'_> {
             if self.abort.load(Ordering::SeqCst) {
                 return Ok(());
             }
-            let Some(failure) = self.attempt(backend, entry, out, env)? else {
+            let refusal = refused.get(entry.name).map(String::as_str);
+            let Some(failure) = self.attempt(backend, entry, out, env, refusal)? else {
                 out.pending -= 1;
                 out.applied += 1;
                 continue;
@@ -623,6 +661,7 @@ impl Run<'_> {
         entry: &Entry<'_>,
         out: &Outcome,
         env: &ScriptEnv,
+        refusal: Option<&str>,
     ) -> Result<Option<String>, BackendError> {
         let database = out.database.as_str();
         let (Some(m), Some(variant)) = (entry.migration, entry.variant) else {
@@ -648,6 +687,11 @@ impl Run<'_> {
                 return Ok(Some(why));
             }
         };
+        if let Some(why) = refusal {
+            // `--lint refuse`: not run, recorded as failed with why; the policy decides the rest.
+            record_failure(backend, database, &row.failed(why, None));
+            return Ok(Some(why.to_string()));
+        }
         (self.events)(&Event::MigrationStarted {
             database,
             name: &m.name,

@@ -11,6 +11,7 @@ mod declare;
 mod down;
 mod dump;
 mod fanout;
+mod lint;
 mod migrate;
 mod new;
 mod repair;
@@ -114,7 +115,7 @@ pub fn run(s: &Settings, cmd: Option<Resolved>, show: &dyn Show, events: Events<
             dir,
             script,
         } => new::run(s, description, dir.as_deref(), *script),
-        Mode::Validate => validate::run(s),
+        Mode::Validate { format } => validate::run(s, *format),
         Mode::Down { steps, to } => down::run(s, *steps, to.as_ref()),
         Mode::Repair {
             checksums,

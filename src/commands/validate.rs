@@ -2,28 +2,49 @@
 //! records. The checks are pure: they take the catalog and the plan entries, and return
 //! problems; `run` prints them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 
 use super::{Finished, Opened, fanout, open_options};
-use crate::plan::{Entry, State};
-use crate::settings::Settings;
-use crate::source::Catalog;
+use crate::lint::{ASSUMED_VERSION, Finding, LintPolicy, version_shown};
+use crate::plan::{self, Entry, State};
+use crate::settings::{Format, Settings};
+use crate::source::{Catalog, Dialect};
 
-/// Checks the files and every database's records; one line per problem on stdout.
-pub fn run(s: &Settings) -> Finished {
+/// Checks the files and every database's records, and lints the PostgreSQL migrations that
+/// are pending (all of them when no database is given); one line per problem on stdout, or
+/// one JSON document.
+pub fn run(s: &Settings, format: Format) -> Finished {
     let Some(catalog) = super::scan(s) else {
         return Finished::BadFolders;
     };
     let mut problems = check_files(&catalog);
     problems.extend(check_declared(s));
     let open = open_options(s, false);
+    let linting = s.lint != LintPolicy::Off;
     let checked = fanout::map(&s.targets, s.jobs, |t| {
         let database = t.redacted();
         Some(match Opened::open(t, &open) {
             Ok(mut o) => {
-                let mut found = check_records(&database, &o.entries(&catalog));
-                found.extend(check_declared_records(&database, &o.records));
+                let postgres = o.backend.dialect() == Dialect::Postgres;
+                let version = (linting && postgres)
+                    .then(|| o.backend.server_version())
+                    .flatten();
+                let Opened {
+                    backend, records, ..
+                } = &mut o;
+                let entries = plan::entries(&catalog, backend.dialect(), records);
+                let mut found = check_records(&database, &entries);
+                found.extend(check_declared_records(&database, records));
+                let lint = (linting && postgres).then(|| {
+                    let due = plan::due(&entries, None);
+                    let files = due.iter().filter_map(|e| e.migration.zip(e.variant));
+                    let ask = |c: &[(String, String)]| backend.column_types(c);
+                    let (report, _) =
+                        super::lint::run(files, version.unwrap_or(ASSUMED_VERSION), ask);
+                    (report, version.is_none())
+                });
+                drop(entries);
                 match o.history(s.adopt, &s.table) {
                     Ok(super::History::Refuse(why)) => {
                         found.push(problem(&database, why.to_string()))
@@ -31,21 +52,23 @@ pub fn run(s: &Settings) -> Finished {
                     Ok(_) => {}
                     Err(e) => found.push(problem(&database, format!("cannot read: {e}"))),
                 }
-                Ok(found)
+                Ok((found, lint))
             }
             Err(e) => Err(problem(database, format!("cannot read: {e}"))),
         })
     });
     let mut unreadable = false;
+    let mut reports = Vec::new();
     let mut notes = Vec::new();
     for c in checked {
         match c {
-            Ok(p) => {
+            Ok((p, lint)) => {
                 // A difference kept from the last run without --schema-strict: said, but not a
                 // problem.
                 let (n, p): (Vec<_>, Vec<_>) = p.into_iter().partition(|p| p.note);
                 notes.extend(n);
-                problems.extend(p)
+                problems.extend(p);
+                reports.extend(lint);
             }
             Err(p) => {
                 unreadable = true;
@@ -53,12 +76,83 @@ pub fn run(s: &Settings) -> Finished {
             }
         }
     }
+    // No database to say what is pending, or which version it runs: every PostgreSQL
+    // migration, read as a current server runs it.
+    if linting && s.targets.is_empty() {
+        let files = catalog
+            .migrations
+            .iter()
+            .filter_map(|m| Some(m).zip(m.for_dialect(Dialect::Postgres)));
+        let (report, _) = super::lint::run(files, ASSUMED_VERSION, |_| HashMap::new());
+        reports.push((report, true));
+    }
+    let assumed = reports.iter().any(|(_, a)| *a);
+    let mut findings: Vec<Finding> = Vec::new();
+    for (r, _) in reports {
+        for f in r.findings {
+            if !findings
+                .iter()
+                .any(|g| (g.rule, &g.file, g.line) == (f.rule, &f.file, f.line))
+            {
+                findings.push(f);
+            }
+        }
+    }
+    if s.lint == LintPolicy::Refuse {
+        problems.extend(findings.iter().filter(|f| f.allowed.is_none()).map(|f| {
+            problem(
+                format!("{}:{}", f.file, f.line),
+                format!("refused by --lint refuse: {}", f.rule),
+            )
+        }));
+    }
     let mut out = std::io::stdout().lock();
+    if format == Format::Json {
+        let doc = serde_json::json!({
+            "ok": problems.is_empty(),
+            "problems": problems.iter().map(|p| serde_json::json!({"place": p.place, "what": p.what})).collect::<Vec<_>>(),
+            "notes": notes.iter().map(|p| serde_json::json!({"place": p.place, "what": p.what})).collect::<Vec<_>>(),
+            "findings": findings,
+            "lint": {
+                "policy": format!("{:?}", s.lint).to_lowercase(),
+                "assumed_version": assumed.then(|| version_shown(ASSUMED_VERSION)),
+            },
+        });
+        let _ = writeln!(out, "{doc}");
+        return Finished::Validate {
+            problems: problems.len(),
+            unreadable,
+        };
+    }
     for p in &problems {
         let _ = writeln!(out, "{p}");
     }
     for n in &notes {
         let _ = writeln!(out, "note: {n}");
+    }
+    if assumed && !findings.is_empty() {
+        let _ = writeln!(
+            out,
+            "lint: no PostgreSQL database to ask, so read as PostgreSQL {} runs them",
+            version_shown(ASSUMED_VERSION)
+        );
+    }
+    for f in &findings {
+        let _ = match &f.allowed {
+            Some(reason) => writeln!(
+                out,
+                "allowed: {}:{}: {}: {}",
+                f.file,
+                f.line,
+                f.rule,
+                if reason.is_empty() {
+                    "no reason given"
+                } else {
+                    reason
+                }
+            ),
+            None => writeln!(out, "warning: {f}"),
+        };
     }
     if problems.is_empty() {
         let plural =
@@ -294,6 +388,9 @@ pub fn check_files(catalog: &Catalog) -> Vec<Problem> {
                             &place,
                             format!("unknown directive `-- migrate:{d}`"),
                         ));
+                    }
+                    if let Err(e) = crate::lint::allowed(&c.layout.allow) {
+                        out.push(problem(&place, e.to_string()));
                     }
                 }
             }

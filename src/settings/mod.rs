@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{DbArgs, Given, Job, LogArgs, RunArgs};
-pub use crate::cli::{Format, LockMode, LogFormat, Policy, Tool};
+pub use crate::cli::{Format, LintPolicy, LockMode, LogFormat, Policy, Tool};
 use crate::source::Version;
 use env::{Env, boolean, choice, duration, lookup};
 pub use target::Target;
@@ -131,7 +131,7 @@ pub enum Mode {
         script: Option<crate::cli::ScriptKind>,
     },
     /// Check files and records.
-    Validate,
+    Validate { format: Format },
     /// Undo applied migrations: the last `steps`, or all after `to`.
     Down { steps: usize, to: Option<Mark> },
     /// Fix records.
@@ -189,7 +189,7 @@ impl Mode {
     fn only_looks(&self) -> bool {
         matches!(
             self,
-            Mode::Plan { .. } | Mode::Status { .. } | Mode::Validate | Mode::SchemaDump
+            Mode::Plan { .. } | Mode::Status { .. } | Mode::Validate { .. } | Mode::SchemaDump
         )
     }
 }
@@ -211,6 +211,8 @@ pub struct Settings {
     pub dirs: Vec<PathBuf>,
     pub table: Table,
     pub on_error: Policy,
+    /// `--lint`: what a dangerous PostgreSQL statement does.
+    pub lint: LintPolicy,
     /// How long to retry a database that does not answer; zero: one attempt.
     pub wait: Duration,
     pub lock_timeout: Duration,
@@ -282,7 +284,7 @@ fn mode(job: Job) -> Result<Mode, SettingsError> {
             dir,
             script,
         },
-        Job::Validate => Mode::Validate,
+        Job::Validate { format } => Mode::Validate { format },
         Job::Down { steps, to } => Mode::Down {
             steps: steps.unwrap_or(1),
             to: to.as_deref().map(Mark::parse),
@@ -370,6 +372,7 @@ pub fn resolve(
             env,
             Policy::Continue,
         )?,
+        lint: choice(run.lint.lint, "MIGRATE_LINT", env, LintPolicy::Warn)?,
         wait,
         lock_timeout: duration(
             lookup(run.lock.lock_timeout.clone(), "MIGRATE_LOCK_TIMEOUT", env)?,
@@ -475,7 +478,7 @@ fn check_database_named(urls: &[String], skip: bool, mode: &Mode) -> Result<(), 
         && !skip
         && !matches!(
             mode,
-            Mode::Entrypoint { .. } | Mode::New { .. } | Mode::Validate
+            Mode::Entrypoint { .. } | Mode::New { .. } | Mode::Validate { .. }
         )
     {
         return Err(SettingsError::NoDatabase);

@@ -193,6 +193,11 @@ impl Variant {
     /// The SQL of its up part, read now (the scan kept only where it is); refused when the
     /// file changed since the scan.
     pub fn body(&self) -> Result<Body, String> {
+        self.body_from_line().map(|(body, _)| body)
+    }
+
+    /// As `body`, with the line of the file its SQL starts on (1 when it is the whole file).
+    pub fn body_from_line(&self) -> Result<(Body, usize), String> {
         let content = self.content.as_ref().map_err(Clone::clone)?;
         let text = stream::read_text(&self.path)?;
         if checksum(text.as_bytes()) != content.checksum {
@@ -201,7 +206,13 @@ impl Variant {
                 self.path.display()
             ));
         }
-        Ok(body_of(&text, &content.layout.up))
+        let up = &content.layout.up;
+        let start = up.range.start.min(text.len());
+        let line = 1 + text.as_bytes()[..start]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        Ok((body_of(&text, up), line))
     }
 }
 

@@ -21,6 +21,7 @@ mod formats;
 mod hostile;
 mod init;
 mod libpq;
+mod lint;
 mod live;
 mod noop;
 mod operator;

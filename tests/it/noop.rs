@@ -25,7 +25,7 @@ fn applied(kind: Kind) -> Case {
 }
 
 /// Runs `cmd` (entrypoint mode, CMD `true`) under strace; returns strace's log.
-fn traced(cmd: &Command, dir: &Path) -> String {
+pub(crate) fn traced(cmd: &Command, dir: &Path) -> String {
     let log = dir.join("strace.log");
     let mut s = Command::new("strace");
     s.args(["-f", "-s", "512", "-o"]).arg(&log);
@@ -51,7 +51,7 @@ fn traced(cmd: &Command, dir: &Path) -> String {
 
 /// Log lines of the binary's own process tree before it exec'd CMD (`true` is not ours). The
 /// first line is strace starting the binary.
-fn ours(log: &str) -> Vec<&str> {
+pub(crate) fn ours(log: &str) -> Vec<&str> {
     log.lines()
         .skip(1)
         .take_while(|l| !(l.contains("execve(") && l.contains("true") && l.contains("= 0")))

@@ -60,6 +60,8 @@ pub struct Postgres {
     monitor: Option<Client>,
     /// The fixes for INVALID indexes a failed migration left, for its message.
     invalid_left: Vec<String>,
+    /// `server_version_num`, once asked.
+    version: Option<u32>,
 }
 
 impl Postgres {
@@ -117,6 +119,7 @@ impl Postgres {
             pid: None,
             monitor: None,
             invalid_left: Vec::new(),
+            version: None,
         })
     }
 
@@ -156,18 +159,25 @@ impl Postgres {
         self.session_ready = true;
         // PostgreSQL 14 and later check a client's socket while a statement runs, so a runner
         // killed in the middle of a long migration does not keep its lock and statement alive.
-        let version = self
-            .client
-            .simple_query("SHOW server_version_num")
-            .ok()
-            .and_then(|m| first_value(&m))
-            .and_then(|v| v.parse::<u32>().ok())
-            .unwrap_or(0);
+        let version = self.version_num().unwrap_or(0);
         if version >= 140000 {
             let _ = self
                 .client
                 .batch_execute("SET client_connection_check_interval = '2s'");
         }
+    }
+
+    /// `server_version_num`, asked once.
+    fn version_num(&mut self) -> Option<u32> {
+        if self.version.is_none() {
+            self.version = self
+                .client
+                .simple_query("SHOW server_version_num")
+                .ok()
+                .and_then(|m| first_value(&m))
+                .and_then(|v| v.parse::<u32>().ok());
+        }
+        self.version
     }
 
     /// Whether the table's `id` fills itself (a default, a serial or an identity column).
@@ -772,6 +782,41 @@ impl Backend for Postgres {
             return Err(failure);
         }
         Ok(elapsed)
+    }
+
+    fn server_version(&mut self) -> Option<u32> {
+        self.version_num()
+    }
+
+    fn column_types(
+        &mut self,
+        columns: &[(String, String)],
+    ) -> std::collections::HashMap<(String, String), String> {
+        if columns.is_empty() {
+            return std::collections::HashMap::new();
+        }
+        let pairs: Vec<String> = columns
+            .iter()
+            .map(|(t, c)| format!("({}, {})", literal(t), literal(c)))
+            .collect();
+        let sql = format!(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod) \
+             FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 \
+             AND NOT a.attisdropped WHERE pg_table_is_visible(c.oid) \
+             AND (c.relname::text, a.attname::text) IN ({})",
+            pairs.join(", ")
+        );
+        // Unknown types only make the lint report a type change it might have let pass.
+        let rows = self.client.simple_query(&sql).unwrap_or_default();
+        rows.iter()
+            .filter_map(|m| match m {
+                SimpleQueryMessage::Row(r) => Some((
+                    (r.get(0)?.to_string(), r.get(1)?.to_string()),
+                    r.get(2)?.to_string(),
+                )),
+                _ => None,
+            })
+            .collect()
     }
 
     fn rehearse(&mut self, migrations: &[(String, Body)]) -> Result<Vec<super::Rehearsal>, String> {

@@ -69,6 +69,8 @@ pub struct Layout {
     pub down: Option<Part>,
     /// `-- migrate:...` directives this tool does not know, as written (for `validate`).
     pub unknown: Vec<String>,
+    /// What each `-- migrate:allow` line of the header says after `allow` (for the lint).
+    pub allow: Vec<String>,
     /// Why the file must not run: it carries markers this tool does not read, or its markers
     /// do not make sense to its own tool. Never run as plain SQL instead.
     pub refused: Option<String>,
@@ -93,6 +95,8 @@ pub enum Mark {
     PartNoTransaction,
     /// A directive of ours that we do not know (named by `validate`; in the header only).
     Unknown(String),
+    /// `-- migrate:allow RULE[,RULE] [reason]`: what follows `allow` (in the header only).
+    Allow(String),
     /// A marker we do not read: the file is refused with this reason.
     Refuse(String),
     /// A line its tool reads as its own but ignores (it still says whose file it is).
@@ -151,6 +155,7 @@ pub struct Reader {
     /// SQL seen in each section: before any marker, in up, in down.
     sql_in: [bool; 3],
     unknown: Vec<String>,
+    allow: Vec<String>,
     refused: Option<String>,
     /// Where the last line ended (the file's length at the end).
     end: usize,
@@ -172,6 +177,7 @@ impl Default for Reader {
             whole: Vec::new(),
             sql_in: [false; 3],
             unknown: Vec::new(),
+            allow: Vec::new(),
             refused: None,
             end: 0,
             template: false,
@@ -267,7 +273,8 @@ impl Reader {
             },
             Mark::HeaderNoTransaction if self.in_header => self.header_no_transaction = true,
             Mark::Unknown(d) if self.in_header => self.unknown.push(d),
-            Mark::HeaderNoTransaction | Mark::Unknown(_) => {}
+            Mark::Allow(a) if self.in_header => self.allow.push(a),
+            Mark::HeaderNoTransaction | Mark::Unknown(_) | Mark::Allow(_) => {}
             Mark::Refuse(why) => self.refuse(why),
             Mark::Other => {}
         }
@@ -347,6 +354,7 @@ impl Reader {
             },
             down,
             unknown: self.unknown,
+            allow: self.allow,
             refused: self.refused,
         }
     }

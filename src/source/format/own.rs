@@ -24,6 +24,7 @@ pub fn mark(trimmed: &str) -> Option<Mark> {
             )))
         }
         "no-transaction" => Some(Mark::HeaderNoTransaction),
+        "allow" => Some(Mark::Allow(d["allow".len()..].trim().to_string())),
         _ => Some(Mark::Unknown(d.trim().to_string())),
     }
 }
@@ -49,6 +50,18 @@ mod tests {
     fn directive_after_first_statement_is_just_a_comment() {
         let l = layout("SELECT 1;\n-- migrate:no-transaction\n");
         assert!(!l.up.no_transaction);
+        assert!(l.unknown.is_empty());
+    }
+
+    #[test]
+    fn allow_in_header() {
+        let l = layout(
+            "-- migrate:allow ban-drop-column,renaming-table the old app is gone\nSELECT 1;\n-- migrate:allow x\n",
+        );
+        assert_eq!(
+            l.allow,
+            ["ban-drop-column,renaming-table the old app is gone"]
+        );
         assert!(l.unknown.is_empty());
     }
 
