@@ -467,7 +467,7 @@ impl Run<'_> {
                         } else {
                             out.steps.extend(steps);
                         }
-                        out.notes = worked.notes();
+                        out.notes.extend(worked.notes());
                         if self.opts.log_steps {
                             d.report(&worked, &out.database);
                         }
