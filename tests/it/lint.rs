@@ -277,3 +277,46 @@ fn a_no_op_start_reads_no_statement() {
         "a no-op asked the server's version"
     );
 }
+
+/// squawk itself (squawk-cli from PyPI, in a venv of the test's own, pinned) beside our lint on
+/// `scripts/squawk-compare`'s 21 cases: on the shared rules we flag what squawk flags (with
+/// `--assume-in-transaction`, as we run a file); on what only the runner knows (a table this
+/// run creates, a no-transaction file, a type change that rewrites nothing) we do not.
+#[test]
+fn squawk_itself_agrees_on_the_shared_rules() {
+    let tmp = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let venv = tmp.join("squawk-venv");
+    let squawk = venv.join("bin/squawk");
+    if !squawk.exists() {
+        let ok = std::process::Command::new("/usr/bin/python3")
+            .args(["-m", "venv"])
+            .arg(&venv)
+            .status()
+            .unwrap();
+        assert!(ok.success(), "python3 -m venv (Debian: python3-venv)");
+        let out = std::process::Command::new(venv.join("bin/pip"))
+            .args(["install", "-q", "squawk-cli==2.70.0"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pip install squawk-cli: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = std::process::Command::new("/usr/bin/python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/squawk-compare"
+        ))
+        .arg(&squawk)
+        .arg(crate::common::BIN)
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && report.contains("21 of 21 cases as expected"),
+        "{report}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
