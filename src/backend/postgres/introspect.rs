@@ -4,7 +4,7 @@
 
 use postgres::{Client, SimpleQueryMessage};
 
-use crate::schema::model::{Live, LiveColumn, LiveIndex, Model, quoted};
+use crate::schema::model::{DumpExtras, Live, LiveColumn, LiveIndex, Model, quoted};
 use crate::schema::{Name, probe};
 
 /// The schemas that are the user's (not the system's, not temporary).
@@ -223,6 +223,16 @@ pub fn for_dump(client: &mut Client) -> Result<Live, postgres::Error> {
 
 fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let d = &mut live.dump;
+    dump_sequences(client, d)?;
+    dump_definitions(client, d)?;
+    dump_partitions(client, d)?;
+    dump_security(client, d)?;
+    dump_not_written(client, d)?;
+    Ok(())
+}
+
+/// Extensions' schemas, sequences with every option, and the sequences columns own.
+fn dump_sequences(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Error> {
     let extensions = "SELECT e.extname, n.nspname FROM pg_extension e \
          JOIN pg_namespace n ON n.oid = e.extnamespace";
     for r in rows(client, extensions)? {
@@ -265,7 +275,11 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     for r in rows(client, &owners)? {
         d.sequence_owners.push((name(&r, 0, 1), text(&r, 2)));
     }
-    // Not an extension's member: what the user made.
+    Ok(())
+}
+
+/// Functions and procedures, views (in the order made), triggers.
+fn dump_definitions(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Error> {
     let own = |class: &str, oid: &str| format!("NOT {}", extension_member(class, oid));
     let functions = format!(
         "SELECT pg_get_functiondef(p.oid) FROM pg_proc p \
@@ -296,6 +310,11 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     for r in rows(client, &triggers)? {
         d.view_defs.push(text(&r, 0));
     }
+    Ok(())
+}
+
+/// Partitioned tables' keys and each partition's bound.
+fn dump_partitions(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Error> {
     // Partitioned tables' keys, and each partition's bound (written as pg_dump writes them:
     // the partition a table of its own, attached at the end).
     let keys = format!(
@@ -315,6 +334,11 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     for r in rows(client, &bounds)? {
         d.attaches.push(text(&r, 0));
     }
+    Ok(())
+}
+
+/// Row level security and policies.
+fn dump_security(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Error> {
     // Row level security, then each policy as pg_dump writes it.
     let secured = format!(
         "SELECT 'ALTER TABLE ' || c.oid::regclass::text || ' ENABLE ROW LEVEL SECURITY' \
@@ -342,6 +366,12 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     for r in rows(client, &policies)? {
         d.view_defs.push(text(&r, 0));
     }
+    Ok(())
+}
+
+/// What the dump cannot write yet, named.
+fn dump_not_written(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Error> {
+    let own = |class: &str, oid: &str| format!("NOT {}", extension_member(class, oid));
     let not_written = format!(
         "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate ' ELSE 'window function ' END \
              || p.oid::regprocedure::text FROM pg_proc p \
@@ -548,13 +578,32 @@ pub fn probe(client: &mut Client, model: &Model, live: &Live) -> Result<Live, po
 }
 
 fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, postgres::Error> {
-    // What to build: each statement with what it stands for.
-    enum Built {
-        Table(Name),
-        Index(Name, Name),
-        Function(usize),
-        View(Name),
-    }
+    let steps = probe_steps(model, live);
+    client.batch_execute("SET LOCAL check_function_bodies = off")?;
+    // All at once (one round trip); statement by statement only when the server refuses one.
+    let all: Vec<&str> = steps.iter().map(|(_, sql, _)| sql.as_str()).collect();
+    let built: Vec<bool> = if attempt(client, &all.join(";\n"))? {
+        vec![true; steps.len()]
+    } else {
+        let mut built = Vec::with_capacity(steps.len());
+        for (_, sql, _) in &steps {
+            built.push(attempt(client, sql)?);
+        }
+        built
+    };
+    probed(client, model, steps, built)
+}
+
+/// What a probe builds: each statement with what it stands for.
+enum Built {
+    Table(Name),
+    Index(Name, Name),
+    Function(usize),
+    View(Name),
+}
+
+/// A probe's statements: (temporary name, statement, what it stands for).
+fn probe_steps(model: &Model, live: &Live) -> Vec<(String, String, Built)> {
     let mut steps: Vec<(String, String, Built)> = Vec::new();
     for (i, t) in model.tables.iter().enumerate() {
         if !live.tables.contains_key(&t.name) {
@@ -601,18 +650,16 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
         let sql = format!("{}pg_temp.{temp}{}", &sql[..a], &sql[b..]);
         steps.push((temp, sql, Built::View(v.object.name.clone())));
     }
-    client.batch_execute("SET LOCAL check_function_bodies = off")?;
-    // All at once (one round trip); statement by statement only when the server refuses one.
-    let all: Vec<&str> = steps.iter().map(|(_, sql, _)| sql.as_str()).collect();
-    let built: Vec<bool> = if attempt(client, &all.join(";\n"))? {
-        vec![true; steps.len()]
-    } else {
-        let mut built = Vec::with_capacity(steps.len());
-        for (_, sql, _) in &steps {
-            built.push(attempt(client, sql)?);
-        }
-        built
-    };
+    steps
+}
+
+/// What the probe built, read back through the same catalog queries as the live schema.
+fn probed(
+    client: &mut Client,
+    model: &Model,
+    steps: Vec<(String, String, Built)>,
+    built: Vec<bool>,
+) -> Result<Live, postgres::Error> {
     let mut out = Live {
         function_identities: vec![None; model.functions.len()],
         ..Live::default()
