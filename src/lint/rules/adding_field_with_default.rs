@@ -2,7 +2,7 @@
 //! function, a serial, a generated or identity column), or any default before PostgreSQL 11:
 //! every row is rewritten.
 
-use super::altered;
+use super::per_action;
 use crate::lint::statement::{Action, ColumnAdd, Statement};
 use crate::lint::{Context, Hit, Rule};
 use crate::schema::lex::{self, Kind};
@@ -57,17 +57,11 @@ const NOT_VOLATILE: &[&str] = &[
 ];
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddColumn(c) => rewrites(c, cx.version)
-                .map(|why| Hit::new(format!("adds column {table}.{} {why}", c.column))),
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::AddColumn(c) => rewrites(c, cx.version)
+            .map(|why| Hit::new(format!("adds column {table}.{} {why}", c.column))),
+        _ => None,
+    })
 }
 
 /// Why adding the column writes every row, if it does.

@@ -1,6 +1,6 @@
 //! `adding-foreign-key-constraint`: a foreign key added without `NOT VALID`.
 
-use super::altered;
+use super::per_action;
 use crate::lint::statement::{Action, Constraint, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -14,24 +14,18 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddConstraint {
-                kind: Constraint::ForeignKey,
-                not_valid: false,
-                ..
-            } => Some(Hit::new(format!("adds a foreign key to {table}"))),
-            Action::AddColumn(c) if c.references => Some(Hit::new(format!(
-                "adds column {}.{} with a foreign key",
-                table, c.column
-            ))),
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::AddConstraint {
+            kind: Constraint::ForeignKey,
+            not_valid: false,
+            ..
+        } => Some(Hit::new(format!("adds a foreign key to {table}"))),
+        Action::AddColumn(c) if c.references => Some(Hit::new(format!(
+            "adds column {}.{} with a foreign key",
+            table, c.column
+        ))),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

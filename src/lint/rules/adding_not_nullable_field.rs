@@ -1,6 +1,6 @@
 //! `adding-not-nullable-field`: `SET NOT NULL` without a validated `CHECK (c IS NOT NULL)`.
 
-use super::altered;
+use super::per_action;
 use crate::lint::statement::{Action, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -14,23 +14,17 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::SetNotNull { column }
-                if cx.version < 120000
-                    || !cx
-                        .checked_not_null
-                        .contains(&(table.to_string(), column.clone())) =>
-            {
-                Some(Hit::new(format!("sets {table}.{column} NOT NULL")))
-            }
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::SetNotNull { column }
+            if cx.version < 120000
+                || !cx
+                    .checked_not_null
+                    .contains(&(table.to_string(), column.clone())) =>
+        {
+            Some(Hit::new(format!("sets {table}.{column} NOT NULL")))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `adding-required-field`: `ADD COLUMN ... NOT NULL` without a default.
 
-use super::altered;
+use super::per_action;
 use crate::lint::statement::{Action, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -14,26 +14,17 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddColumn(c)
-                if c.not_null
-                    && c.default.is_none()
-                    && !c.generated
-                    && !c.ty.contains("serial") =>
-            {
-                Some(Hit::new(format!(
-                    "adds column {table}.{} NOT NULL without a default",
-                    c.column
-                )))
-            }
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::AddColumn(c)
+            if c.not_null && c.default.is_none() && !c.generated && !c.ty.contains("serial") =>
+        {
+            Some(Hit::new(format!(
+                "adds column {table}.{} NOT NULL without a default",
+                c.column
+            )))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `ban-drop-column`: the previous release, still running while the new one starts, reads and
 //! writes the column.
 
-use super::{OLD_RELEASE, altered};
+use super::{OLD_RELEASE, per_action};
 use crate::lint::statement::{Action, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -15,18 +15,10 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::DropColumn { column } => {
-                Some(Hit::new(format!("drops column {table}.{column}")))
-            }
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::DropColumn { column } => Some(Hit::new(format!("drops column {table}.{column}"))),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 //! PostgreSQL makes without a rewrite: to `text` or an unbounded `varchar` from a string,
 //! widening a `varchar(n)` or a `numeric(p, s)`.
 
-use super::altered;
+use super::per_action;
 use crate::lint::statement::{Action, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -16,26 +16,20 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::AlterType { column, ty, using } => {
-                let old = cx.column_types.get(&(table.to_string(), column.clone()));
-                let unknown_string_to_text = old.is_none() && !using && is_unbounded_string(ty);
-                if unknown_string_to_text || old.is_some_and(|o| !*using && coercible(o, ty)) {
-                    return None;
-                }
-                let from = old.map(|o| format!(" from {o}")).unwrap_or_default();
-                Some(Hit::new(format!(
-                    "changes the type of {table}.{column}{from} to {ty}"
-                )))
+    per_action(st, cx, |table, a| match a {
+        Action::AlterType { column, ty, using } => {
+            let old = cx.column_types.get(&(table.to_string(), column.clone()));
+            let unknown_string_to_text = old.is_none() && !using && is_unbounded_string(ty);
+            if unknown_string_to_text || old.is_some_and(|o| !*using && coercible(o, ty)) {
+                return None;
             }
-            _ => None,
-        })
-        .collect()
+            let from = old.map(|o| format!(" from {o}")).unwrap_or_default();
+            Some(Hit::new(format!(
+                "changes the type of {table}.{column}{from} to {ty}"
+            )))
+        }
+        _ => None,
+    })
 }
 
 /// A type as a name and its modifiers: `character varying(20)` → ("varchar", [20]).

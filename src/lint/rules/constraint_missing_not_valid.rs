@@ -1,7 +1,7 @@
 //! `constraint-missing-not-valid`: a `CHECK` or `FOREIGN KEY` added without `NOT VALID` (every
 //! row checked under the lock), or validated in the same transaction that added it.
 
-use super::altered;
+use super::per_action;
 use crate::lint::statement::{Action, Constraint, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -15,34 +15,28 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddConstraint {
-                kind: kind @ (Constraint::Check | Constraint::ForeignKey),
-                not_valid: false,
-                ..
-            } => Some(Hit::new(format!(
-                "adds a {} to {table} without NOT VALID",
-                if *kind == Constraint::Check {
-                    "CHECK constraint"
-                } else {
-                    "foreign key"
-                }
-            ))),
-            Action::ValidateConstraint { name }
-                if cx.in_transaction && cx.not_valid_here.contains(name) =>
-            {
-                Some(Hit::new(format!(
-                    "validates {name} in the transaction that added it NOT VALID, so the lock taken to add it is held through the scan"
-                )))
+    per_action(st, cx, |table, a| match a {
+        Action::AddConstraint {
+            kind: kind @ (Constraint::Check | Constraint::ForeignKey),
+            not_valid: false,
+            ..
+        } => Some(Hit::new(format!(
+            "adds a {} to {table} without NOT VALID",
+            if *kind == Constraint::Check {
+                "CHECK constraint"
+            } else {
+                "foreign key"
             }
-            _ => None,
-        })
-        .collect()
+        ))),
+        Action::ValidateConstraint { name }
+            if cx.in_transaction && cx.not_valid_here.contains(name) =>
+        {
+            Some(Hit::new(format!(
+                "validates {name} in the transaction that added it NOT VALID, so the lock taken to add it is held through the scan"
+            )))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! `disallowed-unique-constraint`: `UNIQUE` or `PRIMARY KEY` added without `USING INDEX`: the
 //! index is built under the table's strongest lock.
 
-use super::altered;
+use super::per_action;
 use crate::lint::statement::{Action, Constraint, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -15,31 +15,25 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::AddConstraint {
-                kind: kind @ (Constraint::Unique | Constraint::PrimaryKey),
-                using_index: false,
-                ..
-            } => Some(Hit::new(format!(
-                "adds a {} to {table} without USING INDEX",
-                if *kind == Constraint::Unique {
-                    "UNIQUE constraint"
-                } else {
-                    "PRIMARY KEY"
-                }
-            ))),
-            Action::AddColumn(c) if c.unique => Some(Hit::new(format!(
-                "adds column {table}.{} with a unique index",
-                c.column
-            ))),
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::AddConstraint {
+            kind: kind @ (Constraint::Unique | Constraint::PrimaryKey),
+            using_index: false,
+            ..
+        } => Some(Hit::new(format!(
+            "adds a {} to {table} without USING INDEX",
+            if *kind == Constraint::Unique {
+                "UNIQUE constraint"
+            } else {
+                "PRIMARY KEY"
+            }
+        ))),
+        Action::AddColumn(c) if c.unique => Some(Hit::new(format!(
+            "adds column {table}.{} with a unique index",
+            c.column
+        ))),
+        _ => None,
+    })
 }
 
 #[cfg(test)]

@@ -43,13 +43,18 @@ pub static ALL: &[Rule] = &[
     ban_cluster::RULE,
 ];
 
-/// The table and actions of an `ALTER TABLE` on a table this run does not create.
-fn altered<'a>(st: &'a Statement, cx: &super::Context<'_>) -> Option<(&'a str, &'a [Action])> {
+/// What `hit` finds in each action of an `ALTER TABLE` on a table this run does not create
+/// (given the table's name and the action); nothing for any other statement.
+fn per_action(
+    st: &Statement,
+    cx: &super::Context<'_>,
+    hit: impl Fn(&str, &Action) -> Option<super::Hit>,
+) -> Vec<super::Hit> {
     match &st.shape {
         Shape::AlterTable { table, actions } if !cx.new_table(table) => {
-            Some((table.as_str(), actions.as_slice()))
+            actions.iter().filter_map(|a| hit(table, a)).collect()
         }
-        _ => None,
+        _ => Vec::new(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `renaming-column`: the previous release, still running while the new one starts, names
 //! the old column.
 
-use super::{OLD_RELEASE, altered};
+use super::{OLD_RELEASE, per_action};
 use crate::lint::statement::{Action, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -15,18 +15,12 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::RenameColumn { from, to } => {
-                Some(Hit::new(format!("renames column {table}.{from} to {to}")))
-            }
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::RenameColumn { from, to } => {
+            Some(Hit::new(format!("renames column {table}.{from} to {to}")))
+        }
+        _ => None,
+    })
 }
 
 #[cfg(test)]

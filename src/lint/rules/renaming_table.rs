@@ -1,7 +1,7 @@
 //! `renaming-table`: the previous release, still running while the new one starts, names the
 //! old table.
 
-use super::{OLD_RELEASE, altered};
+use super::{OLD_RELEASE, per_action};
 use crate::lint::statement::{Action, Statement};
 use crate::lint::{Context, Hit, Rule};
 
@@ -15,16 +15,10 @@ pub const RULE: Rule = Rule {
 };
 
 fn check(st: &Statement, cx: &Context<'_>) -> Vec<Hit> {
-    let Some((table, actions)) = altered(st, cx) else {
-        return Vec::new();
-    };
-    actions
-        .iter()
-        .filter_map(|a| match a {
-            Action::RenameTo { to } => Some(Hit::new(format!("renames table {table} to {to}"))),
-            _ => None,
-        })
-        .collect()
+    per_action(st, cx, |table, a| match a {
+        Action::RenameTo { to } => Some(Hit::new(format!("renames table {table} to {to}"))),
+        _ => None,
+    })
 }
 
 #[cfg(test)]
