@@ -35,6 +35,12 @@ impl Change {
     }
 }
 
+/// The name of a declared change's tracking row: the file, the kind, the object
+/// (`schema.sql#column:users.last_login`).
+fn record(file: &str, kind: &str, object: &str) -> String {
+    format!("{file}#{kind}:{object}")
+}
+
 /// How an object that is there differs from its declaration.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Difference {
@@ -50,7 +56,7 @@ impl Difference {
     /// The tracking row that holds it as a failure under `--schema-strict`:
     /// `schema.sql#difference:column users.email`.
     pub fn record(&self) -> String {
-        format!("{}#difference:{}", self.file, self.object)
+        record(&self.file, "difference", &self.object)
     }
 }
 
@@ -103,7 +109,6 @@ pub fn diff(
     dialect: Dialect,
 ) -> Diff {
     let mut d = Diff::default();
-    let record = |file: &str, kind: &str, object: &str| format!("{file}#{kind}:{object}");
     for o in &model.schemas {
         if !live.schemas.contains(&o.name.name) && o.name.name != "public" {
             d.changes.push(plain(
@@ -222,7 +227,7 @@ fn views_and_triggers(
             "view"
         };
         let what = format!("create {kind} {n}");
-        let record = format!("{}#view:{n}", v.file);
+        let record = record(&v.file, "view", &n);
         match live.relations.get(&v.name) {
             Some('v' | 'm') => {
                 let want = normalised.and_then(|p| p.view_queries.get(&v.name));
@@ -260,7 +265,7 @@ fn views_and_triggers(
             }
             let table = shown(&t.table, dialect);
             d.changes.push(plain(
-                format!("{}#{kind}:{table}.{}", t.file, t.name),
+                record(&t.file, kind, &format!("{table}.{}", t.name)),
                 format!("create {kind} {} on {table}", t.name),
                 &t.sql,
             ));
@@ -271,7 +276,7 @@ fn views_and_triggers(
         if live.partition_of.get(partition) != Some(index) {
             let (i, p) = (shown(index, dialect), shown(partition, dialect));
             d.changes.push(plain(
-                format!("{file}#partition:{i}.{p}"),
+                record(file, "partition", &format!("{i}.{p}")),
                 format!("attach index {p} to {i}"),
                 sql,
             ));
@@ -294,7 +299,7 @@ fn views_and_triggers(
                 let n = shown(&t.name, dialect);
                 let what = if *force { "force" } else { "enable" };
                 d.changes.push(plain(
-                    format!("{}#rls:{n}.{what}", t.file),
+                    record(&t.file, "rls", &format!("{n}.{what}")),
                     format!("{what} row level security on {n}"),
                     sql,
                 ));
@@ -348,7 +353,7 @@ fn functions(
             None => n,
         };
         d.changes.push(plain(
-            format!("{}#function:{object}", f.file),
+            record(&f.file, "function", &object),
             format!("create function {object}"),
             &format!("SET LOCAL check_function_bodies = off;\n{}", f.sql),
         ));
@@ -364,7 +369,7 @@ fn attaches(t: &Table, live: &Live, n: &str, dialect: Dialect) -> Vec<Change> {
         .map(|(p, sql)| {
             let p = shown(p, dialect);
             plain(
-                format!("{}#partition:{n}.{p}", t.file),
+                record(&t.file, "partition", &format!("{n}.{p}")),
                 format!("attach partition {p} to {n}"),
                 sql,
             )
@@ -385,7 +390,7 @@ fn retried_foreign(t: &Table, live: &Live, failed: &BTreeSet<String>, n: &str) -
         .map(|(i, (name, sql))| {
             let c = name.clone().unwrap_or_else(|| format!("foreign{}", i + 1));
             plain(
-                format!("{}#constraint:{n}.{c}", t.file),
+                record(&t.file, "constraint", &format!("{n}.{c}")),
                 format!("add constraint {c} to {n}"),
                 sql,
             )
@@ -459,7 +464,7 @@ fn existing_table(
     dialect: Dialect,
 ) {
     let n = shown(&t.name, dialect);
-    let record = |kind: &str, object: &str| format!("{}#{kind}:{n}.{object}", t.file);
+    let record = |kind: &str, object: &str| record(&t.file, kind, &format!("{n}.{object}"));
     let missing: Vec<_> = t
         .columns
         .iter()
