@@ -3,14 +3,20 @@
 
 use crate::common::{Case, Kind, run};
 
+/// A case of `kind` with an empty migrations folder and `schema` declared as `schema.sql`.
+fn declared(kind: Kind, schema: &str) -> Case {
+    let c = Case::new(kind);
+    std::fs::create_dir_all(&c.migrations).unwrap();
+    c.declare("schema.sql", schema);
+    c
+}
+
 /// A foreign key whose table was created while the table it references failed is added once
 /// that table is there, on a later start; its failed record stays until then.
 #[test]
 fn a_foreign_key_waits_for_the_table_it_references() {
-    let c = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare(
-        "schema.sql",
+    let c = declared(
+        Kind::Postgres,
         "CREATE TABLE parent (id integer PRIMARY KEY, code text DEFAULT public.new_code());\n\
          CREATE TABLE child (id integer PRIMARY KEY, parent_id integer);\n\
          ALTER TABLE ONLY child ADD CONSTRAINT child_parent_fkey FOREIGN KEY (parent_id) REFERENCES parent (id);\n",
@@ -65,9 +71,7 @@ fn an_unnamed_index_gets_postgres_own_name() {
                   CREATE UNIQUE INDEX ON t (a, b);\n\
                   CREATE INDEX ON t (a, b) WHERE a > 0;\n\
                   CREATE INDEX ON t (lower(email));\n";
-    let c = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare("schema.sql", schema);
+    let c = declared(Kind::Postgres, schema);
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     let indexes = |c: &Case| {
@@ -93,11 +97,9 @@ fn an_unnamed_index_gets_postgres_own_name() {
     );
 
     // The same file through psql's rules: the names agree, nothing is added or differs.
-    let built = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&built.migrations).unwrap();
+    let built = declared(Kind::Postgres, schema);
     built.execute(schema);
     assert_eq!(indexes(&built), indexes(&c));
-    built.declare("schema.sql", schema);
     let mut plan = built.cmd();
     plan.arg("plan")
         .arg("--schema")
@@ -115,10 +117,8 @@ fn an_unnamed_index_gets_postgres_own_name() {
 /// on the fresh database (the key's columns are NOT NULL in the declaration too), strict passes.
 #[test]
 fn a_fresh_apply_with_a_composite_key_and_an_enum_has_no_difference() {
-    let c = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare(
-        "schema.sql",
+    let c = declared(
+        Kind::Postgres,
         "CREATE TYPE mood AS ENUM ('a', 'b');\n\
          CREATE TABLE t (a integer, b integer, m mood, PRIMARY KEY (a, b));\n",
     );
@@ -135,10 +135,8 @@ both!(a_difference_shows_for_as_long_as_it_exists);
 /// `status` shows it (`changed`), and under `--schema-strict` as a failure that stays (every
 /// start compares again, `status --exit-code` is 1) until the difference is gone.
 fn a_difference_shows_for_as_long_as_it_exists(kind: Kind) {
-    let c = Case::new(kind);
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare(
-        "schema.sql",
+    let c = declared(
+        kind,
         "CREATE TABLE t (a integer, b integer);\nCREATE INDEX t_i ON t (a);\n",
     );
     assert_eq!(run(c.up_declared()).0, 0);
@@ -247,9 +245,7 @@ fn sqlite_virtual_tables_are_made_by_their_modules() {
         s
     };
 
-    let c = Case::sqlite();
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare("schema.sql", &dot_schema);
+    let c = declared(Kind::Sqlite, &dot_schema);
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert_eq!(schema_of(&c), schema_of(&source), "{err}");
@@ -283,9 +279,7 @@ fn sqlite_virtual_tables_are_made_by_their_modules() {
             && !dumped.contains("event_search_content"),
         "{dumped}"
     );
-    let rebuilt = Case::sqlite();
-    std::fs::create_dir_all(&rebuilt.migrations).unwrap();
-    rebuilt.declare("schema.sql", &dumped);
+    let rebuilt = declared(Kind::Sqlite, &dumped);
     let (code, _, err) = run(rebuilt.up_declared());
     assert_eq!(code, 0, "{err}");
     assert_eq!(schema_of(&rebuilt), schema_of(&source), "{err}");
@@ -293,29 +287,12 @@ fn sqlite_virtual_tables_are_made_by_their_modules() {
 
 /// `pg_dump --schema-only` of a database, without ownership, privileges and our own table.
 fn pg_dump(c: &Case) -> String {
-    let out = std::process::Command::new("pg_dump")
-        .args([
-            "--schema-only",
-            "--no-owner",
-            "--no-privileges",
-            "--exclude-table=public.schema_migrations*",
-        ])
-        .arg(&c.url)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout)
-        .unwrap()
+    pg_dump_raw(c)
         .lines()
         .filter(|l| !l.starts_with("--") && !l.is_empty() && !l.starts_with("\\"))
         .collect::<Vec<_>>()
         .join("\n")
 }
-
 /// `schema dump` writes a schema that rebuilds the database: extensions in their own schema,
 /// expressions and types with their schemas, sequences with every option and their owners;
 /// `pg_dump` of the rebuilt database is the original's. What it cannot write yet (a function,
@@ -351,9 +328,7 @@ fn postgres_schema_dump_rebuilds_the_database() {
         dumped.contains("WITH SCHEMA \"ext\"") && dumped.contains("ext.uuid_generate_v4()"),
         "{dumped}"
     );
-    let rebuilt = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&rebuilt.migrations).unwrap();
-    rebuilt.declare("schema.sql", &dumped);
+    let rebuilt = declared(Kind::Postgres, &dumped);
     let (code, _, err) = run(rebuilt.up_declared());
     assert_eq!(code, 0, "{err}");
     assert_eq!(pg_dump(&rebuilt), pg_dump(&source));
@@ -385,9 +360,7 @@ fn postgres_schema_dump_rebuilds_the_database() {
     source.execute("DROP STATISTICS app.st");
     let (dumped, err) = dump(&source);
     assert!(!err.contains("not written"), "{err}");
-    let again = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&again.migrations).unwrap();
-    again.declare("schema.sql", &dumped);
+    let again = declared(Kind::Postgres, &dumped);
     let (code, _, err) = run(again.up_declared());
     assert_eq!(code, 0, "{err}");
     assert_eq!(pg_dump(&again), pg_dump(&source));
@@ -442,9 +415,7 @@ fn postgres_functions_are_declared_by_name_and_arguments() {
                   CREATE FUNCTION public.twice(integer) RETURNS integer LANGUAGE sql AS $$ SELECT $1 * 2 $$;\n\
                   CREATE FUNCTION public.twice(v character varying) RETURNS text LANGUAGE sql AS $$ SELECT v || v $$;\n\
                   CREATE PROCEDURE public.reset() LANGUAGE sql AS $$ DELETE FROM public.t $$;\n";
-    let c = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare("schema.sql", schema);
+    let c = declared(Kind::Postgres, schema);
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     let functions = |c: &Case| {
@@ -490,14 +461,12 @@ fn postgres_functions_are_declared_by_name_and_arguments() {
     );
 
     // The same file through psql: nothing to make.
-    let built = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&built.migrations).unwrap();
+    let built = declared(Kind::Postgres, schema);
     // (psql needs the functions before the table whose defaults call them.)
     let (table, functions) = schema.split_once('\n').unwrap();
     built.execute(&format!(
         "SET check_function_bodies = off;\n{functions}\n{table}"
     ));
-    built.declare("schema.sql", schema);
     let (code, _, err) = run(built.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("applied 0,") && !err.contains("WARN"), "{err}");
@@ -515,15 +484,13 @@ fn lemmy_schema_round_trips() {
         .arg(crate::common::real_folders::lemmy());
     let (_, _, err) = run(up);
     assert!(err.contains("applied 318, failed 28"), "{err}");
-    let declared = pg_dump_raw(&source);
+    let by_pg_dump = pg_dump_raw(&source);
     let mut dump = source.cmd();
     dump.args(["schema", "dump"]);
     let (code, dumped, err) = run(dump);
     assert_eq!(code, 0, "{err}");
-    for schema in [declared.as_str(), dumped.as_str()] {
-        let c = Case::new(Kind::Postgres);
-        std::fs::create_dir_all(&c.migrations).unwrap();
-        c.declare("schema.sql", schema);
+    for schema in [by_pg_dump.as_str(), dumped.as_str()] {
+        let c = declared(Kind::Postgres, schema);
         let (code, _, err) = run(c.up_declared());
         assert_eq!(code, 0, "{err}");
         assert!(err.contains("failed 0"), "{err}");
@@ -579,9 +546,7 @@ fn views_and_triggers_are_declared(kind: Kind) {
                FOR EACH ROW EXECUTE FUNCTION public.touch();\n"
         }
     };
-    let c = Case::new(kind);
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare("schema.sql", schema);
+    let c = declared(kind, schema);
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not managed"), "{err}");
@@ -622,9 +587,7 @@ fn views_and_triggers_are_declared(kind: Kind) {
     let (code, dumped, err) = run(dump);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not written"), "{err}");
-    let rebuilt = Case::new(kind);
-    std::fs::create_dir_all(&rebuilt.migrations).unwrap();
-    rebuilt.declare("schema.sql", &dumped);
+    let rebuilt = declared(kind, &dumped);
     let (code, _, err) = run(rebuilt.up_declared());
     assert_eq!(code, 0, "{err}\n{dumped}");
     if kind == Kind::Postgres {
@@ -646,9 +609,7 @@ fn synapse_postgres_schema_is_what_psql_makes() {
     let text = std::fs::read_to_string(schema).unwrap();
     let by_psql = Case::new(Kind::Postgres);
     by_psql.execute(&text);
-    let c = Case::new(Kind::Postgres);
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare("schema.sql", &text);
+    let c = declared(Kind::Postgres, &text);
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -670,9 +631,7 @@ fn synapse_sqlite_schema_is_what_sqlite3_makes() {
     let text = std::fs::read_to_string(schema).unwrap();
     let by_sqlite3 = Case::sqlite();
     by_sqlite3.execute(&text);
-    let c = Case::sqlite();
-    std::fs::create_dir_all(&c.migrations).unwrap();
-    c.declare("schema.sql", &text);
+    let c = declared(Kind::Sqlite, &text);
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(
@@ -733,9 +692,7 @@ fn postgres_partitions_and_domains_round_trip() {
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not written"), "{err}");
     for schema in [pg_dump_raw(&source), dumped] {
-        let c = Case::new(Kind::Postgres);
-        std::fs::create_dir_all(&c.migrations).unwrap();
-        c.declare("schema.sql", &schema);
+        let c = declared(Kind::Postgres, &schema);
         let (code, _, err) = run(c.up_declared());
         assert_eq!(code, 0, "{err}");
         assert_eq!(pg_dump(&c), pg_dump(&source), "{schema}");
