@@ -19,7 +19,8 @@ pub fn run(s: &Settings, format: Format) -> Finished {
         return Finished::BadFolders;
     };
     let mut problems = check_files(&catalog);
-    problems.extend(check_declared(s));
+    let (declared_problems, declared) = check_declared(s);
+    problems.extend(declared_problems);
     let open = open_options(s, false);
     let linting = s.lint != LintPolicy::Off;
     let checked = fanout::map(&s.targets, s.jobs, |t| {
@@ -157,9 +158,7 @@ pub fn run(s: &Settings, format: Format) -> Finished {
     if problems.is_empty() {
         let plural =
             |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-        let declared = declared_summary(s)
-            .map(|d| format!(", {d}"))
-            .unwrap_or_default();
+        let declared = declared.map(|d| format!(", {d}")).unwrap_or_default();
         let _ = writeln!(
             out,
             "ok: {} migrations in {}{declared}, {} checked",
@@ -227,19 +226,12 @@ fn check_declared_records(database: &str, records: &[crate::plan::Record]) -> Ve
         .collect()
 }
 
-/// What `validate` checked of the declared schema, for its summary: `declared schema: 2
-/// files, 130 tables, 250 indexes, 4 functions, ...` (`None` without `--schema`).
-fn declared_summary(s: &Settings) -> Option<String> {
-    use crate::schema::{Declared, Model};
-    use crate::source::Dialect;
-    if s.schema.is_empty() {
-        return None;
-    }
-    let declared = Declared::read(&s.schema).ok()?;
-    let m = Model::build(&declared.for_dialect(Dialect::Postgres), Dialect::Postgres);
+/// What `validate` read of the declared schema, for its summary: `declared schema: 2 files,
+/// 130 tables, 250 indexes, 4 functions, ...` (the PostgreSQL model's counts).
+fn declared_summary(files: usize, m: &crate::schema::Model) -> String {
     let indexes: usize = m.tables.iter().map(|t| t.indexes.len()).sum();
     let counts = [
-        (declared.files.len(), "file", "files"),
+        (files, "file", "files"),
         (m.tables.len(), "table", "tables"),
         (indexes, "index", "indexes"),
         (m.types.len(), "type", "types"),
@@ -254,27 +246,32 @@ fn declared_summary(s: &Settings) -> Option<String> {
         .filter(|(n, _, _)| *n > 0)
         .map(|(n, one, many)| format!("{n} {}", if *n == 1 { one } else { many }))
         .collect();
-    Some(format!("declared schema: {}", listed.join(", ")))
+    format!("declared schema: {}", listed.join(", "))
 }
 
 /// Problems of the declared schema's files: unreadable, a table, column or index declared
 /// twice, a statement not recognised; for SQLite (when a SQLite database is checked or a
-/// `.sqlite.sql` variant exists) each table and index as SQLite itself reads it.
-fn check_declared(s: &Settings) -> Vec<Problem> {
+/// `.sqlite.sql` variant exists) each table and index as SQLite itself reads it. With what it
+/// read, for the summary (`None` without `--schema`, or when it cannot be read).
+fn check_declared(s: &Settings) -> (Vec<Problem>, Option<String>) {
     use crate::schema::{Declared, Model, model};
     use crate::source::Dialect;
     if s.schema.is_empty() {
-        return Vec::new();
+        return (Vec::new(), None);
     }
     let declared = match Declared::read(&s.schema) {
         Ok(d) => d,
-        Err(e) => return vec![problem("--schema", e.to_string())],
+        Err(e) => return (vec![problem("--schema", e.to_string())], None),
     };
     let mut out = Vec::new();
+    let mut summary = None;
     let mut seen = std::collections::BTreeSet::new();
     for dialect in [Dialect::Postgres, Dialect::Sqlite] {
         let files = declared.for_dialect(dialect);
         let m = Model::build(&files, dialect);
+        if dialect == Dialect::Postgres {
+            summary = Some(declared_summary(declared.files.len(), &m));
+        }
         let mut report = |place: &str, what: String| {
             if seen.insert((place.to_string(), what.clone())) {
                 out.push(problem(place, what));
@@ -330,7 +327,7 @@ fn check_declared(s: &Settings) -> Vec<Problem> {
             }
         }
     }
-    out
+    (out, summary)
 }
 
 /// Problems of the files: versions used twice, conflicting copies, files passed over for want
