@@ -81,12 +81,7 @@ pub fn log(
     }
     for f in &report.findings {
         let migration = names.get(&f.file).map_or("", String::as_str);
-        if let Some(reason) = &f.allowed {
-            let why = if reason.is_empty() {
-                "no reason given".to_string()
-            } else {
-                reason.clone()
-            };
+        if let Some(why) = f.allowed_because() {
             tracing::info!(
                 database,
                 migration,

@@ -139,19 +139,8 @@ pub fn run(s: &Settings, format: Format) -> Finished {
         );
     }
     for f in &findings {
-        let _ = match &f.allowed {
-            Some(reason) => writeln!(
-                out,
-                "allowed: {}:{}: {}: {}",
-                f.file,
-                f.line,
-                f.rule,
-                if reason.is_empty() {
-                    "no reason given"
-                } else {
-                    reason
-                }
-            ),
+        let _ = match f.allowed_because() {
+            Some(why) => writeln!(out, "allowed: {}:{}: {}: {why}", f.file, f.line, f.rule),
             None => writeln!(out, "warning: {f}"),
         };
     }

@@ -116,6 +116,16 @@ pub struct Finding {
     pub allowed: Option<String>,
 }
 
+impl Finding {
+    /// Why the file allows it, as logged: its `-- migrate:allow` reason, or that none was
+    /// given (`None`: not allowed).
+    pub fn allowed_because(&self) -> Option<&str> {
+        self.allowed
+            .as_deref()
+            .map(|r| if r.is_empty() { "no reason given" } else { r })
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
