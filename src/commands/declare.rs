@@ -224,7 +224,7 @@ impl DeclaredRun {
         if !listed.is_empty() {
             tracing::info!(
                 database,
-                "declared schema: {} statement(s) not managed (views, triggers, policies, data are left to migrations): {}",
+                "declared schema: {} statement(s) not managed (data, and what the declared schema does not make, are left to migrations): {}",
                 listed.len(),
                 listed.join("; ")
             );

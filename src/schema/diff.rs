@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use super::lex::{self, Kind};
 use super::model::{Index, Live, LiveColumn, Model, Table, quoted, shown};
-use super::recognize::Name;
+use super::other_objects::{comments, others};
+use super::recognize::{Name, OtherKind};
 use crate::source::Dialect;
 
 /// One change to make (or refused).
@@ -37,7 +38,7 @@ impl Change {
 
 /// The name of a declared change's tracking row: the file, the kind, the object
 /// (`schema.sql#column:users.last_login`).
-fn record(file: &str, kind: &str, object: &str) -> String {
+pub(super) fn record(file: &str, kind: &str, object: &str) -> String {
     format!("{file}#{kind}:{object}")
 }
 
@@ -148,6 +149,8 @@ pub fn diff(
         }
     }
     functions(&mut d, model, live, normalised, dialect);
+    // Aggregates on the functions, before the views that may use them.
+    others(&mut d, model, live, OtherKind::Aggregate, dialect);
     for (o, module) in &model.virtual_tables {
         if !live.relations.contains_key(&o.name) {
             let n = shown(&o.name, dialect);
@@ -206,6 +209,16 @@ pub fn diff(
     }
     d.changes.extend(foreign);
     views_and_triggers(&mut d, model, live, normalised, dialect);
+    for kind in [
+        OtherKind::Statistics,
+        OtherKind::Rule,
+        OtherKind::Publication,
+    ] {
+        others(&mut d, model, live, kind, dialect);
+    }
+    comments(&mut d, model, normalised);
+    // Last: an event trigger fires on the DDL made after it.
+    others(&mut d, model, live, OtherKind::EventTrigger, dialect);
     d
 }
 
@@ -400,7 +413,7 @@ fn retried_foreign(t: &Table, live: &Live, failed: &BTreeSet<String>, n: &str) -
 }
 
 /// A change that runs its declared statement as it is.
-fn plain(record: String, what: String, sql: &str) -> Change {
+pub(super) fn plain(record: String, what: String, sql: &str) -> Change {
     Change {
         record,
         what,

@@ -153,7 +153,7 @@ fn postgres(out: &mut String, live: &Live, skip: &[super::Name]) {
     for a in &live.dump.attaches {
         let _ = writeln!(out, "{a};");
     }
-    for v in &live.dump.view_defs {
+    for v in live.dump.view_defs.iter().chain(&live.dump.late_defs) {
         let _ = writeln!(out, "\n{v};");
     }
 }

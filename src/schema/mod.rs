@@ -10,6 +10,7 @@ pub mod dump;
 pub mod index_name;
 pub mod lex;
 pub mod model;
+pub mod other_objects;
 pub mod probe;
 pub mod recognize;
 pub mod shadow;
@@ -27,7 +28,7 @@ pub use recognize::Name;
 pub const STATE_ROW: &str = "#schema-state";
 
 /// The kinds of change a record name can hold after `#`.
-const KINDS: [&str; 15] = [
+const KINDS: [&str; 21] = [
     "schema",
     "extension",
     "type",
@@ -43,6 +44,12 @@ const KINDS: [&str; 15] = [
     "rls",
     "partition",
     "difference",
+    "comment",
+    "event-trigger",
+    "publication",
+    "statistics",
+    "aggregate",
+    "rule",
 ];
 
 /// Whether a tracking row is one of the declared schema's (a change, or the state row), not a

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::SchemaFile;
-use super::recognize::{Alter, ColumnDef, Name, What, recognize};
+use super::recognize::{Alter, ColumnDef, Name, OtherKind, What, recognize, string_value};
 use crate::source::{Dialect, statements};
 
 /// A declared schema, extension, type or sequence.
@@ -39,6 +39,28 @@ pub struct View {
 pub struct Trigger {
     pub name: String,
     pub table: Name,
+    pub file: String,
+    pub sql: String,
+}
+
+/// A declared object known by its kind and name alone (event trigger, publication, statistics
+/// object, aggregate, rule).
+#[derive(Debug, Clone)]
+pub struct Other {
+    pub kind: OtherKind,
+    pub name: Name,
+    pub file: String,
+    pub sql: String,
+}
+
+/// A declared `COMMENT ON`.
+#[derive(Debug, Clone)]
+pub struct Comment {
+    /// What it is on, as written (`TABLE auth.users`).
+    pub target: String,
+    /// The comment (`None`: its value is not one string literal, so it is set when missing but
+    /// never compared).
+    pub value: Option<String>,
     pub file: String,
     pub sql: String,
 }
@@ -108,6 +130,10 @@ pub struct Model {
     pub policies: Vec<Trigger>,
     /// SQLite's virtual tables, with their modules (their shadow tables are not in `tables`).
     pub virtual_tables: Vec<(Object, String)>,
+    /// PostgreSQL: event triggers, publications, statistics objects, aggregates, rules.
+    pub others: Vec<Other>,
+    /// PostgreSQL: comments (set after everything else is made).
+    pub comments: Vec<Comment>,
     /// Statements not managed: (file, what, its first line).
     pub not_managed: Vec<(String, String, String)>,
 }
@@ -401,6 +427,35 @@ impl Gathered<'_> {
             What::SequenceOwnedBy { table, .. } => {
                 self.owned.push((self.qualify(&table), sql.to_string()))
             }
+            What::Other { kind, name } if self.dialect == Dialect::Postgres => {
+                let name = if kind.global() {
+                    name
+                } else {
+                    self.qualify(&name)
+                };
+                self.m.others.push(Other {
+                    kind,
+                    name,
+                    file,
+                    sql: sql.to_string(),
+                })
+            }
+            What::Other { kind, .. } => {
+                self.m
+                    .not_managed
+                    .push((file, kind.shown().into(), first_line(sql)))
+            }
+            // A declared NULL comment asks for nothing: comments are never removed.
+            What::Comment { value, .. } if value.eq_ignore_ascii_case("NULL") => {}
+            What::Comment { target, value } if self.dialect == Dialect::Postgres => {
+                self.m.comments.push(Comment {
+                    target,
+                    value: string_value(&value),
+                    file,
+                    sql: sql.to_string(),
+                })
+            }
+            What::Comment { .. } => {}
             What::Skipped => {}
             What::NotManaged(what) => self
                 .m
@@ -644,6 +699,12 @@ pub struct Live {
     /// server read them (`None`: it could not make that function), with its definition as
     /// compared.
     pub function_identities: Vec<Option<(String, String)>>,
+    /// PostgreSQL: every event trigger, publication, statistics object, aggregate and rule (a
+    /// rule as `table.rule` in its table's schema).
+    pub others: BTreeSet<(OtherKind, Name)>,
+    /// A probe's: for each declared comment, in the model's order, the comment its object has
+    /// (`None`: the object is not there; `Some(None)`: it has none).
+    pub comments: Vec<Option<Option<String>>>,
     /// PostgreSQL, read for `schema dump` only.
     pub dump: DumpExtras,
 }
@@ -665,6 +726,8 @@ pub struct DumpExtras {
     pub attaches: Vec<String>,
     /// Each view's `CREATE [MATERIALIZED] VIEW`, then each trigger's `CREATE TRIGGER`.
     pub view_defs: Vec<String>,
+    /// Each statistics object, rule, publication, comment and event trigger, in that order.
+    pub late_defs: Vec<String>,
     /// The objects it cannot write yet (`view public.v`, `trigger t on public.x`).
     pub not_written: Vec<String>,
 }

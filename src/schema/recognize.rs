@@ -114,10 +114,61 @@ pub enum What {
         sequence: Name,
         table: Name,
     },
-    /// Meta, settings, ownership, grants, comments, transaction control, SQLite's own tables.
+    /// `COMMENT ON target IS value` (PostgreSQL): the target as written (`TABLE auth.users`)
+    /// and the value's literal as written (`'Auth: users'`, `NULL`).
+    Comment {
+        target: String,
+        value: String,
+    },
+    /// An object known by its kind and name alone: event triggers, publications, statistics
+    /// objects, aggregates, rules (a rule's name is `table.rule`, in its table's schema).
+    Other {
+        kind: OtherKind,
+        name: Name,
+    },
+    /// Meta, settings, ownership, grants, transaction control, SQLite's own tables.
     Skipped,
     /// Views, functions, triggers, policies, data: listed as not managed.
     NotManaged(&'static str),
+}
+
+/// The kinds of [`What::Other`]: made when missing, known by their names alone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum OtherKind {
+    EventTrigger,
+    Publication,
+    Statistics,
+    Aggregate,
+    Rule,
+}
+
+impl OtherKind {
+    /// Its part of a record's name (`schema.sql#event-trigger:name`).
+    pub fn record(self) -> &'static str {
+        match self {
+            OtherKind::EventTrigger => "event-trigger",
+            OtherKind::Publication => "publication",
+            OtherKind::Statistics => "statistics",
+            OtherKind::Aggregate => "aggregate",
+            OtherKind::Rule => "rule",
+        }
+    }
+
+    /// Its name in logs (`event trigger`).
+    pub fn shown(self) -> &'static str {
+        match self {
+            OtherKind::EventTrigger => "event trigger",
+            OtherKind::Publication => "publication",
+            OtherKind::Statistics => "statistics object",
+            OtherKind::Aggregate => "aggregate",
+            OtherKind::Rule => "rule",
+        }
+    }
+
+    /// Whether its name is the database's, not a schema's.
+    pub fn global(self) -> bool {
+        matches!(self, OtherKind::EventTrigger | OtherKind::Publication)
+    }
 }
 
 /// What `sql` (one statement, without its semicolon) is.
@@ -132,7 +183,8 @@ pub fn recognize(sql: &str) -> What {
         return What::NotManaged("statement");
     };
     match first.as_str() {
-        "SET" | "RESET" | "COMMENT" | "GRANT" | "REVOKE" | "BEGIN" | "COMMIT" | "END" | "START"
+        "COMMENT" => comment(sql, &t),
+        "SET" | "RESET" | "GRANT" | "REVOKE" | "BEGIN" | "COMMIT" | "END" | "START"
         | "ROLLBACK" | "PRAGMA" | "ANALYZE" | "VACUUM" | "SECURITY" => What::Skipped,
         "SELECT"
             if t.get(1)
@@ -254,9 +306,19 @@ fn create(sql: &str, t: &[Token]) -> What {
             }
             _ => What::NotManaged("function statement"),
         },
-        "AGGREGATE" => What::NotManaged("aggregate"),
+        "AGGREGATE" => other(OtherKind::Aggregate, name_at(sql, t, after), "aggregate"),
+        "STATISTICS" => other(OtherKind::Statistics, name_at(sql, t, after), "statistics"),
+        "PUBLICATION" => other(
+            OtherKind::Publication,
+            name_at(sql, t, after),
+            "publication",
+        ),
         "TRIGGER" => trigger(sql, t, after),
-        "EVENT" => What::NotManaged("event trigger"),
+        "EVENT" if t.get(after).is_some_and(|x| x.is(sql, "TRIGGER")) => other(
+            OtherKind::EventTrigger,
+            name_at(sql, t, after + 1),
+            "event trigger",
+        ),
         "POLICY" => match (name_at(sql, t, after), ()) {
             (Some((name, j)), ()) if t.get(j).is_some_and(|x| x.is(sql, "ON")) => {
                 match name_at(sql, t, j + 1) {
@@ -270,10 +332,104 @@ fn create(sql: &str, t: &[Token]) -> What {
             _ => What::NotManaged("policy"),
         },
         "VIRTUAL" => virtual_table(sql, t, after),
-        "RULE" => What::NotManaged("rule"),
+        "RULE" => rule(sql, t, after),
         "ROLE" | "USER" | "DATABASE" | "TABLESPACE" => What::NotManaged("role or database"),
         _ => What::NotManaged("statement"),
     }
+}
+
+/// An object of `kind` by the name read (`None`: listed as not managed, as `what`).
+fn other(kind: OtherKind, name: Option<(Name, usize)>, what: &'static str) -> What {
+    match name {
+        Some((name, _)) if !kind.global() || name.schema.is_none() => What::Other { kind, name },
+        _ => What::NotManaged(what),
+    }
+}
+
+/// `CREATE [OR REPLACE] RULE name AS ON event TO table ...`; `k` is at the name.
+fn rule(sql: &str, t: &[Token], k: usize) -> What {
+    let Some((rule, mut j)) = name_at(sql, t, k) else {
+        return What::NotManaged("rule");
+    };
+    while j < t.len() && !t[j].is(sql, "TO") {
+        j += 1;
+    }
+    match name_at(sql, t, j + 1) {
+        Some((table, _)) => What::Other {
+            kind: OtherKind::Rule,
+            name: Name {
+                schema: table.schema,
+                name: format!("{}.{}", table.name, rule.name),
+            },
+        },
+        None => What::NotManaged("rule"),
+    }
+}
+
+/// `COMMENT ON target IS value`: the target is everything between `ON` and the `IS` outside
+/// parentheses (a function's arguments may be in them).
+fn comment(sql: &str, t: &[Token]) -> What {
+    if !t.get(1).is_some_and(|x| x.is(sql, "ON")) {
+        return What::NotManaged("comment");
+    }
+    let mut depth = 0i32;
+    for k in 2..t.len() {
+        match t[k].kind {
+            Kind::Punct(b'(') => depth += 1,
+            Kind::Punct(b')') => depth -= 1,
+            Kind::Word if depth == 0 && k > 2 && t[k].is(sql, "IS") => {
+                return match t.get(k + 1) {
+                    Some(v) => What::Comment {
+                        target: sql[t[2].start..t[k - 1].end].to_string(),
+                        value: sql[v.start..].trim().to_string(),
+                    },
+                    None => What::NotManaged("comment"),
+                };
+            }
+            _ => {}
+        }
+    }
+    What::NotManaged("comment")
+}
+
+/// The text a comment's literal stands for (`None` for `NULL`, or what is not one string):
+/// `'it''s'`, `E'a\nb'`, `$$x$$`.
+pub fn string_value(literal: &str) -> Option<String> {
+    let l = literal.trim();
+    if let Some(body) = l.strip_prefix('\'').and_then(|x| x.strip_suffix('\'')) {
+        return Some(body.replace("''", "'"));
+    }
+    if let Some(body) = l
+        .strip_prefix(['E', 'e'])
+        .and_then(|x| x.strip_prefix('\''))
+        .and_then(|x| x.strip_suffix('\''))
+    {
+        let mut out = String::new();
+        let mut chars = body.chars();
+        while let Some(c) = chars.next() {
+            match c {
+                '\\' => match chars.next() {
+                    Some('n') => out.push('\n'),
+                    Some('t') => out.push('\t'),
+                    Some('r') => out.push('\r'),
+                    Some(c) => out.push(c),
+                    None => {}
+                },
+                '\'' => {
+                    chars.next();
+                    out.push('\'')
+                }
+                c => out.push(c),
+            }
+        }
+        return Some(out);
+    }
+    if let Some(rest) = l.strip_prefix('$') {
+        let end = rest.find('$')? + 2;
+        let tag = &l[..end];
+        return l[end..].strip_suffix(tag).map(str::to_string);
+    }
+    None
 }
 
 /// `CREATE [OR REPLACE] [MATERIALIZED] VIEW name ...`; `k` is at the name.
@@ -705,7 +861,34 @@ mod tests {
             ("CREATE TABLE sqlite_sequence(name,seq)", What::Skipped),
             ("PRAGMA foreign_keys=OFF", What::Skipped),
             ("GRANT ALL ON TABLE public.t TO app", What::Skipped),
-            ("COMMENT ON TABLE public.t IS 'x; y'", What::Skipped),
+            (
+                "COMMENT ON TABLE public.t IS 'x; y'",
+                What::Comment {
+                    target: "TABLE public.t".into(),
+                    value: "'x; y'".into(),
+                },
+            ),
+            (
+                "COMMENT ON CONSTRAINT c ON DOMAIN public.d IS NULL",
+                What::Comment {
+                    target: "CONSTRAINT c ON DOMAIN public.d".into(),
+                    value: "NULL".into(),
+                },
+            ),
+            (
+                "CREATE EVENT TRIGGER w ON sql_drop EXECUTE FUNCTION f()",
+                What::Other {
+                    kind: OtherKind::EventTrigger,
+                    name: n(None, "w"),
+                },
+            ),
+            (
+                "CREATE RULE r AS ON INSERT TO s.t DO ALSO NOTIFY t",
+                What::Other {
+                    kind: OtherKind::Rule,
+                    name: n(Some("s"), "t.r"),
+                },
+            ),
             (
                 "CREATE TABLE public.t_2024 PARTITION OF public.t FOR VALUES FROM (1) TO (2)",
                 What::Table {

@@ -5,6 +5,7 @@
 use postgres::{Client, SimpleQueryMessage};
 
 use crate::schema::model::{DumpExtras, Live, LiveColumn, LiveIndex, Model, quoted};
+use crate::schema::recognize::OtherKind;
 use crate::schema::{Name, probe};
 
 /// The schemas that are the user's (not the system's, not temporary).
@@ -83,7 +84,16 @@ pub fn fingerprint(client: &mut Client) -> Result<String, postgres::Error> {
               + c.relforcerowsecurity::int), 0) \
             FROM pg_class c WHERE c.relrowsecurity) \
         || ':' || (SELECT count(*) || ':' || coalesce(sum(i.inhrelid::int8 * 3 + i.inhparent::int8), 0) \
-            FROM pg_inherits i)";
+            FROM pg_inherits i) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(d.objoid::int8 + d.objsubid * 7 \
+              + hashtext(d.description)), 0) FROM pg_description d WHERE d.objoid >= 16384) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(e.oid::int8 + ascii(e.evtenabled::text) \
+              + hashtext(e.evtname)), 0) FROM pg_event_trigger e) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(p.oid::int8 + hashtext(p.pubname)), 0) \
+            FROM pg_publication p) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(r.oid::int8), 0) FROM pg_publication_rel r) \
+        || ':' || (SELECT count(*) || ':' || coalesce(sum(s.oid::int8 + hashtext(s.stxname)), 0) \
+            FROM pg_statistic_ext s)";
     Ok(rows(client, SQL)?
         .first()
         .map(|r| text(r, 0))
@@ -115,7 +125,38 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     read_functions(client, &mut live)?;
     read_views(client, &mut live)?;
     read_triggers(client, &mut live)?;
+    read_others(client, &mut live)?;
     Ok(live)
+}
+
+/// Event triggers, publications, statistics objects, aggregates and rules, by kind and name.
+fn read_others(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
+    let others = format!(
+        "SELECT 'e', NULL, evtname FROM pg_event_trigger \
+         UNION ALL SELECT 'p', NULL, pubname FROM pg_publication \
+         UNION ALL SELECT 's', n.nspname, s.stxname FROM pg_statistic_ext s \
+           JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER} \
+         UNION ALL SELECT 'a', n.nspname, p.proname FROM pg_proc p \
+           JOIN pg_namespace n ON n.oid = p.pronamespace WHERE {USER} AND p.prokind = 'a' \
+         UNION ALL SELECT 'r', n.nspname, c.relname || '.' || r.rulename FROM pg_rewrite r \
+           JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
+           WHERE {USER} AND r.rulename <> '_RETURN'"
+    );
+    for r in rows(client, &others)? {
+        let kind = match text(&r, 0).as_str() {
+            "e" => OtherKind::EventTrigger,
+            "p" => OtherKind::Publication,
+            "s" => OtherKind::Statistics,
+            "a" => OtherKind::Aggregate,
+            _ => OtherKind::Rule,
+        };
+        let n = Name {
+            schema: r.get(1).cloned().flatten(),
+            name: text(&r, 2),
+        };
+        live.others.insert((kind, n));
+    }
+    Ok(())
 }
 
 /// The user's triggers (not a constraint's), by table.
@@ -227,6 +268,7 @@ fn read_dump_extras(client: &mut Client, live: &mut Live) -> Result<(), postgres
     dump_definitions(client, d)?;
     dump_partitions(client, d)?;
     dump_security(client, d)?;
+    dump_late(client, d)?;
     dump_not_written(client, d)?;
     Ok(())
 }
@@ -369,6 +411,97 @@ fn dump_security(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres
     Ok(())
 }
 
+/// Aggregates (with the functions), then statistics objects, rules, publications, comments and
+/// event triggers, in that order (each on what is written before it; event triggers last, as
+/// they fire on DDL).
+fn dump_late(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Error> {
+    let own = |class: &str, oid: &str| format!("NOT {}", extension_member(class, oid));
+    let statistics = format!(
+        "SELECT pg_get_statisticsobjdef(s.oid) FROM pg_statistic_ext s \
+           JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER} AND {} ORDER BY s.oid",
+        own("pg_statistic_ext", "s.oid")
+    );
+    let rules = format!(
+        "SELECT rtrim(pg_get_ruledef(r.oid), ';') FROM pg_rewrite r \
+           JOIN pg_class c ON c.oid = r.ev_class JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE {USER} AND r.rulename <> '_RETURN' AND {} ORDER BY r.oid",
+        own("pg_class", "c.oid")
+    );
+    let publications = "SELECT 'CREATE PUBLICATION ' || quote_ident(p.pubname) \
+         || CASE WHEN p.puballtables THEN ' FOR ALL TABLES' ELSE coalesce(' FOR TABLE ' \
+              || (SELECT string_agg(r.prrelid::regclass::text, ', ' ORDER BY r.prrelid) \
+                  FROM pg_publication_rel r WHERE r.prpubid = p.oid), '') END \
+         || ' WITH (publish = ''' || concat_ws(', ', CASE WHEN p.pubinsert THEN 'insert' END, \
+              CASE WHEN p.pubupdate THEN 'update' END, CASE WHEN p.pubdelete THEN 'delete' END, \
+              CASE WHEN p.pubtruncate THEN 'truncate' END) || '''' \
+         || CASE WHEN p.pubviaroot THEN ', publish_via_partition_root = true' ELSE '' END || ')' \
+         FROM pg_publication p ORDER BY p.pubname";
+    // A comment as `COMMENT ON` names its object (pg_identify_object's type and identity);
+    // not an extension's objects' (the extension makes them), nor the cluster's own.
+    // Plain aggregates (not ordered-set, moving or with a sort operator: listed as not
+    // written), as pg_dump writes them.
+    let aggregates = format!(
+        "SELECT 'CREATE AGGREGATE ' || p.oid::regproc::text \
+             || '(' || pg_get_function_arguments(p.oid) || E') (\\n    SFUNC = ' \
+             || a.aggtransfn::regproc::text \
+             || E',\\n    STYPE = ' || format_type(a.aggtranstype, NULL) \
+             || CASE WHEN a.aggtransspace <> 0 THEN E',\\n    SSPACE = ' || a.aggtransspace ELSE '' END \
+             || CASE WHEN a.aggfinalfn <> 0 THEN E',\\n    FINALFUNC = ' || a.aggfinalfn::regproc::text ELSE '' END \
+             || CASE WHEN a.aggfinalextra THEN E',\\n    FINALFUNC_EXTRA' ELSE '' END \
+             || CASE WHEN a.aggcombinefn <> 0 THEN E',\\n    COMBINEFUNC = ' || a.aggcombinefn::regproc::text ELSE '' END \
+             || CASE WHEN a.aggserialfn <> 0 THEN E',\\n    SERIALFUNC = ' || a.aggserialfn::regproc::text \
+                  || E',\\n    DESERIALFUNC = ' || a.aggdeserialfn::regproc::text ELSE '' END \
+             || coalesce(E',\\n    INITCOND = ' || quote_literal(a.agginitval), '') \
+             || CASE p.proparallel WHEN 's' THEN E',\\n    PARALLEL = safe' \
+                  WHEN 'r' THEN E',\\n    PARALLEL = restricted' ELSE '' END || E'\\n)' \
+         FROM pg_aggregate a JOIN pg_proc p ON p.oid = a.aggfnoid \
+           JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE {USER} AND {PLAIN_AGGREGATE} AND {} ORDER BY p.oid",
+        own("pg_proc", "p.oid")
+    );
+    let comments = "SELECT 'COMMENT ON ' || CASE o.type WHEN 'table column' THEN 'COLUMN' \
+              WHEN 'table constraint' THEN 'CONSTRAINT' WHEN 'composite type' THEN 'TYPE' \
+              WHEN 'domain constraint' THEN 'CONSTRAINT' ELSE upper(o.type) END || ' ' \
+           || CASE o.type WHEN 'domain constraint' \
+                THEN regexp_replace(o.identity, ' on ', ' ON DOMAIN ') ELSE o.identity END \
+           || ' IS ' || quote_literal(d.description) \
+         FROM pg_description d, pg_identify_object(d.classoid, d.objoid, d.objsubid) o \
+         WHERE d.objoid >= 16384 AND (o.schema IS NULL OR o.schema !~ '^pg_' \
+              AND o.schema <> 'information_schema') \
+           AND o.type NOT IN ('foreign table', 'database', 'role', 'tablespace') \
+           AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid \
+              AND e.objid = d.objoid AND e.deptype = 'e') \
+         ORDER BY d.classoid, d.objoid, d.objsubid";
+    let event_triggers = format!(
+        "SELECT 'CREATE EVENT TRIGGER ' || quote_ident(g.evtname) || ' ON ' || g.evtevent \
+           || coalesce(E'\\n    WHEN TAG IN (' || (SELECT string_agg(quote_literal(x), ', ') \
+              FROM unnest(g.evttags) x) || ')', '') \
+           || E'\\n    EXECUTE FUNCTION ' || g.evtfoid::regproc::text || '()' \
+           || CASE g.evtenabled WHEN 'D' THEN ';\nALTER EVENT TRIGGER ' \
+                || quote_ident(g.evtname) || ' DISABLE' \
+              WHEN 'R' THEN ';\nALTER EVENT TRIGGER ' || quote_ident(g.evtname) \
+                || ' ENABLE REPLICA' \
+              WHEN 'A' THEN ';\nALTER EVENT TRIGGER ' || quote_ident(g.evtname) \
+                || ' ENABLE ALWAYS' ELSE '' END \
+         FROM pg_event_trigger g WHERE {} ORDER BY g.evtname",
+        own("pg_event_trigger", "g.oid")
+    );
+    // Aggregates go with the functions (before the tables and views that may use them).
+    for r in rows(client, &aggregates)? {
+        d.function_defs.push(text(&r, 0));
+    }
+    for sql in [&statistics, &rules, publications, comments, &event_triggers] {
+        for r in rows(client, sql)? {
+            d.late_defs.push(text(&r, 0));
+        }
+    }
+    Ok(())
+}
+
+/// The aggregates `schema dump` writes: not ordered-set, moving or with a sort operator.
+const PLAIN_AGGREGATE: &str = "a.aggkind = 'n' AND a.aggmtransfn = 0 AND a.aggsortop = 0 \
+     AND a.aggfinalmodify = 'r'";
+
 /// What the dump cannot write yet, named.
 fn dump_not_written(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Error> {
     let own = |class: &str, oid: &str| format!("NOT {}", extension_member(class, oid));
@@ -376,19 +509,12 @@ fn dump_not_written(client: &mut Client, d: &mut DumpExtras) -> Result<(), postg
         "SELECT CASE p.prokind WHEN 'a' THEN 'aggregate ' ELSE 'window function ' END \
              || p.oid::regprocedure::text FROM pg_proc p \
            JOIN pg_namespace n ON n.oid = p.pronamespace \
+           LEFT JOIN pg_aggregate a ON a.aggfnoid = p.oid \
            WHERE {USER} AND p.prokind IN ('a', 'w') AND {} \
+             AND NOT coalesce({PLAIN_AGGREGATE}, false) \
          UNION ALL SELECT 'foreign table ' || c.oid::regclass::text FROM pg_class c \
            JOIN pg_namespace n ON n.oid = c.relnamespace \
            WHERE {USER} AND c.relkind = 'f' AND {} \
-         UNION ALL SELECT 'statistics object ' || quote_ident(n.nspname) || '.' \
-             || quote_ident(s.stxname) \
-           FROM pg_statistic_ext s JOIN pg_namespace n ON n.oid = s.stxnamespace WHERE {USER} \
-         UNION ALL SELECT 'rule ' || quote_ident(r.rulename) || ' on ' \
-             || r.ev_class::regclass::text \
-           FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class \
-           JOIN pg_namespace n ON n.oid = c.relnamespace \
-           WHERE {USER} AND r.rulename <> '_RETURN' \
-         UNION ALL SELECT 'event trigger ' || quote_ident(evtname) FROM pg_event_trigger \
          ORDER BY 1",
         own("pg_proc", "p.oid"),
         own("pg_class", "c.oid"),
@@ -580,6 +706,9 @@ pub fn probe(client: &mut Client, model: &Model, live: &Live) -> Result<Live, po
 fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, postgres::Error> {
     let steps = probe_steps(model, live);
     client.batch_execute("SET LOCAL check_function_bodies = off")?;
+    // The probe's DDL must not fire the database's event triggers (a superuser's setting:
+    // elsewhere refused, and they fire in a transaction that is rolled back).
+    attempt(client, "SET LOCAL session_replication_role = replica")?;
     // All at once (one round trip); statement by statement only when the server refuses one.
     let all: Vec<&str> = steps.iter().map(|(_, sql, _)| sql.as_str()).collect();
     let built: Vec<bool> = if attempt(client, &all.join(";\n"))? {
@@ -591,7 +720,9 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
         }
         built
     };
-    probed(client, model, steps, built)
+    let mut out = probed(client, model, steps, built)?;
+    out.comments = probe_comments(client, model)?;
+    Ok(out)
 }
 
 /// What a probe builds: each statement with what it stands for.
@@ -732,6 +863,54 @@ fn probed(
     }
     Ok(out)
 }
+
+/// For each declared comment, the comment its object has now (`None`: no such object). Each
+/// declared target is given a marked comment, which names its object in `pg_description`;
+/// that object's comment before the marks is its answer.
+fn probe_comments(
+    client: &mut Client,
+    model: &Model,
+) -> Result<Vec<Option<Option<String>>>, postgres::Error> {
+    let mut out = vec![None; model.comments.len()];
+    if model.comments.is_empty() {
+        return Ok(out);
+    }
+    client.batch_execute(
+        "CREATE TEMP TABLE probe_comments AS \
+         SELECT classoid, objoid, objsubid, description FROM pg_description",
+    )?;
+    let marks: Vec<String> = model
+        .comments
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("COMMENT ON {} IS '{COMMENT_MARK}{i}'", c.target))
+        .collect();
+    // All at once (one round trip); one by one only when the server refuses one.
+    if !attempt(client, &marks.join(";\n"))? {
+        for sql in &marks {
+            attempt(client, sql)?;
+        }
+    }
+    let read = format!(
+        "SELECT substr(d.description, {}), o.objoid IS NOT NULL, o.description \
+         FROM pg_description d LEFT JOIN probe_comments o USING (classoid, objoid, objsubid) \
+         WHERE d.description LIKE '{COMMENT_MARK}%'",
+        COMMENT_MARK.len() + 1
+    );
+    for r in rows(client, &read)? {
+        if let Some(slot) = text(&r, 0)
+            .parse::<usize>()
+            .ok()
+            .and_then(|i| out.get_mut(i))
+        {
+            *slot = Some(truth(&r, 1).then(|| text(&r, 2)));
+        }
+    }
+    Ok(out)
+}
+
+/// The comment a probe gives a declared comment's object, followed by its number.
+const COMMENT_MARK: &str = "migrate-entrypoint probe ";
 
 /// Runs `sql` under a savepoint: false (and rolled back to it) when the server refuses it.
 /// A lost connection is an error.
