@@ -7,7 +7,10 @@ A 400-object schema (150 tables of 6 columns, 250 named indexes) in one schema.s
   no-op (declared)    the same start with --schema: the state row matches, nothing more
   first apply         an empty database; a start with --schema creates everything
   one-column change   the declaration has a column the database lacks; a start adds it (the
-                      run reads the live schema, probes the declared tables, adds one column)
+                      run reads the live schema, probes the one table that changed since the
+                      last run, adds one column)
+  the file run as it is   the reference for the first apply: `psql -1 -f schema.sql` (one
+                      transaction), `sqlite3 db BEGIN '.read schema.sql' COMMIT`, into the emptied database
 
 Each start execs `true` (a container start). Medians by hyperfine, peak RSS by /usr/bin/time.
 Started by bench/run.sh (after bench.py); writes bench/results/declared.md and prints it.
@@ -45,11 +48,12 @@ def run(argv):
     return r.stdout
 
 
-def cases(first, url, empty_db, drop_column):
+def cases(first, url, empty_db, drop_column, by_hand):
     """{case: (seconds, KiB)}. `first`: a database URL for the first applies, emptied by `empty_db`
     before each; `url`: another database, applied once, for the no-op and the change (so that
     the first applies' drops leave no dead catalog rows under them); `drop_column`: argv that
-    takes the column `extra` off its table d0."""
+    takes the column `extra` off its table d0; `by_hand(path)`: argv that runs the file as it is
+    into `first`."""
     work = os.path.join(bench.WORK, "declared")
     os.makedirs(work, exist_ok=True)
     path = os.path.join(work, "schema.sql")
@@ -64,6 +68,8 @@ def cases(first, url, empty_db, drop_column):
     out = {}
     out["first apply"] = (bench.hyperfine(start(first), bench.RUNS_APPLY, prepare=empty_db, warmup=0),
                           bench.peak_rss(start(first), prepare=empty_db))
+    out["the file run as it is"] = (bench.hyperfine(by_hand(path), bench.RUNS_APPLY, prepare=empty_db, warmup=0),
+                                    bench.peak_rss(by_hand(path), prepare=empty_db))
     log = run([bench.OURS, "-d", url, "-m", none, "--schema", path, "up"])
     assert "failed 0" in log, log
     out["no-op (today, no --schema)"] = (bench.hyperfine(start(url, False), bench.RUNS_NOOP, warmup=3),
@@ -86,13 +92,15 @@ def main():
         db = os.path.join(bench.WORK, "declared.db")
         results["SQLite"] = cases(
             f"sqlite:{scratch}", f"sqlite:{db}", ["rm", "-f", scratch, scratch + "-journal"],
-            [bench.SQLITE3, db, "ALTER TABLE d0 DROP COLUMN extra"])
+            [bench.SQLITE3, db, "ALTER TABLE d0 DROP COLUMN extra"],
+            lambda path: [bench.SQLITE3, scratch, "BEGIN", f".read {path}", "COMMIT"])
         pg.create("first")
         pg.create("declared")
         url = pg.url("declared")
         results["PostgreSQL"] = cases(
             pg.url("first"), url, pg.reset("first"),
-            [bench.PSQL, url, "-X", "-q", "-c", "ALTER TABLE d0 DROP COLUMN extra"])
+            [bench.PSQL, url, "-X", "-q", "-c", "ALTER TABLE d0 DROP COLUMN extra"],
+            lambda path: [bench.PSQL, pg.url("first"), "-X", "-q", "-1", "-v", "ON_ERROR_STOP=1", "-f", path])
     finally:
         pg.stop()
     lines = [f"# Declared schema: {TABLES} tables and {INDEXES} indexes ({TABLES + INDEXES} objects)", "",
@@ -102,10 +110,12 @@ def main():
     for backend, rows in results.items():
         today = rows["no-op (today, no --schema)"][0]
         lines += [f"## {backend}", "", "| case | time | × today's no-op | peak RSS |", "|---|---:|---:|---:|"]
-        for case in ("no-op (today, no --schema)", "no-op (declared)", "first apply", "one-column change"):
+        for case in ("no-op (today, no --schema)", "no-op (declared)", "first apply", "the file run as it is",
+                     "one-column change"):
             s, kib = rows[case]
             lines.append(f"| {case} | {bench.ms(s)} | {bench.ratio(s, today)} | {bench.mib(kib)} |")
-        lines.append("")
+        first, by_hand = rows["first apply"][0], rows["the file run as it is"][0]
+        lines += ["", f"First apply: {bench.ratio(first, by_hand)} the file run as it is.", ""]
     text = "\n".join(lines)
     outdir = os.path.join(bench.ROOT, "bench", "results")
     os.makedirs(outdir, exist_ok=True)

@@ -33,6 +33,10 @@ pub struct Worked {
     pub diff: Diff,
     /// Statements of the files that are not managed: (file, what, first line).
     pub not_managed: Vec<(String, String, String)>,
+    /// The digests of the tables found as declared (`schema::unchanged`), for the state row.
+    pub kept: Vec<String>,
+    /// The declaration as recognised.
+    pub model: Model,
 }
 
 impl Worked {
@@ -122,7 +126,11 @@ impl DeclaredRun {
         if state.checksum.as_deref() != Some(self.checksum(backend.dialect())) {
             return Ok(true);
         }
-        Ok(state.description.as_deref() != Some(&backend.schema_fingerprint()?))
+        let recorded = state
+            .description
+            .as_deref()
+            .map(schema::unchanged::fingerprint_of);
+        Ok(recorded != Some(backend.schema_fingerprint()?.as_str()))
     }
 
     /// What this database lacks of the declared schema, and how it differs, with the records
@@ -152,7 +160,16 @@ impl DeclaredRun {
                 with_rows.insert(t);
             }
         }
-        let normalised = match backend.probe_schema(&model, &live) {
+        // The tables as they were after the last run that found them as declared are not
+        // built again: only what changed since is.
+        let description = records
+            .iter()
+            .find(|r| r.name == STATE_ROW)
+            .and_then(|r| r.description.as_deref())
+            .unwrap_or("");
+        let to_probe =
+            schema::unchanged::to_probe(&model, &live, &schema::unchanged::digests_of(description));
+        let normalised = match backend.probe_schema(&to_probe, &live) {
             Ok(p) => Some(p),
             Err(e @ BackendError::Failed(_)) => {
                 tracing::warn!(database = backend.shown(), "{e}: differences not checked");
@@ -176,12 +193,17 @@ impl DeclaredRun {
         );
         tracing::debug!(
             database = backend.shown(),
-            "declared schema worked out: live schema read in {read:?}, recognised by {recognised:?}, probed by {probed:?}, compared by {:?}",
+            "declared schema worked out: live schema read in {read:?}, recognised by {recognised:?}, probed ({} of {} tables) by {probed:?}, compared by {:?}",
+            to_probe.tables.len(),
+            model.tables.len(),
             started.elapsed()
         );
+        let kept = schema::unchanged::to_keep(&model, &live, &diff);
         Ok(Worked {
             diff,
-            not_managed: model.not_managed,
+            not_managed: model.not_managed.clone(),
+            kept,
+            model,
         })
     }
 
@@ -318,11 +340,19 @@ impl DeclaredRun {
         counts.failed += self.report(&after, database);
         self.record_differences(backend, &after, records, database)?;
         if counts.failed == 0 {
+            // After changes, the digests of the tables as they are now (those just made or
+            // changed were made from their declarations).
+            let kept = if counts.applied > 0 {
+                let live = backend.live_schema()?;
+                schema::unchanged::to_keep(&after.model, &live, &after.diff)
+            } else {
+                after.kept
+            };
             let fingerprint = backend.schema_fingerprint()?;
             let checksum = self.checksum(backend.dialect());
             backend.record(&NewRecord {
                 name: STATE_ROW,
-                description: &fingerprint,
+                description: &schema::unchanged::state(&fingerprint, &kept),
                 checksum: Some(checksum),
                 success: true,
                 error_message: None,

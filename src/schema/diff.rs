@@ -51,6 +51,8 @@ pub struct Difference {
     pub object: String,
     /// What differs, for the log.
     pub text: String,
+    /// The table it is on (a column, an index or a constraint of it).
+    pub table: Option<Name>,
 }
 
 impl Difference {
@@ -249,6 +251,7 @@ fn views_and_triggers(
                 {
                     d.differences.push(Difference {
                         file: v.file.clone(),
+                        table: None,
                         object: format!("view {n}"),
                         text: format!(
                             "view {n} differs from its declaration (its query): not replaced (write a migration: CREATE OR REPLACE VIEW)"
@@ -353,6 +356,7 @@ fn functions(
             {
                 d.differences.push(Difference {
                     file: f.file.clone(),
+                    table: None,
                     object: format!("function {n}({args})"),
                     text: format!(
                         "function {n}({args}) differs from its declaration (its result, language, attributes or body): not replaced (write a migration: CREATE OR REPLACE FUNCTION)"
@@ -622,6 +626,7 @@ fn differences(
             if !what.is_empty() {
                 d.differences.push(Difference {
                     file: t.file.clone(),
+                    table: Some(t.name.clone()),
                     object: format!("column {n}.{}", want.name),
                     text: format!(
                         "column {n}.{} differs: {}; not changed (write a migration)",
@@ -658,6 +663,7 @@ fn differences(
             if have.table == ix.table && have.valid && want.definition != have.definition {
                 d.differences.push(Difference {
                     file: t.file.clone(),
+                    table: Some(t.name.clone()),
                     object: format!("index {}", shown(&ix.name, dialect)),
                     text: format!(
                         "index {} differs: {} (declared {}); not changed (write a migration)",
@@ -677,6 +683,7 @@ fn differences(
             if !retrying && !live.constraints.contains(&(t.name.clone(), c.clone())) {
                 d.differences.push(Difference {
                     file: t.file.clone(),
+                    table: Some(t.name.clone()),
                     object: format!("constraint {n}.{c}"),
                     text: format!("constraint {c} on {n} is declared but not there: not added to an existing table (write a migration)"),
                 });

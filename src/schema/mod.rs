@@ -14,6 +14,7 @@ pub mod other_objects;
 pub mod probe;
 pub mod recognize;
 pub mod shadow;
+pub mod unchanged;
 
 use std::path::{Path, PathBuf};
 

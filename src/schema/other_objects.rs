@@ -36,6 +36,7 @@ pub fn comments(d: &mut Diff, model: &Model, normalised: Option<&Live>) {
                 if c.value.as_ref().is_some_and(|want| *want != have) {
                     d.differences.push(Difference {
                         file: c.file.clone(),
+                        table: None,
                         object: format!("comment on {target}"),
                         text: format!(
                             "the comment on {target} differs from its declaration: not replaced (write a migration: COMMENT ON)"

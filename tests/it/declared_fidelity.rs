@@ -336,28 +336,39 @@ fn postgres_schema_dump_rebuilds_the_database() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
 
-    // Views, row level security and policies are written too (and rebuild the same); what
-    // it cannot write yet is named.
+    // Views, row level security, policies and statistics objects are written too (and
+    // rebuild the same); what it cannot write yet (a foreign table, its server and wrapper)
+    // is named.
     source.execute(
         "CREATE VIEW app.v AS SELECT id FROM app.items;\n\
          ALTER TABLE app.items ENABLE ROW LEVEL SECURITY;\n\
          ALTER TABLE app.items FORCE ROW LEVEL SECURITY;\n\
          CREATE POLICY p ON app.items USING (true);\n\
          CREATE POLICY own ON app.tags AS RESTRICTIVE FOR UPDATE TO PUBLIC USING (tag <> 'x') WITH CHECK (tag <> 'y');\n\
-         CREATE STATISTICS app.st ON n, m FROM app.items;",
+         CREATE STATISTICS app.st ON n, m FROM app.items;\n\
+         CREATE FOREIGN DATA WRAPPER w;\n\
+         CREATE SERVER far FOREIGN DATA WRAPPER w;\n\
+         CREATE FOREIGN TABLE app.f (a int) SERVER far;",
     );
     let (dumped, err) = dump(&source);
     assert!(
         dumped.contains("CREATE VIEW app.v AS")
-            && dumped.contains("CREATE POLICY own ON app.tags AS RESTRICTIVE FOR UPDATE"),
+            && dumped.contains("CREATE POLICY own ON app.tags AS RESTRICTIVE FOR UPDATE")
+            && dumped.contains("CREATE STATISTICS app.st ON n, m FROM app.items"),
         "{dumped}"
     );
-    assert!(err.contains("statistics object app.st"), "{err}");
-    assert!(
-        dumped.contains("-- not written: statistics object app.st"),
-        "{dumped}"
-    );
-    source.execute("DROP STATISTICS app.st");
+    for item in [
+        "foreign table app.f",
+        "foreign server far",
+        "foreign-data wrapper w",
+    ] {
+        assert!(err.contains(item), "{item}: {err}");
+        assert!(
+            dumped.contains(&format!("-- not written: {item}")),
+            "{item}: {dumped}"
+        );
+    }
+    source.execute("DROP FOREIGN TABLE app.f; DROP SERVER far; DROP FOREIGN DATA WRAPPER w");
     let (dumped, err) = dump(&source);
     assert!(!err.contains("not written"), "{err}");
     let again = declared(Kind::Postgres, &dumped);
@@ -852,4 +863,47 @@ fn postgres_comments_and_named_objects_are_declared() {
         c.column("SELECT obj_description('items'::regclass, 'pg_class')"),
         ["Changed"]
     );
+}
+
+both!(a_change_to_one_table_probes_that_table_alone);
+
+/// After a run that found the tables as declared, a start probes only the tables whose
+/// declaration or definition changed since (the debug log says how many it built), and still
+/// adds what is missing and shows what differs; a table that differs is probed on every
+/// comparison while it does.
+fn a_change_to_one_table_probes_that_table_alone(kind: Kind) {
+    let tables = |c_type: &str| {
+        format!(
+            "CREATE TABLE a (id integer, n integer);\nCREATE INDEX a_n ON a (n);\n\
+             CREATE TABLE b (id integer, n integer);\n\
+             CREATE TABLE c (id integer, n {c_type});\n\
+             CREATE TABLE d (id integer, n integer);\n"
+        )
+    };
+    let c = declared(kind, &tables("integer"));
+    assert_eq!(run(c.up_declared()).0, 0);
+    let debug = |mut cmd: std::process::Command| {
+        cmd.args(["--log-level", "migrate_entrypoint=debug"]);
+        run(cmd)
+    };
+    c.execute("ALTER TABLE b DROP COLUMN n");
+    let (code, _, err) = debug(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("probed (1 of 4 tables)") && err.contains("add column b.n"),
+        "{err}"
+    );
+    // The declaration of `c` changes: `c` alone is built, and its difference is said.
+    c.declare("schema.sql", &tables("bigint"));
+    let (code, _, err) = debug(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("probed (1 of 4 tables)"), "{err}");
+    assert!(err.contains("column c.n differs"), "{err}");
+    let mut plan = c.cmd();
+    plan.arg("plan")
+        .arg("--schema")
+        .arg(c.dir.path().join("schema.sql"));
+    let (_, out, err) = debug(plan);
+    assert!(err.contains("probed (1 of 4 tables)"), "{err}");
+    assert!(out.contains("column c.n differs"), "{out}");
 }

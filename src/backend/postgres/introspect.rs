@@ -515,9 +515,15 @@ fn dump_not_written(client: &mut Client, d: &mut DumpExtras) -> Result<(), postg
          UNION ALL SELECT 'foreign table ' || c.oid::regclass::text FROM pg_class c \
            JOIN pg_namespace n ON n.oid = c.relnamespace \
            WHERE {USER} AND c.relkind = 'f' AND {} \
+         UNION ALL SELECT 'foreign server ' || quote_ident(s.srvname) \
+           FROM pg_foreign_server s WHERE {} \
+         UNION ALL SELECT 'foreign-data wrapper ' || quote_ident(w.fdwname) \
+           FROM pg_foreign_data_wrapper w WHERE {} \
          ORDER BY 1",
         own("pg_proc", "p.oid"),
         own("pg_class", "c.oid"),
+        own("pg_foreign_server", "s.oid"),
+        own("pg_foreign_data_wrapper", "w.oid"),
     );
     for r in rows(client, &not_written)? {
         d.not_written.push(text(&r, 0));
