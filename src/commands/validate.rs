@@ -218,7 +218,9 @@ fn check_declared_records(database: &str, records: &[crate::plan::Record]) -> Ve
 /// What `validate` read of the declared schema, for its summary: `declared schema: 2 files,
 /// 130 tables, 250 indexes, 4 functions, ...` (the PostgreSQL model's counts).
 fn declared_summary(files: usize, m: &crate::schema::Model) -> String {
+    use crate::schema::recognize::OtherKind;
     let indexes: usize = m.tables.iter().map(|t| t.indexes.len()).sum();
+    let others = |k: OtherKind| m.others.iter().filter(|o| o.kind == k).count();
     let counts = [
         (files, "file", "files"),
         (m.tables.len(), "table", "tables"),
@@ -229,6 +231,24 @@ fn declared_summary(files: usize, m: &crate::schema::Model) -> String {
         (m.views.len(), "view", "views"),
         (m.triggers.len(), "trigger", "triggers"),
         (m.policies.len(), "policy", "policies"),
+        (others(OtherKind::Aggregate), "aggregate", "aggregates"),
+        (
+            others(OtherKind::Statistics),
+            "statistics object",
+            "statistics objects",
+        ),
+        (others(OtherKind::Rule), "rule", "rules"),
+        (
+            others(OtherKind::Publication),
+            "publication",
+            "publications",
+        ),
+        (
+            others(OtherKind::EventTrigger),
+            "event trigger",
+            "event triggers",
+        ),
+        (m.comments.len(), "comment", "comments"),
     ];
     let listed: Vec<String> = counts
         .iter()

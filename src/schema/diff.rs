@@ -271,15 +271,41 @@ fn views_and_triggers(
             None => d.changes.push(plain(record, what, &v.sql)),
         }
     }
-    for (kind, objects, there) in [
-        ("trigger", &model.triggers, &live.triggers),
-        ("policy", &model.policies, &live.policies),
+    for (kind, objects, there, defs) in [
+        (
+            "trigger",
+            &model.triggers,
+            &live.triggers,
+            normalised.map(|p| (&p.trigger_defs, &live.trigger_defs)),
+        ),
+        (
+            "policy",
+            &model.policies,
+            &live.policies,
+            normalised.map(|p| (&p.policy_defs, &live.policy_defs)),
+        ),
     ] {
         for t in objects {
-            if there.contains(&(t.table.clone(), t.name.clone())) {
+            let table = shown(&t.table, dialect);
+            let key = (t.table.clone(), t.name.clone());
+            if there.contains(&key) {
+                // There: never replaced, but a definition that differs is said.
+                if let Some((want, have)) = defs
+                    && let (Some(want), Some(have)) = (want.get(&key), have.get(&key))
+                    && want != have
+                {
+                    let object = format!("{kind} {} on {table}", t.name);
+                    d.differences.push(Difference {
+                        file: t.file.clone(),
+                        text: format!(
+                            "{object} differs from its declaration: {have} (declared {want}); not replaced (write a migration)"
+                        ),
+                        object,
+                        table: None,
+                    });
+                }
                 continue;
             }
-            let table = shown(&t.table, dialect);
             d.changes.push(plain(
                 record(&t.file, kind, &format!("{table}.{}", t.name)),
                 format!("create {kind} {} on {table}", t.name),

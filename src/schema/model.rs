@@ -684,6 +684,12 @@ pub struct Live {
     pub partition_of: BTreeMap<Name, Name>,
     /// PostgreSQL: every policy, (its table, its name).
     pub policies: BTreeSet<(Name, String)>,
+    /// PostgreSQL: each trigger's definition as compared (`pg_get_triggerdef` without its name
+    /// and table), by (its table, its name); a probe's: by the declared trigger's.
+    pub trigger_defs: BTreeMap<(Name, String), String>,
+    /// PostgreSQL: each policy's definition as compared (permissive, command, roles, its
+    /// expressions), by (its table, its name); a probe's: by the declared policy's.
+    pub policy_defs: BTreeMap<(Name, String), String>,
     /// PostgreSQL: the tables with row level security on, and whether it is forced.
     pub row_security: BTreeMap<Name, bool>,
     /// PostgreSQL: each function's and procedure's argument types

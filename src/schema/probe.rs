@@ -55,6 +55,26 @@ pub fn index(ix: &Index, temp_index: &str, temp_table: &str) -> Option<String> {
     ))
 }
 
+/// A declared `CREATE ... TRIGGER name ... ON table` or `CREATE POLICY name ON table` (`kind`:
+/// `TRIGGER` or `POLICY`) made under the name `temp_name` on the table `temp_table`.
+pub fn on_table(sql: &str, kind: &str, temp_name: &str, temp_table: &str) -> Option<String> {
+    let t = lex::tokens(sql);
+    let at = t.iter().position(|x| x.is(sql, kind))?;
+    let name = t.get(at + 1)?;
+    let on = (at + 2..t.len()).find(|&k| t[k].is(sql, "ON"))?;
+    let mut end = on + 1;
+    t.get(end)?;
+    while t.get(end + 1).map(|x| x.kind) == Some(Kind::Punct(b'.')) && t.get(end + 2).is_some() {
+        end += 2;
+    }
+    Some(format!(
+        "{}\"{temp_name}\"{}{temp_table}{}",
+        &sql[..name.start],
+        &sql[name.end..t[on + 1].start],
+        &sql[t[end].end..]
+    ))
+}
+
 /// `ALTER TABLE ... ADD [CONSTRAINT x] PRIMARY KEY (...)` as a table constraint.
 fn primary_key(sql: &str) -> Option<String> {
     let t = lex::tokens(sql);
@@ -140,6 +160,30 @@ mod tests {
         for (text, want) in cases {
             assert_eq!(without_references(text), want, "{text}");
         }
+    }
+
+    #[test]
+    fn triggers_and_policies_are_made_on_the_probe_table() {
+        assert_eq!(
+            on_table(
+                "CREATE OR REPLACE TRIGGER \"T\" BEFORE UPDATE OF a ON public.items FOR EACH ROW EXECUTE FUNCTION f()",
+                "TRIGGER",
+                "probe_g1",
+                "pg_temp.probe_gt1"
+            )
+            .unwrap(),
+            "CREATE OR REPLACE TRIGGER \"probe_g1\" BEFORE UPDATE OF a ON pg_temp.probe_gt1 FOR EACH ROW EXECUTE FUNCTION f()"
+        );
+        assert_eq!(
+            on_table(
+                "CREATE POLICY own ON items AS RESTRICTIVE USING (true)",
+                "POLICY",
+                "probe_p0",
+                "pg_temp.probe_pt0"
+            )
+            .unwrap(),
+            "CREATE POLICY \"probe_p0\" ON pg_temp.probe_pt0 AS RESTRICTIVE USING (true)"
+        );
     }
 
     #[test]

@@ -1,12 +1,12 @@
-//! The declared tables a probe may leave out: those whose declaration, and what the database
-//! has of them, are as they were after the last run that found no difference on them. Their
-//! digests are kept in the state row, on the line after the live schema's fingerprint, so that
-//! a change to one table of many probes that table alone. Pure.
+//! The declared tables, triggers and policies a probe may leave out: those whose declaration,
+//! and what the database has of them, are as they were after the last run that found no
+//! difference on them. Their digests are kept in the state row, on the line after the live
+//! schema's fingerprint, so that a change to one table of many probes that table alone. Pure.
 
 use std::collections::BTreeSet;
 
 use super::diff::Diff;
-use super::model::{Live, Model, Table};
+use super::model::{Live, Model, Table, Trigger};
 
 /// A table's digest: its declaration (its statements and indexes), the database's columns and
 /// indexes of it, and where names without a schema go.
@@ -22,6 +22,16 @@ pub fn digest(t: &Table, live: &Live) -> String {
         live.tables.get(&t.name),
         live.default_schema
     );
+    crate::source::checksum(text.as_bytes())[..16].to_string()
+}
+
+/// A trigger's or a policy's digest: its declaration and the database's definition of it.
+fn on_table_digest(
+    t: &Trigger,
+    defs: &std::collections::BTreeMap<(super::Name, String), String>,
+) -> String {
+    let def = defs.get(&(t.table.clone(), t.name.clone()));
+    let text = format!("{}\n{def:?}", t.sql);
     crate::source::checksum(text.as_bytes())[..16].to_string()
 }
 
@@ -46,11 +56,16 @@ pub fn digests_of(description: &str) -> BTreeSet<&str> {
         .unwrap_or_default()
 }
 
-/// `model` with only the tables a probe must build: those there whose digest is not `kept`.
+/// `model` with only the tables, triggers and policies a probe must build: those there whose
+/// digest is not `kept`.
 pub fn to_probe(model: &Model, live: &Live, kept: &BTreeSet<&str>) -> Model {
     let mut m = model.clone();
     m.tables
         .retain(|t| live.tables.contains_key(&t.name) && !kept.contains(digest(t, live).as_str()));
+    m.triggers
+        .retain(|t| !kept.contains(on_table_digest(t, &live.trigger_defs).as_str()));
+    m.policies
+        .retain(|t| !kept.contains(on_table_digest(t, &live.policy_defs).as_str()));
     m
 }
 
@@ -67,7 +82,39 @@ pub fn to_keep(model: &Model, live: &Live, diff: &Diff) -> Vec<String> {
                 .any(|d| d.table.as_ref() == Some(&t.name))
         })
         .map(|t| digest(t, live))
+        .chain(on_table_kept(
+            &model.triggers,
+            "trigger",
+            &live.trigger_defs,
+            diff,
+        ))
+        .chain(on_table_kept(
+            &model.policies,
+            "policy",
+            &live.policy_defs,
+            diff,
+        ))
         .collect()
+}
+
+/// The digests of the triggers or policies there without a difference (`kind {name} on ...`).
+fn on_table_kept<'a>(
+    objects: &'a [Trigger],
+    kind: &'a str,
+    defs: &'a std::collections::BTreeMap<(super::Name, String), String>,
+    diff: &'a Diff,
+) -> impl Iterator<Item = String> + 'a {
+    objects
+        .iter()
+        .filter(|t| defs.contains_key(&(t.table.clone(), t.name.clone())))
+        .filter(move |t| {
+            let object = format!("{kind} {} on ", t.name);
+            !diff
+                .differences
+                .iter()
+                .any(|d| d.object.starts_with(&object))
+        })
+        .map(|t| on_table_digest(t, defs))
 }
 
 #[cfg(test)]

@@ -631,6 +631,20 @@ fn synapse_postgres_schema_is_what_psql_makes() {
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
+    // The third database: built from our `schema dump` of the first.
+    let mut dump = by_psql.cmd();
+    dump.args(["schema", "dump"]);
+    let (code, dumped, err) = run(dump);
+    assert!(code == 0 && !err.contains("not written"), "{err}");
+    let rebuilt = declared(Kind::Postgres, &dumped);
+    let (code, _, err) = run(rebuilt.up_declared());
+    assert!(code == 0 && err.contains("failed 0"), "{err}");
+    assert_eq!(pg_dump(&rebuilt), pg_dump(&by_psql));
+    let (code, _, err) = run(rebuilt.up_declared());
+    assert!(
+        code == 0 && err.contains("up to date") && !err.contains("WARN"),
+        "{err}"
+    );
 }
 
 /// Synapse's full SQLite schema (with its FTS4 `event_search`): declared into an empty file it
@@ -661,6 +675,20 @@ fn synapse_sqlite_schema_is_what_sqlite3_makes() {
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
+    // The third file: built from our `schema dump` of the first.
+    let mut dump = by_sqlite3.cmd();
+    dump.args(["schema", "dump"]);
+    let (code, dumped, err) = run(dump);
+    assert_eq!(code, 0, "{err}");
+    let rebuilt = declared(Kind::Sqlite, &dumped);
+    let (code, _, err) = run(rebuilt.up_declared());
+    assert!(code == 0 && err.contains("failed 0"), "{err}");
+    assert_eq!(objects(&rebuilt), made);
+    let (code, _, err) = run(rebuilt.up_declared());
+    assert!(
+        code == 0 && err.contains("up to date") && !err.contains("WARN"),
+        "{err}"
+    );
 }
 
 /// Whether what a run lists as not managed is its data statements only (the schema's own rows,
@@ -906,4 +934,65 @@ fn a_change_to_one_table_probes_that_table_alone(kind: Kind) {
     let (_, out, err) = debug(plan);
     assert!(err.contains("probed (1 of 4 tables)"), "{err}");
     assert!(out.contains("column c.n differs"), "{out}");
+}
+
+/// A trigger and a policy that are there are compared with their declarations through the
+/// server (each made again on a copy of its table in the probe): a database built from the
+/// file shows no difference; one replaced by hand is a difference, said on every comparison
+/// and never replaced, until it is as declared again.
+#[test]
+fn postgres_trigger_and_policy_definitions_are_compared() {
+    let c = declared(
+        Kind::Postgres,
+        "CREATE TABLE t (a integer, b integer);\n\
+         CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+         CREATE TRIGGER t_touch BEFORE UPDATE OF a ON t FOR EACH ROW EXECUTE FUNCTION touch();\n\
+         ALTER TABLE t ENABLE ROW LEVEL SECURITY;\n\
+         CREATE POLICY t_positive ON t FOR SELECT USING (a > 0);\n",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert!(code == 0 && !err.contains("WARN"), "{err}");
+    c.execute(
+        "DROP TRIGGER t_touch ON t;\n\
+         CREATE TRIGGER t_touch BEFORE UPDATE OF b ON t FOR EACH ROW EXECUTE FUNCTION touch();\n\
+         DROP POLICY t_positive ON t;\n\
+         CREATE POLICY t_positive ON t FOR SELECT USING (a > 1);",
+    );
+    let plan = || {
+        let mut p = c.cmd();
+        p.arg("plan")
+            .arg("--schema")
+            .arg(c.dir.path().join("schema.sql"));
+        run(p).1
+    };
+    for _ in 0..2 {
+        let (code, _, err) = run(c.up_declared());
+        assert_eq!(code, 0, "{err}");
+        let out = plan();
+        for object in ["trigger t_touch on t", "policy t_positive on t"] {
+            assert!(
+                out.contains(&format!("{object} differs from its declaration: ")),
+                "{object}: {out}"
+            );
+        }
+    }
+    assert_eq!(
+        c.column(
+            "SELECT CASE WHEN pg_get_triggerdef(oid) LIKE '%OF b ON%' THEN 'on b' END \
+             FROM pg_trigger WHERE tgname = 't_touch'"
+        ),
+        ["on b"]
+    );
+    c.execute(
+        "DROP TRIGGER t_touch ON t;\n\
+         CREATE TRIGGER t_touch BEFORE UPDATE OF a ON t FOR EACH ROW EXECUTE FUNCTION touch();\n\
+         DROP POLICY t_positive ON t;\n\
+         CREATE POLICY t_positive ON t FOR SELECT USING (a > 0);",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert!(
+        code == 0 && err.contains("differs no more") && !err.contains("WARN"),
+        "{err}"
+    );
+    assert!(!plan().contains("differs"));
 }

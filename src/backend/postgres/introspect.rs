@@ -159,15 +159,46 @@ fn read_others(client: &mut Client, live: &mut Live) -> Result<(), postgres::Err
     Ok(())
 }
 
+/// A trigger's definition, its name and its table (`t` is `pg_trigger`): read by
+/// [`trigger_def`].
+const TRIGGER_DEF: &str = "pg_get_triggerdef(t.oid), quote_ident(t.tgname), \
+     (SELECT quote_ident(tn.nspname) || '.' || quote_ident(tc.relname) FROM pg_class tc \
+      JOIN pg_namespace tn ON tn.oid = tc.relnamespace WHERE tc.oid = t.tgrelid)";
+
+/// A trigger's definition as compared, from the three columns of [`TRIGGER_DEF`] at `at`:
+/// without its name and its table, which `pg_get_triggerdef` qualifies (a probe's copy has
+/// others).
+fn trigger_def(r: &[Option<String>], at: usize) -> String {
+    let (def, name, table) = (text(r, at), text(r, at + 1), text(r, at + 2));
+    // A temporary table's schema is printed as `pg_temp`.
+    let table = match table.split_once('.') {
+        Some((schema, rel)) if schema.starts_with("pg_temp_") => format!("pg_temp.{rel}"),
+        _ => table,
+    };
+    def.replacen(&format!("TRIGGER {name} "), "TRIGGER - ", 1)
+        .replacen(&format!(" ON {table} "), " ON - ", 1)
+}
+
+/// A policy's definition as compared (`p` is `pg_policy`): permissive or not, its command,
+/// its roles and its expressions.
+const POLICY_DEF: &str = "CASE WHEN p.polpermissive THEN 'permissive' ELSE 'restrictive' END \
+     || ' for ' || p.polcmd::text || ' to ' || coalesce((SELECT string_agg(CASE WHEN r = 0 \
+          THEN 'public' ELSE quote_ident(pg_get_userbyid(r)) END, ', ' ORDER BY 1) \
+          FROM unnest(p.polroles) r), '') \
+     || ' using ' || coalesce(pg_get_expr(p.polqual, p.polrelid), '-') \
+     || ' check ' || coalesce(pg_get_expr(p.polwithcheck, p.polrelid), '-')";
+
 /// The user's triggers (not a constraint's), by table.
 fn read_triggers(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let triggers = format!(
-        "SELECT n.nspname, c.relname, t.tgname FROM pg_trigger t \
+        "SELECT n.nspname, c.relname, t.tgname, {TRIGGER_DEF} FROM pg_trigger t \
            JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE {USER} AND NOT t.tgisinternal"
     );
     for r in rows(client, &triggers)? {
-        live.triggers.insert((name(&r, 0, 1), text(&r, 2)));
+        let key = (name(&r, 0, 1), text(&r, 2));
+        live.trigger_defs.insert(key.clone(), trigger_def(&r, 3));
+        live.triggers.insert(key);
     }
     let partitions = format!(
         "SELECT n.nspname, c.relname, pn.nspname, p.relname FROM pg_inherits i \
@@ -179,12 +210,14 @@ fn read_triggers(client: &mut Client, live: &mut Live) -> Result<(), postgres::E
         live.partition_of.insert(name(&r, 0, 1), name(&r, 2, 3));
     }
     let policies = format!(
-        "SELECT n.nspname, c.relname, p.polname FROM pg_policy p \
+        "SELECT n.nspname, c.relname, p.polname, {POLICY_DEF} FROM pg_policy p \
            JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace \
          WHERE {USER}"
     );
     for r in rows(client, &policies)? {
-        live.policies.insert((name(&r, 0, 1), text(&r, 2)));
+        let key = (name(&r, 0, 1), text(&r, 2));
+        live.policy_defs.insert(key.clone(), text(&r, 3));
+        live.policies.insert(key);
     }
     let secured = format!(
         "SELECT n.nspname, c.relname, c.relforcerowsecurity FROM pg_class c \
@@ -737,6 +770,9 @@ enum Built {
     Index(Name, Name),
     Function(usize),
     View(Name),
+    /// A trigger or a policy: (its table, its name).
+    Trigger((Name, String)),
+    Policy((Name, String)),
 }
 
 /// A probe's statements: (temporary name, statement, what it stands for).
@@ -787,6 +823,32 @@ fn probe_steps(model: &Model, live: &Live) -> Vec<(String, String, Built)> {
         let sql = format!("{}pg_temp.{temp}{}", &sql[..a], &sql[b..]);
         steps.push((temp, sql, Built::View(v.object.name.clone())));
     }
+    // Each declared trigger and policy that is there, made on a copy of its table's columns.
+    for (kind, objects, there) in [
+        ("TRIGGER", &model.triggers, &live.triggers),
+        ("POLICY", &model.policies, &live.policies),
+    ] {
+        for (i, t) in objects.iter().enumerate() {
+            let key = (t.table.clone(), t.name.clone());
+            if !there.contains(&key) {
+                continue;
+            }
+            let (letter, built) = match kind {
+                "TRIGGER" => ("g", Built::Trigger(key)),
+                _ => ("p", Built::Policy(key)),
+            };
+            let (temp, table) = (format!("probe_{letter}{i}"), format!("probe_{letter}t{i}"));
+            let Some(made) = probe::on_table(&t.sql, kind, &temp, &format!("pg_temp.\"{table}\""))
+            else {
+                continue;
+            };
+            let sql = format!(
+                "CREATE TEMP TABLE \"{table}\" (LIKE {});\n{made}",
+                quoted(&t.table)
+            );
+            steps.push((temp, sql, built));
+        }
+    }
     steps
 }
 
@@ -805,6 +867,8 @@ fn probed(
     let mut indexes = std::collections::HashMap::new();
     let mut functions = std::collections::HashMap::new();
     let mut views = std::collections::HashMap::new();
+    let mut triggers = std::collections::HashMap::new();
+    let mut policies = std::collections::HashMap::new();
     for ((temp, _, what), ok) in steps.into_iter().zip(built) {
         match what {
             Built::Table(n) if ok => {
@@ -819,7 +883,18 @@ fn probed(
             Built::View(n) if ok => {
                 views.insert(temp, n);
             }
-            Built::Table(_) | Built::Index(..) | Built::Function(_) | Built::View(_) => {}
+            Built::Trigger(key) if ok => {
+                triggers.insert(temp, key);
+            }
+            Built::Policy(key) if ok => {
+                policies.insert(temp, key);
+            }
+            Built::Table(_)
+            | Built::Index(..)
+            | Built::Function(_)
+            | Built::View(_)
+            | Built::Trigger(_)
+            | Built::Policy(_) => {}
         }
     }
     if !views.is_empty() {
@@ -828,6 +903,28 @@ fn probed(
         for r in rows(client, queries)? {
             if let Some(n) = views.get(&text(&r, 0)) {
                 out.view_queries.insert(n.clone(), text(&r, 1));
+            }
+        }
+    }
+    if !triggers.is_empty() {
+        let defs = format!(
+            "SELECT t.tgname, {TRIGGER_DEF} FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+             WHERE c.relnamespace = pg_my_temp_schema() AND t.tgname LIKE 'probe\\_g%'"
+        );
+        for r in rows(client, &defs)? {
+            if let Some(key) = triggers.remove(&text(&r, 0)) {
+                out.trigger_defs.insert(key, trigger_def(&r, 1));
+            }
+        }
+    }
+    if !policies.is_empty() {
+        let defs = format!(
+            "SELECT p.polname, {POLICY_DEF} FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid \
+             WHERE c.relnamespace = pg_my_temp_schema() AND p.polname LIKE 'probe\\_p%'"
+        );
+        for r in rows(client, &defs)? {
+            if let Some(key) = policies.remove(&text(&r, 0)) {
+                out.policy_defs.insert(key, text(&r, 1));
             }
         }
     }
