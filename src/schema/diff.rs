@@ -252,9 +252,14 @@ fn views_and_triggers(
                     d.differences.push(Difference {
                         file: v.file.clone(),
                         table: None,
-                        object: format!("view {n}"),
+                        object: format!("{kind} {n}"),
                         text: format!(
-                            "view {n} differs from its declaration (its query): not replaced (write a migration: CREATE OR REPLACE VIEW)"
+                            "{kind} {n} differs from its declaration (its query): not replaced (write a migration: {})",
+                            if *materialized {
+                                "DROP MATERIALIZED VIEW, then CREATE MATERIALIZED VIEW"
+                            } else {
+                                "CREATE OR REPLACE VIEW"
+                            }
                         ),
                     });
                 }

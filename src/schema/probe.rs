@@ -75,6 +75,49 @@ pub fn on_table(sql: &str, kind: &str, temp_name: &str, temp_table: &str) -> Opt
     ))
 }
 
+/// A declared `CREATE MATERIALIZED VIEW name [(columns)] [USING ..] [WITH (..)] [TABLESPACE
+/// ..] AS query [WITH [NO] DATA]` as a temporary plain view `temp` of the same query, whose
+/// query the server prints as it prints the materialized view's. `after`: where the name ends.
+pub fn materialized_as_view(sql: &str, after: usize, temp: &str) -> Option<String> {
+    let t: Vec<_> = lex::tokens(sql)
+        .into_iter()
+        .filter(|x| x.start >= after)
+        .collect();
+    let mut k = 0;
+    let mut columns = "";
+    if t.first()?.kind == Kind::Punct(b'(') {
+        let close = lex::matching(&t, 0);
+        columns = &sql[t[0].start..t.get(close)?.end];
+        k = close + 1;
+    }
+    // USING, WITH (...) and TABLESPACE do not change the query.
+    while let Some(x) = t.get(k) {
+        if x.is(sql, "USING") || x.is(sql, "TABLESPACE") {
+            k += 2;
+        } else if x.is(sql, "WITH") && t.get(k + 1)?.kind == Kind::Punct(b'(') {
+            k = lex::matching(&t, k + 1) + 1;
+        } else {
+            break;
+        }
+    }
+    if !t.get(k)?.is(sql, "AS") {
+        return None;
+    }
+    let start = t.get(k + 1)?.start;
+    let n = t.len();
+    let mut end = sql.len();
+    if n >= 2 && t[n - 1].is(sql, "DATA") {
+        let with = if t[n - 2].is(sql, "NO") { n - 3 } else { n - 2 };
+        if t.get(with).is_some_and(|x| x.is(sql, "WITH")) {
+            end = t[with].start;
+        }
+    }
+    Some(format!(
+        "CREATE TEMP VIEW \"{temp}\" {columns} AS {}",
+        sql[start..end].trim_end()
+    ))
+}
+
 /// `ALTER TABLE ... ADD [CONSTRAINT x] PRIMARY KEY (...)` as a table constraint.
 fn primary_key(sql: &str) -> Option<String> {
     let t = lex::tokens(sql);
@@ -183,6 +226,21 @@ mod tests {
             )
             .unwrap(),
             "CREATE POLICY \"probe_p0\" ON pg_temp.probe_pt0 AS RESTRICTIVE USING (true)"
+        );
+    }
+
+    #[test]
+    fn a_materialized_view_is_probed_as_a_view_of_its_query() {
+        let sql = "CREATE MATERIALIZED VIEW IF NOT EXISTS s.m (a, b) USING heap WITH (fillfactor = 70) AS SELECT 1, 2 WITH NO DATA";
+        let after = sql.find(" (a").unwrap();
+        assert_eq!(
+            materialized_as_view(sql, after, "probe_v0").unwrap(),
+            "CREATE TEMP VIEW \"probe_v0\" (a, b) AS SELECT 1, 2"
+        );
+        let sql = "CREATE MATERIALIZED VIEW m AS SELECT x FROM t WITH DATA";
+        assert_eq!(
+            materialized_as_view(sql, sql.find(" AS").unwrap(), "p").unwrap(),
+            "CREATE TEMP VIEW \"p\"  AS SELECT x FROM t"
         );
     }
 

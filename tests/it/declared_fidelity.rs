@@ -936,19 +936,21 @@ fn a_change_to_one_table_probes_that_table_alone(kind: Kind) {
     assert!(out.contains("column c.n differs"), "{out}");
 }
 
-/// A trigger and a policy that are there are compared with their declarations through the
-/// server (each made again on a copy of its table in the probe): a database built from the
+/// A trigger, a policy and a materialized view that are there are compared with their
+/// declarations through the server (a trigger or a policy made again on a copy of its table in
+/// the probe, a materialized view's query as a temporary view's): a database built from the
 /// file shows no difference; one replaced by hand is a difference, said on every comparison
 /// and never replaced, until it is as declared again.
 #[test]
-fn postgres_trigger_and_policy_definitions_are_compared() {
+fn postgres_trigger_policy_and_materialized_view_definitions_are_compared() {
     let c = declared(
         Kind::Postgres,
         "CREATE TABLE t (a integer, b integer);\n\
          CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
          CREATE TRIGGER t_touch BEFORE UPDATE OF a ON t FOR EACH ROW EXECUTE FUNCTION touch();\n\
          ALTER TABLE t ENABLE ROW LEVEL SECURITY;\n\
-         CREATE POLICY t_positive ON t FOR SELECT USING (a > 0);\n",
+         CREATE POLICY t_positive ON t FOR SELECT USING (a > 0);\n\
+         CREATE MATERIALIZED VIEW t_sums (total) AS SELECT sum(a) FROM t WITH NO DATA;\n",
     );
     let (code, _, err) = run(c.up_declared());
     assert!(code == 0 && !err.contains("WARN"), "{err}");
@@ -956,7 +958,9 @@ fn postgres_trigger_and_policy_definitions_are_compared() {
         "DROP TRIGGER t_touch ON t;\n\
          CREATE TRIGGER t_touch BEFORE UPDATE OF b ON t FOR EACH ROW EXECUTE FUNCTION touch();\n\
          DROP POLICY t_positive ON t;\n\
-         CREATE POLICY t_positive ON t FOR SELECT USING (a > 1);",
+         CREATE POLICY t_positive ON t FOR SELECT USING (a > 1);\n\
+         DROP MATERIALIZED VIEW t_sums;\n\
+         CREATE MATERIALIZED VIEW t_sums (total) AS SELECT sum(b) FROM t;",
     );
     let plan = || {
         let mut p = c.cmd();
@@ -969,9 +973,13 @@ fn postgres_trigger_and_policy_definitions_are_compared() {
         let (code, _, err) = run(c.up_declared());
         assert_eq!(code, 0, "{err}");
         let out = plan();
-        for object in ["trigger t_touch on t", "policy t_positive on t"] {
+        for object in [
+            "trigger t_touch on t",
+            "policy t_positive on t",
+            "materialized view t_sums",
+        ] {
             assert!(
-                out.contains(&format!("{object} differs from its declaration: ")),
+                out.contains(&format!("{object} differs from its declaration")),
                 "{object}: {out}"
             );
         }
@@ -987,7 +995,9 @@ fn postgres_trigger_and_policy_definitions_are_compared() {
         "DROP TRIGGER t_touch ON t;\n\
          CREATE TRIGGER t_touch BEFORE UPDATE OF a ON t FOR EACH ROW EXECUTE FUNCTION touch();\n\
          DROP POLICY t_positive ON t;\n\
-         CREATE POLICY t_positive ON t FOR SELECT USING (a > 0);",
+         CREATE POLICY t_positive ON t FOR SELECT USING (a > 0);\n\
+         DROP MATERIALIZED VIEW t_sums;\n\
+         CREATE MATERIALIZED VIEW t_sums (total) AS SELECT sum(a) FROM t;",
     );
     let (code, _, err) = run(c.up_declared());
     assert!(

@@ -245,11 +245,11 @@ fn extension_member(class: &str, oid: &str) -> String {
     )
 }
 
-/// The user's views' queries (materialized ones left out: not compared).
+/// The user's views' and materialized views' queries.
 fn read_views(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
     let views = format!(
         "SELECT n.nspname, c.relname, pg_get_viewdef(c.oid) FROM pg_class c \
-           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relkind = 'v'"
+           JOIN pg_namespace n ON n.oid = c.relnamespace WHERE {USER} AND c.relkind IN ('v', 'm')"
     );
     for r in rows(client, &views)? {
         live.view_queries.insert(name(&r, 0, 1), text(&r, 2));
@@ -814,14 +814,19 @@ fn probe_steps(model: &Model, live: &Live) -> Vec<(String, String, Built)> {
     // Each declared view that is there, made again in our temporary schema, to compare the
     // queries as the server prints them.
     for (i, v) in model.views.iter().enumerate() {
-        if v.materialized || live.relations.get(&v.object.name) != Some(&'v') {
-            continue;
-        }
         let (a, b) = v.name_span;
         let temp = format!("probe_v{i}");
         let sql = &v.object.sql;
-        let sql = format!("{}pg_temp.{temp}{}", &sql[..a], &sql[b..]);
-        steps.push((temp, sql, Built::View(v.object.name.clone())));
+        let made = match live.relations.get(&v.object.name) {
+            Some('v') if !v.materialized => format!("{}pg_temp.{temp}{}", &sql[..a], &sql[b..]),
+            // A materialized view's query, as a view's (the server prints both alike).
+            Some('m') if v.materialized => match probe::materialized_as_view(sql, b, &temp) {
+                Some(made) => made,
+                None => continue,
+            },
+            _ => continue,
+        };
+        steps.push((temp, made, Built::View(v.object.name.clone())));
     }
     // Each declared trigger and policy that is there, made on a copy of its table's columns.
     for (kind, objects, there) in [
