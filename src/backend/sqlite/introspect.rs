@@ -116,8 +116,9 @@ pub fn live(conn: &Connection) -> rusqlite::Result<Live> {
     Ok(live)
 }
 
-/// An index's definition without its name and table: what follows the table, tokens joined
-/// by one space, words in capitals (SQLite ignores their case), with its uniqueness.
+/// An index's definition without its name and table: what follows the table, names and
+/// keywords in lower case (SQLite ignores their case), tokens one space apart but for
+/// parentheses, commas and dots, with its uniqueness: `(user_id, lower(email)) where a > 0`.
 fn definition(sql: &str, unique: bool) -> String {
     let t = lex::tokens(sql);
     let Some(on) = t.iter().position(|x| x.is(sql, "ON")) else {
@@ -128,17 +129,24 @@ fn definition(sql: &str, unique: bool) -> String {
     if t.get(k).map(|x| x.kind) == Some(Kind::Punct(b'.')) {
         k += 2;
     }
-    let rest: Vec<String> = t[k.min(t.len())..]
-        .iter()
-        .map(|x| match x.kind {
+    let mut rest = String::new();
+    let mut glued = true;
+    for x in &t[k.min(t.len())..] {
+        let text = match x.kind {
             Kind::Word | Kind::Quoted => x
                 .name(sql)
-                .map(|(n, _)| n.to_uppercase())
+                .map(|(n, _)| n.to_lowercase())
                 .unwrap_or_default(),
             _ => x.text(sql).to_string(),
-        })
-        .collect();
-    format!("{}{}", if unique { "UNIQUE " } else { "" }, rest.join(" "))
+        };
+        let punct = |c: u8| x.kind == Kind::Punct(c);
+        if !glued && !punct(b')') && !punct(b',') && !punct(b'.') {
+            rest.push(' ');
+        }
+        glued = punct(b'(') || punct(b'.');
+        rest.push_str(&text);
+    }
+    format!("{}{rest}", if unique { "UNIQUE " } else { "" })
 }
 
 /// A number that changes whenever the schema does (any DDL, ours included).
