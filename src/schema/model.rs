@@ -738,6 +738,19 @@ pub struct DumpExtras {
     pub not_written: Vec<String>,
 }
 
+#[cfg(test)]
+impl Model {
+    /// The PostgreSQL model of one file, `s.sql`, holding `text`.
+    pub fn of_postgres(text: &str) -> Model {
+        let f = SchemaFile {
+            label: "s.sql".into(),
+            dialect: None,
+            text: text.into(),
+        };
+        Model::build(&[&f], Dialect::Postgres)
+    }
+}
+
 impl Live {
     /// The schema a name without one is in, here.
     pub fn schema_of_unqualified(&self, dialect: Dialect) -> &str {

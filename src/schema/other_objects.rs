@@ -66,20 +66,10 @@ pub fn target(written: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::SchemaFile;
-
-    fn model(text: &str) -> Model {
-        let f = SchemaFile {
-            label: "s.sql".into(),
-            dialect: None,
-            text: text.into(),
-        };
-        Model::build(&[&f], Dialect::Postgres)
-    }
 
     #[test]
     fn objects_known_by_name_are_made_when_missing() {
-        let m = model(
+        let m = Model::of_postgres(
             "CREATE EVENT TRIGGER watch ON ddl_command_end EXECUTE FUNCTION w();\n\
              CREATE PUBLICATION pub FOR ALL TABLES;\n\
              CREATE STATISTICS IF NOT EXISTS s.st (dependencies) ON a, b FROM s.t;\n\
@@ -118,7 +108,7 @@ mod tests {
 
     #[test]
     fn a_comment_is_set_when_missing_and_a_different_one_is_a_difference() {
-        let m = model(
+        let m = Model::of_postgres(
             "COMMENT ON TABLE  auth.users IS 'Auth: it''s users';\n\
              COMMENT ON FUNCTION f(a int, b text) IS E'two\\nlines';\n\
              COMMENT ON COLUMN t.c IS $$same$$;\n\

@@ -120,19 +120,8 @@ fn on_table_kept<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::schema::SchemaFile;
     use crate::schema::diff::Difference;
     use crate::schema::model::LiveColumn;
-    use crate::source::Dialect;
-
-    fn model(text: &str) -> Model {
-        let f = SchemaFile {
-            label: "s.sql".into(),
-            dialect: None,
-            text: text.into(),
-        };
-        Model::build(&[&f], Dialect::Postgres)
-    }
 
     fn column(name: &str) -> LiveColumn {
         LiveColumn {
@@ -147,7 +136,9 @@ mod tests {
 
     #[test]
     fn only_what_changed_is_probed_again() {
-        let m = model("CREATE TABLE a (x int);\nCREATE TABLE b (x int);\nCREATE TABLE c (x int);");
+        let m = Model::of_postgres(
+            "CREATE TABLE a (x int);\nCREATE TABLE b (x int);\nCREATE TABLE c (x int);",
+        );
         let mut live = Live::default();
         for t in &m.tables[..2] {
             live.tables.insert(t.name.clone(), vec![column("x")]);
@@ -178,7 +169,7 @@ mod tests {
             .unwrap()
             .push(column("y"));
         assert_eq!(names(&to_probe(&m, &live, &set)), ["a", "b"]);
-        let m2 = model("CREATE TABLE a (x int, z int);\nCREATE TABLE b (x int);");
+        let m2 = Model::of_postgres("CREATE TABLE a (x int, z int);\nCREATE TABLE b (x int);");
         live.tables.get_mut(&m.tables[0].name).unwrap().pop();
         assert_eq!(names(&to_probe(&m2, &live, &set)), ["a", "b"]);
         assert_eq!(fingerprint_of("pg:1:2"), "pg:1:2");

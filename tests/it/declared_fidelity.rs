@@ -3,6 +3,13 @@
 
 use crate::common::{Case, Kind, run};
 
+/// `schema dump` of a case's database: (exit code, stdout, stderr).
+fn schema_dump(c: &Case) -> (i32, String, String) {
+    let mut dump = c.cmd();
+    dump.args(["schema", "dump"]);
+    run(dump)
+}
+
 /// A case of `kind` with an empty migrations folder and `schema` declared as `schema.sql`.
 fn declared(kind: Kind, schema: &str) -> Case {
     let c = Case::new(kind);
@@ -270,9 +277,7 @@ fn sqlite_virtual_tables_are_made_by_their_modules() {
     assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
 
     // schema dump: the virtual tables, not their shadows; it rebuilds the same schema.
-    let mut dump = c.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&c);
     assert_eq!(code, 0, "{err}");
     assert!(
         dumped.contains("CREATE VIRTUAL TABLE event_search USING fts4")
@@ -316,9 +321,7 @@ fn postgres_schema_dump_rebuilds_the_database() {
            slug text DEFAULT app.slug('x'));",
     );
     let dump = |c: &Case| {
-        let mut d = c.cmd();
-        d.args(["schema", "dump"]);
-        let (code, out, err) = run(d);
+        let (code, out, err) = schema_dump(c);
         assert_eq!(code, 0, "{err}");
         (out, err)
     };
@@ -496,9 +499,7 @@ fn lemmy_schema_round_trips() {
     let (_, _, err) = run(up);
     assert!(err.contains("applied 318, failed 28"), "{err}");
     let by_pg_dump = pg_dump_raw(&source);
-    let mut dump = source.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&source);
     assert_eq!(code, 0, "{err}");
     for schema in [by_pg_dump.as_str(), dumped.as_str()] {
         let c = declared(Kind::Postgres, schema);
@@ -593,9 +594,7 @@ fn views_and_triggers_are_declared(kind: Kind) {
         assert!(code == 0 && !err.contains("WARN"), "{err}");
     }
 
-    let mut dump = c.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&c);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not written"), "{err}");
     let rebuilt = declared(kind, &dumped);
@@ -632,9 +631,7 @@ fn synapse_postgres_schema_is_what_psql_makes() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
     // The third database: built from our `schema dump` of the first.
-    let mut dump = by_psql.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&by_psql);
     assert!(code == 0 && !err.contains("not written"), "{err}");
     let rebuilt = declared(Kind::Postgres, &dumped);
     let (code, _, err) = run(rebuilt.up_declared());
@@ -676,9 +673,7 @@ fn synapse_sqlite_schema_is_what_sqlite3_makes() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("up to date") && !err.contains("WARN"), "{err}");
     // The third file: built from our `schema dump` of the first.
-    let mut dump = by_sqlite3.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&by_sqlite3);
     assert_eq!(code, 0, "{err}");
     let rebuilt = declared(Kind::Sqlite, &dumped);
     let (code, _, err) = run(rebuilt.up_declared());
@@ -725,9 +720,7 @@ fn postgres_partitions_and_domains_round_trip() {
          CREATE TABLE logs (id int, kind text) PARTITION BY LIST (kind);\n\
          CREATE TABLE logs_a PARTITION OF logs FOR VALUES IN ('a');",
     );
-    let mut dump = source.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&source);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not written"), "{err}");
     for schema in [pg_dump_raw(&source), dumped] {
@@ -785,9 +778,7 @@ fn supabase_schema_round_trips() {
     source.execute(&text);
     let event_triggers = source.column("SELECT count(*) FROM pg_event_trigger");
     assert_eq!(event_triggers, ["6"]);
-    let mut dump = source.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&source);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not written"), "{err}");
     for schema in [text, dumped] {
@@ -862,9 +853,7 @@ fn postgres_comments_and_named_objects_are_declared() {
         "{err}"
     );
 
-    let mut dump = source.cmd();
-    dump.args(["schema", "dump"]);
-    let (code, dumped, err) = run(dump);
+    let (code, dumped, err) = schema_dump(&source);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains("not written"), "{err}\n{dumped}");
     let rebuilt = declared(Kind::Postgres, &dumped);

@@ -159,6 +159,9 @@ fn read_others(client: &mut Client, live: &mut Live) -> Result<(), postgres::Err
     Ok(())
 }
 
+/// How a definition is made of a row's columns from the one given.
+type ColumnsAs = fn(&[Option<String>], usize) -> String;
+
 /// A trigger's definition, its name and its table (`t` is `pg_trigger`): read by
 /// [`trigger_def`].
 const TRIGGER_DEF: &str = "pg_get_triggerdef(t.oid), quote_ident(t.tgname), \
@@ -911,25 +914,36 @@ fn probed(
             }
         }
     }
-    if !triggers.is_empty() {
-        let defs = format!(
-            "SELECT t.tgname, {TRIGGER_DEF} FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
-             WHERE c.relnamespace = pg_my_temp_schema() AND t.tgname LIKE 'probe\\_g%'"
-        );
-        for r in rows(client, &defs)? {
-            if let Some(key) = triggers.remove(&text(&r, 0)) {
-                out.trigger_defs.insert(key, trigger_def(&r, 1));
-            }
+    // Triggers and policies: each read back by its temporary name, as the live ones are.
+    let read: [(_, String, _, ColumnsAs); 2] = [
+        (
+            triggers,
+            format!(
+                "SELECT t.tgname, {TRIGGER_DEF} FROM pg_trigger t \
+                   JOIN pg_class c ON c.oid = t.tgrelid \
+                 WHERE c.relnamespace = pg_my_temp_schema() AND t.tgname LIKE 'probe\\_g%'"
+            ),
+            &mut out.trigger_defs,
+            trigger_def,
+        ),
+        (
+            policies,
+            format!(
+                "SELECT p.polname, {POLICY_DEF} FROM pg_policy p \
+                   JOIN pg_class c ON c.oid = p.polrelid \
+                 WHERE c.relnamespace = pg_my_temp_schema() AND p.polname LIKE 'probe\\_p%'"
+            ),
+            &mut out.policy_defs,
+            text,
+        ),
+    ];
+    for (mut made, query, defs, def) in read {
+        if made.is_empty() {
+            continue;
         }
-    }
-    if !policies.is_empty() {
-        let defs = format!(
-            "SELECT p.polname, {POLICY_DEF} FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid \
-             WHERE c.relnamespace = pg_my_temp_schema() AND p.polname LIKE 'probe\\_p%'"
-        );
-        for r in rows(client, &defs)? {
-            if let Some(key) = policies.remove(&text(&r, 0)) {
-                out.policy_defs.insert(key, text(&r, 1));
+        for r in rows(client, &query)? {
+            if let Some(key) = made.remove(&text(&r, 0)) {
+                defs.insert(key, def(&r, 1));
             }
         }
     }
