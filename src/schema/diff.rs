@@ -218,9 +218,10 @@ pub fn diff(
     ] {
         others(&mut d, model, live, kind, dialect);
     }
-    comments(&mut d, model, normalised);
+    comments(&mut d, model, normalised, false);
     // Last: an event trigger fires on the DDL made after it.
     others(&mut d, model, live, OtherKind::EventTrigger, dialect);
+    comments(&mut d, model, normalised, true);
     d
 }
 

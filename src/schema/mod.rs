@@ -5,6 +5,7 @@
 //! a `Model` per dialect, compared with what a backend reads of the live database (`Live`) into
 //! a list of `Change`s, which the run applies and records.
 
+pub mod comment_target;
 pub mod diff;
 pub mod dump;
 pub mod index_name;

@@ -455,7 +455,11 @@ impl Gathered<'_> {
                     sql: sql.to_string(),
                 })
             }
-            What::Comment { .. } => {}
+            What::Comment { .. } => {
+                self.m
+                    .not_managed
+                    .push((file, "comment (SQLite has none)".into(), first_line(sql)))
+            }
             What::Skipped => {}
             What::NotManaged(what) => self
                 .m
@@ -520,11 +524,11 @@ impl Gathered<'_> {
     fn attached(self) -> Model {
         let Gathered {
             dialect,
+            default,
             mut m,
             alters,
             owned,
             indexes,
-            ..
         } = self;
         for (table, action, sql) in alters {
             attach_alter(&mut m, &table, action, sql, dialect);
@@ -551,6 +555,18 @@ impl Gathered<'_> {
                     first_line(&ix.sql),
                 )),
             }
+        }
+        // A comment only on what the files declare.
+        let (declared, not): (Vec<Comment>, Vec<Comment>) = std::mem::take(&mut m.comments)
+            .into_iter()
+            .partition(|c| super::comment_target::declared(&m, &c.target, default));
+        m.comments = declared;
+        for c in not {
+            m.not_managed.push((
+                c.file,
+                "comment on an object not declared".into(),
+                first_line(&c.sql),
+            ));
         }
         m
     }

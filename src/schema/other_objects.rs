@@ -24,13 +24,17 @@ pub fn others(d: &mut Diff, model: &Model, live: &Live, kind: OtherKind, dialect
 
 /// Each declared comment whose object has none, or is not there yet (made by this run, or
 /// failing until it is): set. One that differs is a difference, never replaced. Nothing is
-/// known without a probe (`normalised`).
-pub fn comments(d: &mut Diff, model: &Model, normalised: Option<&Live>) {
+/// known without a probe (`normalised`). `on_event_triggers`: the comments on event triggers
+/// (set after them, as they are made last), else the others.
+pub fn comments(d: &mut Diff, model: &Model, normalised: Option<&Live>, on_event_triggers: bool) {
     let Some(probed) = normalised else {
         return;
     };
     for (i, c) in model.comments.iter().enumerate() {
         let target = target(&c.target);
+        if target.to_ascii_uppercase().starts_with("EVENT TRIGGER ") != on_event_triggers {
+            continue;
+        }
         match probed.comments.get(i).cloned().flatten() {
             Some(Some(have)) => {
                 if c.value.as_ref().is_some_and(|want| *want != have) {
@@ -39,7 +43,9 @@ pub fn comments(d: &mut Diff, model: &Model, normalised: Option<&Live>) {
                         table: None,
                         object: format!("comment on {target}"),
                         text: format!(
-                            "the comment on {target} differs from its declaration: not replaced (write a migration: COMMENT ON)"
+                            "the comment on {target} differs from its declaration: {} (declared {}); not replaced (write a migration: COMMENT ON)",
+                            shown_text(&have),
+                            shown_text(c.value.as_deref().unwrap_or_default())
                         ),
                     });
                 }
@@ -47,6 +53,13 @@ pub fn comments(d: &mut Diff, model: &Model, normalised: Option<&Live>) {
             Some(None) | None => d.changes.push(set_comment(&c.file, &target, &c.sql)),
         }
     }
+}
+
+/// A comment as a difference shows it: quoted, its first 60 characters.
+fn shown_text(text: &str) -> String {
+    let cut: String = text.chars().take(60).collect();
+    let more = if cut.len() < text.len() { "..." } else { "" };
+    format!("'{}{more}'", cut.replace('\n', " "))
 }
 
 fn set_comment(file: &str, target: &str, sql: &str) -> Change {
@@ -109,7 +122,10 @@ mod tests {
     #[test]
     fn a_comment_is_set_when_missing_and_a_different_one_is_a_difference() {
         let m = Model::of_postgres(
-            "COMMENT ON TABLE  auth.users IS 'Auth: it''s users';\n\
+            "CREATE TABLE auth.users (id int);\n\
+             CREATE FUNCTION f(a int, b text) RETURNS int LANGUAGE sql AS $$ SELECT a $$;\n\
+             CREATE TABLE t (c text, d text);\n\
+             COMMENT ON TABLE  auth.users IS 'Auth: it''s users';\n\
              COMMENT ON FUNCTION f(a int, b text) IS E'two\\nlines';\n\
              COMMENT ON COLUMN t.c IS $$same$$;\n\
              COMMENT ON COLUMN t.d IS NULL;",
@@ -126,7 +142,7 @@ mod tests {
             ..Live::default()
         };
         let mut d = Diff::default();
-        comments(&mut d, &m, Some(&probed));
+        comments(&mut d, &m, Some(&probed), false);
         assert_eq!(d.changes.len(), 1);
         assert_eq!(d.changes[0].record, "s.sql#comment:TABLE auth.users");
         assert_eq!(d.differences.len(), 1);
@@ -135,7 +151,7 @@ mod tests {
             "comment on FUNCTION f(a int, b text)"
         );
         let mut unprobed = Diff::default();
-        comments(&mut unprobed, &m, None);
+        comments(&mut unprobed, &m, None, false);
         assert!(unprobed.changes.is_empty() && unprobed.differences.is_empty());
     }
 }

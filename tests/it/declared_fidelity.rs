@@ -820,7 +820,9 @@ fn postgres_comments_and_named_objects_are_declared() {
          COMMENT ON AGGREGATE total(integer) IS 'The sum';\n\
          COMMENT ON VIEW item_totals IS $$It's the totals$$;\n\
          COMMENT ON CONSTRAINT items_pkey ON items IS 'The key';\n\
-         COMMENT ON INDEX items_pkey IS 'Its index';\n";
+         COMMENT ON INDEX items_pkey IS 'Its index';\n\
+         COMMENT ON EVENT TRIGGER audit_ddl IS 'Audits';\n\
+         COMMENT ON STATISTICS items_ab IS 'a with b';\n";
     let source = Case::new(Kind::Postgres);
     // Run as it is, the view needs the aggregate first.
     let view = "CREATE VIEW item_totals AS SELECT total(a) AS a FROM items;\n";
@@ -867,19 +869,51 @@ fn postgres_comments_and_named_objects_are_declared() {
     let (code, _, err) = run(c.up_declared());
     assert_eq!(code, 0, "{err}");
     assert!(
-        err.contains("the comment on TABLE items differs from its declaration: not replaced"),
+        err.contains(
+            "the comment on TABLE items differs from its declaration: 'Changed' (declared 'What is sold'); not replaced"
+        ),
         "{err}"
     );
     assert!(
         err.contains("create event trigger audit_ddl")
             && err.contains("create statistics object items_ab")
-            && err.contains("applied 2,"),
+            && err.contains("comment on EVENT TRIGGER audit_ddl")
+            && err.contains("comment on STATISTICS items_ab")
+            && err.contains("applied 4,"),
         "{err}"
     );
     assert_eq!(
         c.column("SELECT obj_description('items'::regclass, 'pg_class')"),
         ["Changed"]
     );
+
+    // A comment on what the files do not declare (a typo, another's table) is not made:
+    // listed as not managed, and refused by `validate`.
+    c.execute("CREATE TABLE legacy (id int)");
+    let typos = format!(
+        "{schema}COMMENT ON TABLE itemz IS 'typo';\nCOMMENT ON COLUMN items.nte IS 'typo';\n\
+         COMMENT ON TABLE legacy IS 'not ours';\n"
+    );
+    c.declare("schema.sql", &typos);
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("3 statement(s) not managed")
+            && err.matches("comment on an object not declared: ").count() == 3,
+        "{err}"
+    );
+    assert_eq!(
+        c.column("SELECT count(*) FROM pg_description WHERE objoid = 'legacy'::regclass"),
+        ["0"]
+    );
+    let mut validate = c.cmd();
+    validate
+        .arg("validate")
+        .arg("--schema")
+        .arg(c.dir.path().join("schema.sql"));
+    let (code, out, err) = run(validate);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("COMMENT ON TABLE itemz"), "{out}");
 }
 
 both!(a_change_to_one_table_probes_that_table_alone);

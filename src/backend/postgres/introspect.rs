@@ -495,9 +495,15 @@ fn dump_late(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Er
          WHERE {USER} AND {PLAIN_AGGREGATE} AND {} ORDER BY p.oid",
         own("pg_proc", "p.oid")
     );
-    let comments = "SELECT 'COMMENT ON ' || CASE o.type WHEN 'table column' THEN 'COLUMN' \
-              WHEN 'table constraint' THEN 'CONSTRAINT' WHEN 'composite type' THEN 'TYPE' \
-              WHEN 'domain constraint' THEN 'CONSTRAINT' ELSE upper(o.type) END || ' ' \
+    let comments = |which: &str| {
+        format!(
+            "SELECT 'COMMENT ON ' || CASE \
+              WHEN o.type LIKE '% column' THEN 'COLUMN' \
+              WHEN o.type IN ('table constraint', 'domain constraint') THEN 'CONSTRAINT' \
+              WHEN o.type = 'composite type' THEN 'TYPE' \
+              WHEN o.type = 'statistics object' THEN 'STATISTICS' \
+              WHEN o.type = 'foreign-data wrapper' THEN 'FOREIGN DATA WRAPPER' \
+              ELSE upper(o.type) END || ' ' \
            || CASE o.type WHEN 'domain constraint' \
                 THEN regexp_replace(o.identity, ' on ', ' ON DOMAIN ') ELSE o.identity END \
            || ' IS ' || quote_literal(d.description) \
@@ -506,8 +512,10 @@ fn dump_late(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Er
               AND o.schema <> 'information_schema') \
            AND o.type NOT IN ('foreign table', 'database', 'role', 'tablespace') \
            AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid \
-              AND e.objid = d.objoid AND e.deptype = 'e') \
-         ORDER BY d.classoid, d.objoid, d.objsubid";
+              AND e.objid = d.objoid AND e.deptype = 'e') AND o.type {which} 'event trigger' \
+         ORDER BY d.classoid, d.objoid, d.objsubid"
+        )
+    };
     let event_triggers = format!(
         "SELECT 'CREATE EVENT TRIGGER ' || quote_ident(g.evtname) || ' ON ' || g.evtevent \
            || coalesce(E'\\n    WHEN TAG IN (' || (SELECT string_agg(quote_literal(x), ', ') \
@@ -526,7 +534,15 @@ fn dump_late(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Er
     for r in rows(client, &aggregates)? {
         d.function_defs.push(text(&r, 0));
     }
-    for sql in [&statistics, &rules, publications, comments, &event_triggers] {
+    // Comments on event triggers after them.
+    for sql in [
+        &statistics,
+        &rules,
+        publications,
+        &comments("<>"),
+        &event_triggers,
+        &comments("="),
+    ] {
         for r in rows(client, sql)? {
             d.late_defs.push(text(&r, 0));
         }
