@@ -914,6 +914,19 @@ fn postgres_comments_and_named_objects_are_declared() {
     let (code, out, err) = run(validate);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("COMMENT ON TABLE itemz"), "{out}");
+    // Strict: each is a failure, on every start, until the file is mended.
+    for _ in 0..2 {
+        let mut strict = c.up_declared();
+        strict.arg("--schema-strict");
+        let (code, _, err) = run(strict);
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(
+            err.matches("its object is not declared (--schema-strict)")
+                .count(),
+            3,
+            "{err}"
+        );
+    }
 }
 
 both!(a_change_to_one_table_probes_that_table_alone);
