@@ -31,18 +31,18 @@ pub struct DeclaredRun {
 /// What working out the changes found.
 pub struct Worked {
     pub diff: Diff,
-    /// Statements of the files that are not managed: (file, what, first line).
-    pub not_managed: Vec<(String, String, String)>,
-    /// The digests of the tables found as declared (`schema::unchanged`), for the state row.
+    /// The digests of the tables, triggers and policies found as declared
+    /// (`schema::unchanged`), for the state row.
     pub kept: Vec<String>,
-    /// The declaration as recognised.
+    /// The declaration as recognised (with the statements it does not manage).
     pub model: Model,
 }
 
 impl Worked {
     /// The statements not managed, a line each: `view: CREATE VIEW v AS ... (schema.sql)`.
     pub fn not_managed(&self) -> Vec<String> {
-        self.not_managed
+        self.model
+            .not_managed
             .iter()
             .map(|(file, what, line)| match file.as_str() {
                 "" => format!("{what}: {line}"),
@@ -199,12 +199,7 @@ impl DeclaredRun {
             started.elapsed()
         );
         let kept = schema::unchanged::to_keep(&model, &live, &diff);
-        Ok(Worked {
-            diff,
-            not_managed: model.not_managed.clone(),
-            kept,
-            model,
-        })
+        Ok(Worked { diff, kept, model })
     }
 
     /// The steps `plan` shows for these changes.
@@ -354,8 +349,8 @@ impl DeclaredRun {
         counts.failed += self.report(&after, database);
         self.record_differences(backend, &after, records, database)?;
         if counts.failed == 0 {
-            // After changes, the digests of the tables as they are now (those just made or
-            // changed were made from their declarations).
+            // After changes, the digests of what is there now (what was just made or changed
+            // was made from its declaration).
             let kept = if counts.applied > 0 {
                 let live = backend.live_schema()?;
                 schema::unchanged::to_keep(&after.model, &live, &after.diff)

@@ -6,8 +6,10 @@
 
 mod blockers;
 mod connect;
+mod dump_reads;
 mod introspect;
 mod lease;
+mod probe_reads;
 mod rehearse;
 mod sql;
 mod tls;
@@ -907,7 +909,7 @@ impl Backend for Postgres {
     }
 
     fn dump_schema(&mut self) -> Result<Live, BackendError> {
-        introspect::for_dump(&mut self.client).map_err(|e| self.fail("cannot read the schema", &e))
+        dump_reads::for_dump(&mut self.client).map_err(|e| self.fail("cannot read the schema", &e))
     }
 
     fn has_rows(&mut self, table: &Name) -> Result<bool, BackendError> {
@@ -916,7 +918,7 @@ impl Backend for Postgres {
     }
 
     fn probe_schema(&mut self, model: &Model, live: &Live) -> Result<Live, BackendError> {
-        introspect::probe(&mut self.client, model, live)
+        probe_reads::probe(&mut self.client, model, live)
             .map_err(|e| self.fail("cannot probe the declared schema", &e))
     }
 
