@@ -152,7 +152,14 @@ pub fn diff(
     }
     functions(&mut d, model, live, normalised, dialect);
     // Aggregates on the functions, before the views that may use them.
-    others(&mut d, model, live, OtherKind::Aggregate, dialect);
+    others(
+        &mut d,
+        model,
+        live,
+        normalised,
+        OtherKind::Aggregate,
+        dialect,
+    );
     for (o, module) in &model.virtual_tables {
         if !live.relations.contains_key(&o.name) {
             let n = shown(&o.name, dialect);
@@ -216,11 +223,18 @@ pub fn diff(
         OtherKind::Rule,
         OtherKind::Publication,
     ] {
-        others(&mut d, model, live, kind, dialect);
+        others(&mut d, model, live, normalised, kind, dialect);
     }
     comments(&mut d, model, normalised, false);
     // Last: an event trigger fires on the DDL made after it.
-    others(&mut d, model, live, OtherKind::EventTrigger, dialect);
+    others(
+        &mut d,
+        model,
+        live,
+        normalised,
+        OtherKind::EventTrigger,
+        dialect,
+    );
     comments(&mut d, model, normalised, true);
     d
 }

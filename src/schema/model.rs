@@ -724,6 +724,9 @@ pub struct Live {
     /// PostgreSQL: every event trigger, publication, statistics object, aggregate and rule (a
     /// rule as `table.rule` in its table's schema).
     pub others: BTreeSet<(OtherKind, Name)>,
+    /// PostgreSQL: each event trigger's definition as compared (its event, tags, function
+    /// and whether it is enabled), by name; a probe's: by the declared one's.
+    pub event_trigger_defs: BTreeMap<String, String>,
     /// A probe's: for each declared comment, in the model's order, the comment its object has
     /// (`None`: the object is not there; `Some(None)`: it has none).
     pub comments: Vec<Option<Option<String>>>,

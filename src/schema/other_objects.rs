@@ -7,10 +7,34 @@ use super::model::{Live, Model, shown};
 use super::recognize::OtherKind;
 use crate::source::Dialect;
 
-/// The changes that make the declared objects of `kind` that `live` lacks.
-pub fn others(d: &mut Diff, model: &Model, live: &Live, kind: OtherKind, dialect: Dialect) {
+/// The changes that make the declared objects of `kind` that `live` lacks; an event trigger
+/// that is there but differs from its declaration (`normalised`: the probe's) is a difference.
+pub fn others(
+    d: &mut Diff,
+    model: &Model,
+    live: &Live,
+    normalised: Option<&Live>,
+    kind: OtherKind,
+    dialect: Dialect,
+) {
     for o in model.others.iter().filter(|o| o.kind == kind) {
         if live.others.contains(&(kind, o.name.clone())) {
+            let want = normalised
+                .filter(|_| kind == OtherKind::EventTrigger)
+                .and_then(|p| p.event_trigger_defs.get(&o.name.name));
+            if let (Some(want), Some(have)) = (want, live.event_trigger_defs.get(&o.name.name))
+                && want != have
+            {
+                let object = format!("event trigger {}", o.name.name);
+                d.differences.push(Difference {
+                    file: o.file.clone(),
+                    text: format!(
+                        "{object} differs from its declaration: {have} (declared {want}); not replaced (write a migration)"
+                    ),
+                    object,
+                    table: None,
+                });
+            }
             continue;
         }
         let n = shown(&o.name, dialect);
@@ -105,7 +129,7 @@ mod tests {
             OtherKind::Publication,
             OtherKind::EventTrigger,
         ] {
-            others(&mut d, &m, &live, kind, Dialect::Postgres);
+            others(&mut d, &m, &live, None, kind, Dialect::Postgres);
         }
         let made: Vec<_> = d.changes.iter().map(|c| c.record.as_str()).collect();
         assert_eq!(

@@ -75,6 +75,18 @@ pub fn on_table(sql: &str, kind: &str, temp_name: &str, temp_table: &str) -> Opt
     ))
 }
 
+/// A declared `CREATE EVENT TRIGGER name ...` made under the name `temp`.
+pub fn event_trigger(sql: &str, temp: &str) -> Option<String> {
+    let t = lex::tokens(sql);
+    let at = t.iter().position(|x| x.is(sql, "TRIGGER"))?;
+    let name = t.get(at + 1)?;
+    Some(format!(
+        "{}\"{temp}\"{}",
+        &sql[..name.start],
+        &sql[name.end..]
+    ))
+}
+
 /// A declared `CREATE MATERIALIZED VIEW name [(columns)] [USING ..] [WITH (..)] [TABLESPACE
 /// ..] AS query [WITH [NO] DATA]` as a temporary plain view `temp` of the same query, whose
 /// query the server prints as it prints the materialized view's. `after`: where the name ends.
@@ -226,6 +238,18 @@ mod tests {
             )
             .unwrap(),
             "CREATE POLICY \"probe_p0\" ON pg_temp.probe_pt0 AS RESTRICTIVE USING (true)"
+        );
+    }
+
+    #[test]
+    fn an_event_trigger_is_probed_under_another_name() {
+        assert_eq!(
+            event_trigger(
+                "CREATE EVENT TRIGGER watch ON ddl_command_end EXECUTE FUNCTION w()",
+                "probe_e0"
+            )
+            .unwrap(),
+            "CREATE EVENT TRIGGER \"probe_e0\" ON ddl_command_end EXECUTE FUNCTION w()"
         );
     }
 

@@ -863,6 +863,22 @@ fn postgres_comments_and_named_objects_are_declared() {
     assert!(code == 0 && err.contains("failed 0"), "{err}\n{dumped}");
     assert_eq!(pg_dump(&rebuilt), pg_dump(&source));
 
+    // An event trigger replaced by hand on another event is a difference, not replaced.
+    c.execute(
+        "DROP EVENT TRIGGER audit_ddl; CREATE EVENT TRIGGER audit_ddl ON sql_drop EXECUTE FUNCTION audit(); \
+         COMMENT ON EVENT TRIGGER audit_ddl IS 'Audits'",
+    );
+    let (code, _, err) = run(c.up_declared());
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(
+            "event trigger audit_ddl differs from its declaration: sql_drop  audit() (declared ddl_command_end {\"CREATE TABLE\"} audit())"
+        ),
+        "{err}"
+    );
+    c.execute("DROP EVENT TRIGGER audit_ddl");
+    let (code, _, err) = run(c.up_declared());
+    assert!(code == 0 && err.contains("differs no more"), "{err}");
     c.execute(
         "COMMENT ON TABLE items IS 'Changed'; DROP EVENT TRIGGER audit_ddl; DROP STATISTICS items_ab",
     );

@@ -129,8 +129,17 @@ pub fn live(client: &mut Client) -> Result<Live, postgres::Error> {
     Ok(live)
 }
 
+/// An event trigger's definition as compared (`g` is `pg_event_trigger`): its event, tags and
+/// function (whether it is enabled is an `ALTER`'s, not the declaration's).
+pub(super) const EVENT_TRIGGER_DEF: &str = "g.evtevent || ' ' || coalesce(g.evttags::text, '') \
+     || ' ' || g.evtfoid::regprocedure::text";
+
 /// Event triggers, publications, statistics objects, aggregates and rules, by kind and name.
 fn read_others(client: &mut Client, live: &mut Live) -> Result<(), postgres::Error> {
+    let defs = format!("SELECT g.evtname, {EVENT_TRIGGER_DEF} FROM pg_event_trigger g");
+    for r in rows(client, &defs)? {
+        live.event_trigger_defs.insert(text(&r, 0), text(&r, 1));
+    }
     let others = format!(
         "SELECT 'e', NULL, evtname FROM pg_event_trigger \
          UNION ALL SELECT 'p', NULL, pubname FROM pg_publication \

@@ -6,10 +6,11 @@
 use postgres::Client;
 
 use super::introspect::{
-    ColumnsAs, FUNCTION_BODY, POLICY_DEF, TRIGGER_DEF, column, columns_where, definition, rows,
-    text, trigger_def, truth,
+    ColumnsAs, EVENT_TRIGGER_DEF, FUNCTION_BODY, POLICY_DEF, TRIGGER_DEF, column, columns_where,
+    definition, rows, text, trigger_def, truth,
 };
 use crate::schema::model::{Live, LiveIndex, Model, quoted};
+use crate::schema::recognize::OtherKind;
 use crate::schema::{Name, probe};
 
 /// The declared tables and indexes that exist in `live`, built as temporary tables in a
@@ -41,6 +42,43 @@ fn probe_in(client: &mut Client, model: &Model, live: &Live) -> Result<Live, pos
     };
     let mut out = probed(client, model, steps, built)?;
     out.comments = probe_comments(client, model)?;
+    out.event_trigger_defs = probe_event_triggers(client, model, live)?;
+    Ok(out)
+}
+
+/// Each declared event trigger that is there, made again under another name (last: nothing
+/// is made after it; a superuser's statement, else left out), by the declared one's name.
+fn probe_event_triggers(
+    client: &mut Client,
+    model: &Model,
+    live: &Live,
+) -> Result<std::collections::BTreeMap<String, String>, postgres::Error> {
+    let mut made = std::collections::HashMap::new();
+    for (i, o) in model.others.iter().enumerate() {
+        if o.kind != OtherKind::EventTrigger || !live.event_trigger_defs.contains_key(&o.name.name)
+        {
+            continue;
+        }
+        let temp = format!("probe_e{i}");
+        if let Some(sql) = probe::event_trigger(&o.sql, &temp)
+            && attempt(client, &sql)?
+        {
+            made.insert(temp, o.name.name.clone());
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    if made.is_empty() {
+        return Ok(out);
+    }
+    let defs = format!(
+        "SELECT g.evtname, {EVENT_TRIGGER_DEF} FROM pg_event_trigger g \
+         WHERE g.evtname LIKE 'probe\\_e%'"
+    );
+    for r in rows(client, &defs)? {
+        if let Some(name) = made.remove(&text(&r, 0)) {
+            out.insert(name, text(&r, 1));
+        }
+    }
     Ok(out)
 }
 
