@@ -24,7 +24,8 @@ pub fn declared(model: &Model, target: &str, default: &str) -> bool {
         ("EVENT", "TRIGGER") => ("EVENT TRIGGER".to_string(), 2),
         (w, _) => (w.to_string(), 1),
     };
-    let (parts, next) = dotted(target, &t, at);
+    let dotted = |at: usize| super::recognize::dotted(target, &t, at).unwrap_or((Vec::new(), at));
+    let (parts, next) = dotted(at);
     let q = |parts: &[String]| -> Option<Name> {
         let (name, schema) = parts.split_last()?;
         Some(qualify_in(
@@ -46,7 +47,7 @@ pub fn declared(model: &Model, target: &str, default: &str) -> bool {
         } else {
             next + 1
         };
-        Some((parts.first()?.clone(), q(&dotted(target, &t, at).0)?))
+        Some((parts.first()?.clone(), q(&dotted(at).0)?))
     };
     let Some(name) = q(&parts) else {
         return false;
@@ -118,21 +119,6 @@ fn implicit(model: &Model, name: &Name, suffixes: &[&str]) -> bool {
             && name.name.starts_with(&format!("{}_", t.name.name))
             && suffixes.iter().any(|s| name.name.ends_with(s))
     })
-}
-
-/// The parts of a dotted name at `k`, folded, and the index after it.
-fn dotted(sql: &str, t: &[lex::Token], mut k: usize) -> (Vec<String>, usize) {
-    let mut parts = Vec::new();
-    while let Some(part) = t.get(k).and_then(|x| x.folded(sql)) {
-        parts.push(part);
-        k += 1;
-        if t.get(k).map(|x| x.kind) == Some(Kind::Punct(b'.')) {
-            k += 1;
-        } else {
-            break;
-        }
-    }
-    (parts, k)
 }
 
 #[cfg(test)]

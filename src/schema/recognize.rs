@@ -202,7 +202,7 @@ pub fn recognize(sql: &str) -> What {
 
 /// The parts of a dotted name at `k` (`schema.table`, `schema.table.column`), folded, and the
 /// index after it.
-fn dotted(sql: &str, t: &[Token], k: usize) -> Option<(Vec<String>, usize)> {
+pub(super) fn dotted(sql: &str, t: &[Token], k: usize) -> Option<(Vec<String>, usize)> {
     let mut parts = Vec::new();
     let mut k = k;
     loop {
