@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 use crate::backend::{Backend, BackendError, Failure, FailureKind, NewRecord, Then};
 use crate::plan::{Record, State, Step};
 use crate::schema::{
-    self, Change, Declared, Diff, Model, Name, STATE_ROW, is_change_record, is_difference_record,
+    self, Change, Declared, Diff, Live, Model, Name, STATE_ROW, is_change_record,
+    is_difference_record,
 };
 use crate::settings::{Policy, Settings};
 use crate::source::Dialect;
@@ -31,11 +32,10 @@ pub struct DeclaredRun {
 /// What working out the changes found.
 pub struct Worked {
     pub diff: Diff,
-    /// The digests of the tables, triggers and policies found as declared
-    /// (`schema::unchanged`), for the state row.
-    pub kept: Vec<String>,
     /// The declaration as recognised (with the statements it does not manage).
     pub model: Model,
+    /// The live schema it was compared with.
+    pub live: Live,
 }
 
 impl Worked {
@@ -198,8 +198,7 @@ impl DeclaredRun {
             model.tables.len(),
             started.elapsed()
         );
-        let kept = schema::unchanged::to_keep(&model, &live, &diff);
-        Ok(Worked { diff, kept, model })
+        Ok(Worked { diff, model, live })
     }
 
     /// The steps `plan` shows for these changes.
@@ -349,14 +348,14 @@ impl DeclaredRun {
         counts.failed += self.report(&after, database);
         self.record_differences(backend, &after, records, database)?;
         if counts.failed == 0 {
-            // After changes, the digests of what is there now (what was just made or changed
-            // was made from its declaration).
-            let kept = if counts.applied > 0 {
-                let live = backend.live_schema()?;
-                schema::unchanged::to_keep(&after.model, &live, &after.diff)
+            // The digests of what was found as declared, as it is now: after changes, read
+            // again (what was just made or changed was made from its declaration).
+            let live = if counts.applied > 0 {
+                backend.live_schema()?
             } else {
-                after.kept
+                after.live
             };
+            let kept = schema::unchanged::to_keep(&after.model, &live, &after.diff);
             let fingerprint = backend.schema_fingerprint()?;
             let checksum = self.checksum(backend.dialect());
             backend.record(&NewRecord {
