@@ -225,9 +225,8 @@ fn dump_late(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Er
          WHERE {USER} AND {PLAIN_AGGREGATE} AND {} ORDER BY p.oid",
         own("pg_proc", "p.oid")
     );
-    let comments = |which: &str| {
-        format!(
-            "SELECT 'COMMENT ON ' || CASE \
+    // Each with whether it is on an event trigger (written after them).
+    let comments = "SELECT o.type = 'event trigger', 'COMMENT ON ' || CASE \
               WHEN o.type LIKE '% column' THEN 'COLUMN' \
               WHEN o.type IN ('table constraint', 'domain constraint') THEN 'CONSTRAINT' \
               WHEN o.type = 'composite type' THEN 'TYPE' \
@@ -242,10 +241,8 @@ fn dump_late(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Er
               AND o.schema <> 'information_schema') \
            AND o.type NOT IN ('foreign table', 'database', 'role', 'tablespace') \
            AND NOT EXISTS (SELECT 1 FROM pg_depend e WHERE e.classid = d.classoid \
-              AND e.objid = d.objoid AND e.deptype = 'e') AND o.type {which} 'event trigger' \
-         ORDER BY d.classoid, d.objoid, d.objsubid"
-        )
-    };
+              AND e.objid = d.objoid AND e.deptype = 'e') \
+         ORDER BY d.classoid, d.objoid, d.objsubid";
     let event_triggers = format!(
         "SELECT 'CREATE EVENT TRIGGER ' || quote_ident(g.evtname) || ' ON ' || g.evtevent \
            || coalesce(E'\\n    WHEN TAG IN (' || (SELECT string_agg(quote_literal(x), ', ') \
@@ -265,18 +262,20 @@ fn dump_late(client: &mut Client, d: &mut DumpExtras) -> Result<(), postgres::Er
         d.function_defs.push(text(&r, 0));
     }
     // Comments on event triggers after them.
-    for sql in [
-        &statistics,
-        &rules,
-        publications,
-        &comments("<>"),
-        &event_triggers,
-        &comments("="),
-    ] {
+    for sql in [&statistics, &rules, publications] {
         for r in rows(client, sql)? {
             d.late_defs.push(text(&r, 0));
         }
     }
+    let (on_event_triggers, on_the_rest): (Vec<_>, Vec<_>) = rows(client, comments)?
+        .into_iter()
+        .partition(|r| truth(r, 0));
+    d.late_defs.extend(on_the_rest.iter().map(|r| text(r, 1)));
+    for r in rows(client, &event_triggers)? {
+        d.late_defs.push(text(&r, 0));
+    }
+    d.late_defs
+        .extend(on_event_triggers.iter().map(|r| text(r, 1)));
     Ok(())
 }
 
