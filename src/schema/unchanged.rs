@@ -69,7 +69,8 @@ pub fn to_probe(model: &Model, live: &Live, kept: &BTreeSet<&str>) -> Model {
     m
 }
 
-/// The digests to keep after a run: each declared table that is there and has no difference.
+/// The digests to keep after a run: each declared table, trigger and policy that is there and
+/// has no difference.
 pub fn to_keep(model: &Model, live: &Live, diff: &Diff) -> Vec<String> {
     model
         .tables
